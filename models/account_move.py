@@ -1,0 +1,22 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import models
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    def _post(self, soft=True):
+        posted = super()._post(soft=soft)
+        posted.subscription_id.sudo()._cs_refresh_payment_status()
+        return posted
+
+    def _invoice_paid_hook(self):
+        res = super()._invoice_paid_hook()
+        self.subscription_id.sudo()._cs_refresh_payment_status()
+        return res
+
+    def button_draft(self):
+        res = super().button_draft()
+        self.subscription_id.sudo()._cs_refresh_payment_status()
+        return res

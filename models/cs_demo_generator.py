@@ -1,0 +1,400 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import logging
+import time
+from collections import defaultdict
+from datetime import timedelta
+
+from dateutil.relativedelta import relativedelta
+from psycopg2.extras import execute_values
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from ..services import demo_book
+from ..services import mrr as mrr_service
+
+_logger = logging.getLogger(__name__)
+
+_CLOSE_REASONS = {
+    "expensive": "subscription_oca.close_reason_expensive",
+    "requirement": "subscription_oca.close_reason_requirement",
+    "use": "subscription_oca.close_reason_use",
+    "other": "subscription_oca.close_reason_other",
+}
+_CSM_NAMES = ["Aigerim Nurlanova", "Daniyar Seitkali", "Elena Smirnova", "Timur Akhmetov",
+              "Madina Omarova", "Ruslan Ivanov"]
+_BATCH = 5000
+
+
+class CsDemoGenerator(models.AbstractModel):
+    """Writes a :mod:`services.demo_book` book to the database in bulk.
+
+    Configuration records (currencies, pricelists, plans, CSMs) go through the
+    ORM; the book itself (customers, subscriptions, lines, MRR ledger) is
+    inserted with multi-row SQL so that 100k customers take seconds per table,
+    not one ORM ``create`` per row.
+    """
+
+    _name = "cs.demo.generator"
+    _description = "Customer Success Demo Data Generator"
+
+    @api.model
+    def _generate(self, customers=200, months=24, seed=42, today=None, invoices=None,
+                  company=None):
+        if not self.env.is_superuser():
+            raise UserError(self.env._("Only the superuser can generate demo data."))
+        started = time.time()
+        company = company or self.env.company
+        self = self.with_company(company)
+        today = fields.Date.to_date(today) or fields.Date.context_today(self)
+        book = demo_book.build_book(customers=customers, months=months, today=today, seed=seed)
+        if company.currency_id.name not in ("KZT", "USD", "RUB"):
+            raise UserError(
+                self.env._("The demo generator needs a company in KZT, USD or RUB.")
+            )
+        setup = self._demo_setup(book, company)
+        partner_ids = self._demo_insert_partners(book, company, setup)
+        sub_ids = self._demo_insert_subscriptions(book, company, setup, partner_ids)
+        movements = self._demo_insert_movements(book, company, setup, partner_ids, sub_ids)
+        self.env.invalidate_all()
+        partners = self.env["res.partner"].browse(list(partner_ids.values()))
+        self._demo_refresh_totals(partners)
+        self.env["res.partner"]._cs_recompute_segments(company)
+        if invoices is None:
+            invoices = customers <= 2000
+        invoice_count = self._demo_invoices(book, company, sub_ids) if invoices else 0
+        stats = {
+            "customers": len(partner_ids),
+            "subscriptions": len(sub_ids),
+            "movements": movements,
+            "invoices": invoice_count,
+            "seconds": round(time.time() - started, 1),
+        }
+        _logger.info("customer_success demo data: %s", stats)
+        return stats
+
+    # ------------------------------------------------------------------
+    def _bulk_insert(self, model_name, vals_list, conflict=""):
+        """Multi-row INSERT of ``vals_list`` with the model's defaults; returns ids."""
+        if not vals_list:
+            return []
+        model = self.env[model_name]
+        columns = sorted({key for vals in vals_list for key in vals})
+        stored = [
+            name for name, field in model._fields.items()
+            if field.store and field.column_type and name not in models.MAGIC_COLUMNS
+            and name not in columns and not field.compute and not field.related
+            and not field.company_dependent and not field.translate
+        ]
+        defaults = {
+            key: value for key, value in model.default_get(stored).items()
+            if not isinstance(value, (list, tuple)) and value is not False
+        }
+        now = fields.Datetime.now()
+        base = {**defaults, "create_uid": self.env.uid, "write_uid": self.env.uid,
+                "create_date": now, "write_date": now}
+        columns = sorted(set(columns) | set(base))
+        ids = []
+        for start in range(0, len(vals_list), _BATCH):
+            rows = [
+                tuple({**base, **vals}.get(col) for col in columns)
+                for vals in vals_list[start:start + _BATCH]
+            ]
+            query = 'INSERT INTO "%s" (%s) VALUES %%s %s RETURNING id' % (
+                model._table, ", ".join('"%s"' % c for c in columns), conflict,
+            )
+            ids += [r[0] for r in execute_values(
+                self.env.cr._obj, query, rows, page_size=_BATCH, fetch=True)]
+        return ids
+
+    def _demo_setup(self, book, company):
+        env = self.env
+        currencies = {}
+        for code in ("KZT", "USD", "RUB"):
+            currency = env["res.currency"].with_context(active_test=False).search(
+                [("name", "=", code)], limit=1
+            )
+            currency.active = True
+            currencies[code] = currency
+        company_code = company.currency_id.name
+        rates = env["res.currency.rate"]
+        for day in book.rate_dates():
+            for code in ("KZT", "USD", "RUB"):
+                if code == company_code:
+                    continue
+                rate = book.usd_rate(code, day) / book.usd_rate(company_code, day)
+                existing = rates.search([("currency_id", "=", currencies[code].id),
+                                         ("company_id", "=", company.id), ("name", "=", day)])
+                if existing:
+                    existing.rate = rate
+                else:
+                    rates.create({"currency_id": currencies[code].id, "company_id": company.id,
+                                  "name": day, "rate": rate})
+        pricelists = {}
+        for code in ("KZT", "USD"):
+            pricelists[code] = env["product.pricelist"].search(
+                [("currency_id", "=", currencies[code].id), ("name", "=", "SaaS %s" % code),
+                 ("company_id", "in", (company.id, False))], limit=1,
+            ) or env["product.pricelist"].create(
+                {"name": "SaaS %s" % code, "currency_id": currencies[code].id,
+                 "company_id": company.id}
+            )
+        products = {}
+        for key, plan in list(demo_book.PLANS.items()) + [("addon", demo_book.ADDON)]:
+            name = "%s plan" % plan["name"] if key != "addon" else plan["name"]
+            products[key] = env["product.product"].search(
+                [("name", "=", name), ("company_id", "in", (company.id, False))], limit=1
+            ) or env["product.product"].create({
+                "name": name, "type": "service", "list_price": plan["USD"],
+                "subscribable": True, "taxes_id": [(5, 0, 0)], "company_id": company.id,
+            })
+        templates = {}
+        billing_names = {"monthly": "monthly", "quarterly": "quarterly", "annual": "annual"}
+        for key, plan in list(demo_book.PLANS.items()) + [("addon", demo_book.ADDON)]:
+            for billing, (rule, interval, _factor) in demo_book.BILLINGS.items():
+                if key == "addon" and billing != "monthly":
+                    continue
+                name = "%s, %s" % (plan["name"], billing_names[billing])
+                templates[key, billing] = env["sale.subscription.template"].search(
+                    [("name", "=", name)], limit=1
+                ) or env["sale.subscription.template"].create({
+                    "name": name,
+                    "code": "%s-%s" % (key[:3].upper(), billing[0].upper()),
+                    "recurring_rule_type": rule,
+                    "recurring_interval": interval,
+                    "invoicing_mode": "draft",
+                    "cs_tier": plan.get("tier", 0),
+                })
+        csm_group = env.ref("customer_success.group_cs_user")
+        csms = []
+        for index, name in enumerate(_CSM_NAMES[:4]):
+            login = "csm%d@demo.example" % (index + 1)
+            user = env["res.users"].with_context(active_test=False).search(
+                [("login", "=", login)], limit=1
+            ) or env["res.users"].with_context(no_reset_password=True).create({
+                "name": name, "login": login, "email": login,
+                "company_id": company.id, "company_ids": [(6, 0, company.ids)],
+                "groups_id": [(4, csm_group.id)],
+            })
+            csms.append(user.id)
+        accounts = {}
+        for provider, name, code in (("stripe", "Stripe USD", "USD"),
+                                     ("kaspi", "Kaspi Pay", "KZT")):
+            accounts[provider] = env["cs.billing.account"].search(
+                [("provider", "=", provider), ("company_id", "=", company.id)], limit=1
+            ) or env["cs.billing.account"].create({
+                "name": name, "provider": provider, "company_id": company.id,
+                "currency_id": currencies[code].id,
+            })
+        stages = {
+            stage_type: env["sale.subscription.stage"].search(
+                [("type", "=", stage_type)], order="sequence", limit=1
+            ).id
+            for stage_type in ("in_progress", "post")
+        }
+        countries = {code: env.ref("base.%s" % code.lower()).id for code in ("KZ", "RU")}
+        env.flush_all()
+        return {"currencies": currencies, "pricelists": pricelists, "products": products,
+                "templates": templates, "csms": csms, "accounts": accounts, "stages": stages,
+                "countries": countries}
+
+    def _demo_insert_partners(self, book, company, setup):
+        ru = self.env["res.lang"]._lang_get("ru_RU")
+        lang = "ru_RU" if ru and ru.active else self.env.lang or "en_US"
+        vals_list = [{
+            "name": customer.name,
+            "complete_name": customer.name,
+            "type": "contact",
+            "active": True,
+            "is_company": True,
+            "company_id": company.id,
+            "lang": lang,
+            "email": customer.email,
+            "email_normalized": customer.email,
+            "city": customer.city,
+            "country_id": setup["countries"][customer.country],
+            "customer_rank": 1,
+            "partner_share": True,
+            "cs_team_size": customer.team_size,
+            "csm_id": setup["csms"][customer.csm] if setup["csms"] else None,
+        } for customer in book.customers]
+        ids = self._bulk_insert("res.partner", vals_list)
+        self.env.cr.execute(
+            "UPDATE res_partner SET commercial_partner_id = id WHERE id = ANY(%s)", [ids]
+        )
+        return {customer.key: pid for customer, pid in zip(book.customers, ids, strict=True)}
+
+    def _demo_insert_subscriptions(self, book, company, setup, partner_ids):
+        today = book.today
+        close_reasons = {key: self.env.ref(xmlid).id for key, xmlid in _CLOSE_REASONS.items()}
+        currency_ids = {code: cur.id for code, cur in setup["currencies"].items()}
+        latest_rate = book.usd_rate(company.currency_id.name, today)
+        sub_vals, line_vals = [], []
+        for sub in book.subscriptions:
+            running = not sub.end
+            template = setup["templates"][sub.plan, sub.billing]
+            mrr = sub.mrr() if running and not sub.is_trial else 0.0
+            rate = latest_rate / book.usd_rate(sub.currency, today)
+            period = sub.period_amount()
+            rule, interval, _factor = demo_book.BILLINGS[sub.billing]
+            renewal = sub.next_invoice if running else sub.end
+            if running and sub.billing == "annual":
+                renewal = sub.next_invoice
+            sub_vals.append({
+                "code": "DEMO%06d" % sub.key,
+                "name": "%s/DEMO%06d" % (template.code, sub.key),
+                "company_id": company.id,
+                "partner_id": partner_ids[sub.customer],
+                "commercial_partner_id": partner_ids[sub.customer],
+                "template_id": template.id,
+                "pricelist_id": setup["pricelists"][sub.currency].id,
+                "currency_id": currency_ids[sub.currency],
+                "stage_id": setup["stages"]["in_progress" if running else "post"],
+                "in_progress": running,
+                "recurring_rule_boundary": True,
+                "date_start": sub.start,
+                "recurring_next_date": sub.next_invoice if running else None,
+                "user_id": self.env.uid,
+                "active": True,
+                "recurring_total": period,
+                "amount_tax": 0.0,
+                "amount_total": period,
+                "mrr": mrr,
+                "arr": mrr * 12,
+                "mrr_company": company.currency_id.round(mrr * rate),
+                "cs_ledger_mrr": mrr,
+                "renewal_date": renewal,
+                "renewal_type": sub.renewal_type,
+                "payment_status": sub.payment_status,
+                "amount_due": sub.amount_due,
+                "next_payment_date": sub.next_invoice if running else None,
+                "seats": sub.seats,
+                "usage_limit": sub.seats * 1000,
+                "billing_account_id": setup["accounts"][sub.provider].id if sub.provider else None,
+                "external_customer_ref": sub.external_customer_ref,
+                "external_subscription_ref": sub.external_subscription_ref,
+                "cs_is_trial": sub.is_trial,
+                "cs_trial_end_date": sub.trial_end,
+                "cs_delinquent": False,
+                "close_reason_id": close_reasons[sub.close_reason] if sub.close_reason else None,
+            })
+        sub_ids = self._bulk_insert("sale.subscription", sub_vals)
+        by_key = {sub.key: sid for sub, sid in zip(book.subscriptions, sub_ids, strict=True)}
+        for sub in book.subscriptions:
+            product = setup["products"][sub.plan]
+            period = sub.period_amount()
+            line_vals.append({
+                "sale_subscription_id": by_key[sub.key],
+                "product_id": product.id,
+                "name": product.name,
+                "product_uom_qty": sub.quantity,
+                "price_unit": sub.unit_price(),
+                "discount": sub.discount,
+                "price_subtotal": period,
+                "price_total": period,
+                "amount_tax_line_amount": 0.0,
+                "currency_id": currency_ids[sub.currency],
+                "company_id": company.id,
+            })
+        self._bulk_insert("sale.subscription.line", line_vals)
+        return by_key
+
+    def _demo_insert_movements(self, book, company, setup, partner_ids, sub_ids):
+        """Replay the book's MRR changes through the ledger's classification."""
+        by_key = {sub.key: sub for sub in book.subscriptions}
+        company_code = company.currency_id.name
+        state = defaultdict(dict)
+        paid_before = set()
+        vals_list = []
+        first_paid = {}
+        for day, key, new in book.changes:
+            sub = by_key[key]
+            ledger = state[sub.customer]
+            rate = book.usd_rate(company_code, day)
+
+            def to_company(amount, currency, rate=rate, day=day):
+                return amount * rate / book.usd_rate(currency, day)
+
+            before = sum(to_company(v, by_key[k].currency) for k, v in ledger.items())
+            old = ledger.get(key, 0.0)
+            ledger[key] = new
+            after = sum(to_company(v, by_key[k].currency) for k, v in ledger.items())
+            movement_type = mrr_service.classify(before, after, sub.customer in paid_before)
+            if not movement_type:
+                continue
+            if movement_type == mrr_service.NEW:
+                first_paid.setdefault(sub.customer, day)
+            paid_before.add(sub.customer)
+            vals_list.append({
+                "date": day,
+                "partner_id": partner_ids[sub.customer],
+                "subscription_id": sub_ids[key],
+                "company_id": company.id,
+                "movement_type": movement_type,
+                "churn_kind": "voluntary" if movement_type == mrr_service.CHURN else None,
+                "amount": company.currency_id.round(to_company(new - old, sub.currency)),
+                "amount_currency": round(new - old, 2),
+                "currency_id": setup["currencies"][sub.currency].id,
+                "company_currency_id": company.currency_id.id,
+                "mrr_before": company.currency_id.round(before),
+                "mrr_after": company.currency_id.round(after),
+                "source": "demo",
+            })
+        self._bulk_insert("cs.mrr.movement", vals_list)
+        if first_paid:
+            execute_values(
+                self.env.cr._obj,
+                "UPDATE res_partner p SET customer_since = v.day FROM (VALUES %s) AS v(id, day) "
+                "WHERE p.id = v.id",
+                [(partner_ids[c], d) for c, d in first_paid.items()],
+            )
+        return len(vals_list)
+
+    def _demo_refresh_totals(self, partners):
+        """Customer totals, payment status and renewal date, in one statement."""
+        self.env["res.partner"]._cs_refresh_totals_sql(partners.ids)
+
+    def _demo_invoices(self, book, company, sub_ids):
+        """Last invoice of each running subscription not run by a provider.
+
+        Paid ones get a registered, reconciled payment; overdue ones stay open
+        past their due date. The payment status then follows from the invoices.
+        """
+        chart = self.env["account.chart.template"]._guess_chart_template(company.country_id)
+        if not company.chart_template and chart:
+            self.env["account.chart.template"].try_loading(chart, company=company,
+                                                           install_demo=False)
+        journal = self.env["account.journal"].search(
+            [("type", "=", "sale"), ("company_id", "=", company.id)], limit=1
+        )
+        if not journal:
+            _logger.warning("No sales journal: demo invoices skipped")
+            return 0
+        Sub = self.env["sale.subscription"]
+        count = 0
+        for sub in book.subscriptions:
+            if sub.end or sub.is_trial or sub.provider:
+                continue
+            record = Sub.browse(sub_ids[sub.key])
+            rule, interval, _factor = demo_book.BILLINGS[sub.billing]
+            invoice_date = sub.next_invoice - relativedelta(**{rule: interval})
+            invoice = record.create_invoice()
+            invoice.write({
+                "invoice_date": invoice_date,
+                "invoice_date_due": invoice_date + timedelta(days=10),
+                "invoice_payment_term_id": False,
+            })
+            invoice.action_post()
+            count += 1
+            if sub.payment_status == "paid":
+                self.env["account.payment.register"].with_context(
+                    active_model="account.move", active_ids=invoice.ids
+                ).create({"payment_date": min(invoice_date + timedelta(days=3), book.today)}
+                         )._create_payments()
+        running = Sub.search([("company_id", "=", company.id),
+                              ("stage_id.type", "=", "in_progress"),
+                              ("billing_account_id", "=", False)])
+        running._cs_refresh_payment_status(today=book.today)
+        self._demo_refresh_totals(running.commercial_partner_id)
+        return count

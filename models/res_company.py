@@ -1,0 +1,69 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+
+class ResCompany(models.Model):
+    _inherit = "res.company"
+
+    cs_churn_timing = fields.Selection(
+        [("cancellation", "At cancellation"), ("period_end", "At the end of the paid period")],
+        string="Churn Counted",
+        default="period_end",
+        required=True,
+    )
+    cs_delinquent_churn_days = fields.Integer(
+        string="Delinquent Churn After (days)",
+        default=0,
+        help="A subscription unpaid for this many days after its due date counts as "
+        "churned (delinquent churn) until it is paid. 0 disables delinquent churn.",
+    )
+    cs_segment_mid_arr = fields.Monetary(
+        string="Mid-market from ARR", currency_field="currency_id", default=0.0
+    )
+    cs_segment_enterprise_arr = fields.Monetary(
+        string="Enterprise from ARR", currency_field="currency_id", default=0.0
+    )
+    cs_segment_mid_team = fields.Integer(string="Mid-market from Team Size", default=50)
+    cs_segment_enterprise_team = fields.Integer(string="Enterprise from Team Size", default=250)
+
+    @api.constrains(
+        "cs_delinquent_churn_days",
+        "cs_segment_mid_arr",
+        "cs_segment_enterprise_arr",
+        "cs_segment_mid_team",
+        "cs_segment_enterprise_team",
+    )
+    def _check_cs_thresholds(self):
+        for company in self:
+            if company.cs_delinquent_churn_days < 0:
+                raise ValidationError(
+                    self.env._("The delinquent churn delay cannot be negative.")
+                )
+            values = (
+                company.cs_segment_mid_arr,
+                company.cs_segment_enterprise_arr,
+                company.cs_segment_mid_team,
+                company.cs_segment_enterprise_team,
+            )
+            if any(v < 0 for v in values):
+                raise ValidationError(self.env._("Segment thresholds cannot be negative."))
+            if (
+                company.cs_segment_mid_arr
+                and company.cs_segment_enterprise_arr
+                and company.cs_segment_enterprise_arr <= company.cs_segment_mid_arr
+            ):
+                raise ValidationError(
+                    self.env._("The Enterprise ARR threshold must be above the Mid-market one.")
+                )
+            if (
+                company.cs_segment_mid_team
+                and company.cs_segment_enterprise_team
+                and company.cs_segment_enterprise_team <= company.cs_segment_mid_team
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "The Enterprise team-size threshold must be above the Mid-market one."
+                    )
+                )

@@ -1,0 +1,397 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools import SQL
+
+from ..services import mrr as mrr_service
+
+PAYMENT_STATUSES = [
+    ("none", "No payment yet"),
+    ("paid", "Paid"),
+    ("overdue", "Overdue"),
+    ("failed", "Failed"),
+    ("cancelled", "Cancelled"),
+]
+
+# Fields whose change can move a subscription's MRR (ledger sync after write).
+_MRR_FIELDS = {
+    "stage_id",
+    "template_id",
+    "pricelist_id",
+    "sale_subscription_line_ids",
+    "cs_is_trial",
+    "cs_delinquent",
+    "active",
+}
+
+
+class SaleSubscription(models.Model):
+    _inherit = "sale.subscription"
+
+    commercial_partner_id = fields.Many2one(
+        "res.partner",
+        string="Customer",
+        related="partner_id.commercial_partner_id",
+        store=True,
+        index=True,
+    )
+    company_currency_id = fields.Many2one(
+        "res.currency", related="company_id.currency_id", string="Company Currency"
+    )
+    mrr = fields.Monetary(
+        string="MRR",
+        compute="_compute_mrr",
+        store=True,
+        help="Monthly recurring revenue: the recurring subtotal after discounts and "
+        "before taxes, divided by the months in the billing period. Zero for trials and "
+        "for subscriptions that are not in progress.",
+    )
+    arr = fields.Monetary(string="ARR", compute="_compute_mrr", store=True)
+    mrr_company = fields.Monetary(
+        string="MRR (company currency)",
+        currency_field="company_currency_id",
+        compute="_compute_mrr_company",
+        store=True,
+        help="MRR converted at the company's rate of the day it was last computed; "
+        "a daily job refreshes it when rates move (FX impact, never a movement).",
+    )
+    cs_ledger_mrr = fields.Monetary(
+        string="MRR in ledger",
+        readonly=True,
+        copy=False,
+        help="The MRR this subscription last wrote to the MRR ledger.",
+    )
+    renewal_date = fields.Date(
+        compute="_compute_renewal_date",
+        store=True,
+        readonly=False,
+        index=True,
+        help="End of the current contract term: the finish date for fixed-term "
+        "subscriptions, otherwise the next invoice date.",
+    )
+    renewal_type = fields.Selection(
+        [("auto", "Auto-renew"), ("signature", "Needs signature")],
+        default="auto",
+        required=True,
+    )
+    payment_status = fields.Selection(
+        PAYMENT_STATUSES, default="none", required=True, tracking=True, copy=False
+    )
+    amount_due = fields.Monetary(copy=False)
+    next_payment_date = fields.Date(copy=False)
+    seats = fields.Integer(help="Licences (seats) bought.")
+    usage_limit = fields.Float(help="Plan usage limit (units defined by the plan).")
+    billing_account_id = fields.Many2one(
+        "cs.billing.account",
+        string="Billing Account",
+        index=True,
+        check_company=True,
+        copy=False,
+    )
+    billing_provider = fields.Selection(related="billing_account_id.provider")
+    external_customer_ref = fields.Char(
+        string="External Customer ID", index=True, copy=False
+    )
+    external_subscription_ref = fields.Char(
+        string="External Subscription ID", index=True, copy=False
+    )
+    cs_is_trial = fields.Boolean(
+        string="Trial", copy=False, help="Trials are not MRR until they convert."
+    )
+    cs_trial_end_date = fields.Date(string="Trial Ends", copy=False)
+    cs_delinquent = fields.Boolean(
+        string="Delinquent",
+        readonly=True,
+        copy=False,
+        help="Unpaid for longer than the company's delinquent churn delay: "
+        "counted as churned until paid.",
+    )
+    cs_mrr_movement_ids = fields.One2many(
+        "cs.mrr.movement", "subscription_id", string="MRR Movements"
+    )
+
+    _sql_constraints = [
+        (
+            "external_subscription_ref_uniq",
+            "unique(billing_account_id, external_subscription_ref)",
+            "This external subscription ID is already linked to another subscription "
+            "of the same billing account.",
+        ),
+    ]
+
+    # ------------------------------------------------------------------
+    # Computes
+    # ------------------------------------------------------------------
+    @api.depends(
+        "sale_subscription_line_ids.price_subtotal",
+        "template_id.recurring_rule_type",
+        "template_id.recurring_interval",
+        "stage_id.type",
+        "cs_is_trial",
+        "cs_delinquent",
+        "active",
+    )
+    def _compute_mrr(self):
+        for sub in self:
+            counts = (
+                sub.active
+                and sub.stage_id.type == "in_progress"
+                and not sub.cs_is_trial
+                and not sub.cs_delinquent
+                and sub.template_id
+            )
+            value = 0.0
+            if counts:
+                period_total = sum(sub.sale_subscription_line_ids.mapped("price_subtotal"))
+                value = mrr_service.monthly_amount(
+                    period_total,
+                    sub.template_id.recurring_rule_type,
+                    sub.template_id.recurring_interval,
+                )
+                value = sub.currency_id.round(value) if sub.currency_id else value
+            sub.mrr = value
+            sub.arr = value * 12.0
+
+    @api.depends("mrr", "currency_id", "company_id")
+    def _compute_mrr_company(self):
+        today = fields.Date.context_today(self)
+        for sub in self:
+            company = sub.company_id or self.env.company
+            if not sub.mrr or not sub.currency_id or sub.currency_id == company.currency_id:
+                sub.mrr_company = sub.mrr
+                continue
+            sub.mrr_company = sub.currency_id._convert(
+                sub.mrr, company.currency_id, company, today
+            )
+
+    @api.depends("date", "recurring_next_date", "recurring_rule_boundary")
+    def _compute_renewal_date(self):
+        for sub in self:
+            sub.renewal_date = sub.date or sub.recurring_next_date or sub.renewal_date
+
+    # ------------------------------------------------------------------
+    # Constraints
+    # ------------------------------------------------------------------
+    @api.constrains("seats", "usage_limit")
+    def _check_seats(self):
+        for sub in self:
+            if sub.seats < 0:
+                raise ValidationError(
+                    self.env._(
+                        "Subscription %(name)s: the number of seats cannot be negative "
+                        "(got %(seats)s).",
+                        name=sub.display_name,
+                        seats=sub.seats,
+                    )
+                )
+            if sub.usage_limit < 0:
+                raise ValidationError(
+                    self.env._(
+                        "Subscription %(name)s: the usage limit cannot be negative.",
+                        name=sub.display_name,
+                    )
+                )
+
+    @api.constrains("date_start", "date")
+    def _check_dates_order(self):
+        for sub in self:
+            if sub.date_start and sub.date and sub.date < sub.date_start:
+                raise ValidationError(
+                    self.env._(
+                        "Subscription %(name)s ends on %(end)s, before it starts on "
+                        "%(start)s. Fix the start or the finish date.",
+                        name=sub.display_name,
+                        end=sub.date,
+                        start=sub.date_start,
+                    )
+                )
+
+    @api.constrains("amount_due")
+    def _check_amount_due(self):
+        for sub in self:
+            if sub.amount_due < 0:
+                raise ValidationError(
+                    self.env._(
+                        "Subscription %(name)s: the amount due cannot be negative.",
+                        name=sub.display_name,
+                    )
+                )
+
+    # ------------------------------------------------------------------
+    # ORM hooks: every MRR change inside Odoo reaches the ledger
+    # ------------------------------------------------------------------
+    @api.model_create_multi
+    def create(self, vals_list):
+        subs = super().create(vals_list)
+        subs._cs_sync_ledger()
+        return subs
+
+    def write(self, vals):
+        if "partner_id" in vals and not self.env.context.get("cs_skip_ledger"):
+            new_partner = self.env["res.partner"].browse(vals["partner_id"])
+            moved = self.filtered(
+                lambda s: s.cs_ledger_mrr
+                and s.commercial_partner_id != new_partner.commercial_partner_id
+            )
+            if moved:
+                raise ValidationError(
+                    self.env._(
+                        "Subscription %(name)s already carries revenue for %(customer)s. "
+                        "Close it and create a new subscription for the other customer, "
+                        "so that both customers' revenue history stays true.",
+                        name=moved[0].display_name,
+                        customer=moved[0].commercial_partner_id.display_name,
+                    )
+                )
+        # The end of the paid period, captured before OCA clears it on close.
+        paid_until = {}
+        if "stage_id" in vals:
+            paid_until = {s.id: s.recurring_next_date for s in self}
+        res = super().write(vals)
+        if _MRR_FIELDS.intersection(vals) and not self.env.context.get("cs_skip_ledger"):
+            self._cs_sync_ledger(paid_until=paid_until)
+        return res
+
+    def _cs_sync_ledger(self, movement_date=None, source=None, paid_until=None):
+        """Write one MRR movement for each subscription whose MRR moved.
+
+        The single entry point for the ledger: ORM edits, crons, the demo
+        generator and the billing webhooks all end here.
+        """
+        if self.env.context.get("cs_skip_ledger"):
+            return self.env["cs.mrr.movement"]
+        changed = self.filtered(
+            lambda s: s.currency_id
+            and s.currency_id.compare_amounts(s.mrr, s.cs_ledger_mrr) != 0
+        )
+        if not changed:
+            return self.env["cs.mrr.movement"]
+        return (
+            self.env["cs.mrr.movement"]
+            .sudo()
+            ._record_subscription_changes(
+                changed,
+                movement_date=movement_date or self.env.context.get("cs_movement_date"),
+                source=source or self.env.context.get("cs_movement_source") or "odoo",
+                paid_until=paid_until or {},
+            )
+        )
+
+    # ------------------------------------------------------------------
+    # Payment status from Odoo invoices (subscriptions not run by a provider)
+    # ------------------------------------------------------------------
+    def _cs_refresh_payment_status(self, today=None):
+        """Set payment status, amount due and next payment date from posted invoices.
+
+        Set-based: one aggregate query for all given subscriptions, then one
+        UPDATE per distinct result. Subscriptions synced by a billing provider
+        are left alone: their webhooks own those fields.
+        """
+        subs = self.filtered(lambda s: not s.billing_account_id)
+        if not subs:
+            return
+        today = today or fields.Date.context_today(self)
+        self.env["account.move"].flush_model(
+            ["subscription_id", "amount_residual", "invoice_date_due", "state", "payment_state"]
+        )
+        self.flush_recordset(["recurring_next_date", "stage_id"])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT s.id,
+                       CASE
+                         WHEN bool_or(m.amount_residual > 0 AND m.invoice_date_due < %(today)s)
+                           THEN 'overdue'
+                         WHEN bool_or(m.payment_state IN ('paid', 'in_payment'))
+                           THEN 'paid'
+                         ELSE 'none'
+                       END,
+                       COALESCE(sum(m.amount_residual) FILTER (WHERE m.amount_residual > 0), 0),
+                       COALESCE(min(m.invoice_date_due) FILTER (WHERE m.amount_residual > 0),
+                                CASE WHEN st.type = 'in_progress' THEN s.recurring_next_date END)
+                  FROM sale_subscription s
+             LEFT JOIN sale_subscription_stage st ON st.id = s.stage_id
+             LEFT JOIN account_move m ON m.subscription_id = s.id
+                       AND m.state = 'posted' AND m.move_type = 'out_invoice'
+                 WHERE s.id = ANY(%(ids)s)
+              GROUP BY s.id, st.type, s.recurring_next_date
+                """,
+                today=today,
+                ids=subs.ids,
+            )
+        )
+        for sub_id, status, due, next_date in self.env.cr.fetchall():
+            sub = self.browse(sub_id)
+            vals = {}
+            if sub.payment_status != status:
+                vals["payment_status"] = status
+            if sub.currency_id.compare_amounts(sub.amount_due, due or 0.0):
+                vals["amount_due"] = due
+            if sub.next_payment_date != next_date:
+                vals["next_payment_date"] = next_date
+            if vals:
+                sub.write(vals)
+
+    @api.model
+    def _cron_customer_success_daily(self, today=None):
+        """Daily upkeep: trials ending, payment status, delinquency, FX refresh."""
+        today = today or fields.Date.context_today(self)
+        # Trials that ended convert into paying subscriptions (a "new" movement).
+        ended = self.search(
+            [("cs_is_trial", "=", True), ("cs_trial_end_date", "<", today)]
+        )
+        if ended:
+            ended.with_context(cs_movement_source="trial_end").write({"cs_is_trial": False})
+        running = self.search([("stage_id.type", "=", "in_progress")])
+        running._cs_refresh_payment_status(today=today)
+        self._cs_update_delinquency(today=today)
+        self._cs_refresh_fx(today=today)
+
+    @api.model
+    def _cs_update_delinquency(self, today=None):
+        """Delinquent churn: unpaid longer than the company's delay counts as churn."""
+        today = today or fields.Date.context_today(self)
+        for company in self.env["res.company"].search([]):
+            days = company.cs_delinquent_churn_days
+            domain_company = [("company_id", "=", company.id)]
+            if days <= 0:
+                back = self.search(domain_company + [("cs_delinquent", "=", True)])
+            else:
+                limit = fields.Date.subtract(today, days=days)
+                self.env.cr.execute(
+                    SQL(
+                        """
+                        SELECT DISTINCT m.subscription_id
+                          FROM account_move m
+                         WHERE m.company_id = %(company)s
+                           AND m.subscription_id IS NOT NULL
+                           AND m.state = 'posted' AND m.move_type = 'out_invoice'
+                           AND m.amount_residual > 0
+                           AND m.invoice_date_due < %(limit)s
+                        """,
+                        company=company.id,
+                        limit=limit,
+                    )
+                )
+                late_ids = [r[0] for r in self.env.cr.fetchall()]
+                late = self.browse(late_ids).filtered(
+                    lambda s: not s.cs_delinquent and s.stage_id.type == "in_progress"
+                )
+                late.with_context(cs_movement_source="delinquency", cs_churn_kind="delinquent").write(
+                    {"cs_delinquent": True}
+                )
+                back = self.search(
+                    domain_company + [("cs_delinquent", "=", True), ("id", "not in", late_ids)]
+                )
+            back.with_context(cs_movement_source="payment").write({"cs_delinquent": False})
+
+    @api.model
+    def _cs_refresh_fx(self, today=None):
+        """Re-convert foreign-currency MRR at today's rate (FX impact, no movement)."""
+        foreign = self.search([("mrr", "!=", 0)]).filtered(
+            lambda s: s.currency_id != s.company_id.currency_id
+        )
+        if foreign:
+            self.env.add_to_compute(self._fields["mrr_company"], foreign)
+            foreign.with_context(date=today).flush_recordset(["mrr_company"])
