@@ -24,4 +24,7 @@
         "views/menus.xml",
     ],
     "demo": ["demo/customer_success_demo.xml"],
+    "assets": {
+        "web.assets_tests": ["customer_success/static/tests/tours/*.js"],
+    },
 }

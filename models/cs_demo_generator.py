@@ -47,6 +47,13 @@ class CsDemoGenerator(models.AbstractModel):
         started = time.time()
         company = company or self.env.company
         self = self.with_company(company)
+        if self.env["cs.mrr.movement"].search_count(
+            [("company_id", "=", company.id), ("source", "=", "demo")], limit=1
+        ):
+            raise UserError(
+                self.env._("Demo data was already generated for %(company)s.",
+                           company=company.name)
+            )
         today = fields.Date.to_date(today) or fields.Date.context_today(self)
         book = demo_book.build_book(customers=customers, months=months, today=today, seed=seed)
         if company.currency_id.name not in ("KZT", "USD", "RUB"):

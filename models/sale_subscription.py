@@ -245,13 +245,21 @@ class SaleSubscription(models.Model):
                     )
                 )
         # The end of the paid period, captured before OCA clears it on close.
-        paid_until = {}
+        paid_until = dict(self.env.context.get("cs_paid_until") or {})
         if "stage_id" in vals:
-            paid_until = {s.id: s.recurring_next_date for s in self}
+            for sub in self:
+                if sub.recurring_next_date:
+                    paid_until.setdefault(sub.id, sub.recurring_next_date)
         res = super().write(vals)
         if _MRR_FIELDS.intersection(vals) and not self.env.context.get("cs_skip_ledger"):
             self._cs_sync_ledger(paid_until=paid_until)
         return res
+
+    def close_subscription(self, close_reason_id=False):
+        paid_until = {self.id: self.recurring_next_date} if self.recurring_next_date else {}
+        return super(
+            SaleSubscription, self.with_context(cs_paid_until=paid_until)
+        ).close_subscription(close_reason_id=close_reason_id)
 
     def _cs_sync_ledger(self, movement_date=None, source=None, paid_until=None):
         """Write one MRR movement for each subscription whose MRR moved.

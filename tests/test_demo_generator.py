@@ -1,0 +1,74 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from collections import Counter, defaultdict
+from datetime import date
+
+from odoo.exceptions import UserError
+from odoo.tests import TransactionCase, tagged
+
+from ..services import demo_book
+
+
+@tagged("post_install", "-at_install", "customer_success")
+class TestDemoGenerator(TransactionCase):
+    def test_book_is_deterministic_and_realistic(self):
+        first = demo_book.build_book(customers=300, months=24, today=date(2026, 11, 1), seed=3)
+        again = demo_book.build_book(customers=300, months=24, today=date(2026, 11, 1), seed=3)
+        self.assertEqual(first.changes, again.changes)
+        self.assertEqual([c.name for c in first.customers], [c.name for c in again.customers])
+        other = demo_book.build_book(customers=300, months=24, today=date(2026, 11, 1), seed=4)
+        self.assertNotEqual(first.changes, other.changes)
+        plans = Counter(s.plan for s in first.subscriptions)
+        self.assertTrue({"start", "pro", "enterprise", "addon"} <= set(plans))
+        self.assertEqual({s.currency for s in first.subscriptions}, {"KZT", "USD"})
+        self.assertEqual({s.billing for s in first.subscriptions}, {"monthly", "quarterly",
+                                                                   "annual"})
+        self.assertTrue(any(s.end for s in first.subscriptions))
+        self.assertTrue(any(s.payment_status == "overdue" for s in first.subscriptions))
+        self.assertTrue(all(c[0] <= date(2026, 11, 1) for c in first.changes))
+
+    def test_generated_ledger_matches_subscriptions(self):
+        company = self.env["res.company"].create({"name": "Demo SaaS", "currency_id":
+                                                  self.env.ref("base.USD").id})
+        self.env.user.company_ids |= company
+        self.env = self.env(context=dict(self.env.context, allowed_company_ids=company.ids))
+        stats = self.env["cs.demo.generator"]._generate(
+            customers=40, months=18, seed=11, today=date(2026, 11, 1), invoices=True,
+            company=company,
+        )
+        with self.assertRaises(UserError):
+            self.env["cs.demo.generator"]._generate(customers=5, company=company)
+        self.assertEqual(stats["customers"], 40)
+        self.assertGreater(stats["movements"], 40)
+        self.assertGreater(stats["invoices"], 0)
+        movements = self.env["cs.mrr.movement"].search([("source", "=", "demo"),
+                                                         ("company_id", "=", company.id)])
+        types = set(movements.mapped("movement_type"))
+        self.assertTrue({"new", "expansion", "churn"} <= types)
+        # The ledger of each subscription sums to its current MRR (subscription currency).
+        per_sub = defaultdict(float)
+        for movement in movements:
+            per_sub[movement.subscription_id] += movement.amount_currency
+        for sub, total in per_sub.items():
+            self.assertAlmostEqual(total, sub.mrr, places=1, msg=sub.name)
+            self.assertAlmostEqual(sub.cs_ledger_mrr, sub.mrr, places=2)
+        accounts = self.env["res.partner"].search([("cs_is_account", "=", True),
+                                                    ("id", "in", movements.partner_id.ids)])
+        self.assertEqual(len(accounts), 40)
+        paying = accounts.filtered(lambda p: p.cs_mrr > 0)
+        self.assertTrue(paying)
+        self.assertTrue(all(p.customer_since for p in paying))
+        self.assertTrue(all(p.csm_id for p in accounts))
+        # The SQL totals agree with the ORM compute.
+        sample = paying[:5]
+        expected = {p.id: p.cs_mrr for p in sample}
+        self.env.add_to_compute(self.env["res.partner"]._fields["cs_mrr"], sample)
+        sample.flush_recordset(["cs_mrr"])
+        for partner in sample:
+            self.assertAlmostEqual(partner.cs_mrr, expected[partner.id], places=1)
+        # Editing a generated subscription keeps writing to the same ledger.
+        sub = paying[0].cs_subscription_ids.filtered(lambda s: s.mrr)[:1]
+        before = self.env["cs.mrr.movement"].search_count([("subscription_id", "=", sub.id)])
+        sub.sale_subscription_line_ids[:1].product_uom_qty += 1
+        after = self.env["cs.mrr.movement"].search_count([("subscription_id", "=", sub.id)])
+        self.assertEqual(after, before + 1)
