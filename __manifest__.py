@@ -16,6 +16,7 @@
         "security/customer_success_security.xml",
         "security/ir.model.access.csv",
         "data/ir_cron_data.xml",
+        "data/res_lang_data.xml",
         "views/sale_subscription_views.xml",
         "views/cs_mrr_movement_views.xml",
         "views/cs_billing_account_views.xml",

@@ -162,7 +162,7 @@ class CsDemoGenerator(models.AbstractModel):
             for billing, (rule, interval, _factor) in demo_book.BILLINGS.items():
                 if key == "addon" and billing != "monthly":
                     continue
-                name = "%s, %s" % (plan["name"], billing_names[billing])
+                name = "%s (%s)" % (plan["name"], billing_names[billing])
                 templates[key, billing] = env["sale.subscription.template"].search(
                     [("name", "=", name)], limit=1
                 ) or env["sale.subscription.template"].create({
@@ -201,6 +201,11 @@ class CsDemoGenerator(models.AbstractModel):
             for stage_type in ("in_progress", "post")
         }
         countries = {code: env.ref("base.%s" % code.lower()).id for code in ("KZ", "RU")}
+        if not company.cs_segment_mid_arr and not company.cs_segment_enterprise_arr:
+            # ARR thresholds of a typical Kazakh SaaS book, in the company currency.
+            usd = book.usd_rate(company.currency_id.name, book.today)
+            company.write({"cs_segment_mid_arr": round(6000 * usd, -3),
+                           "cs_segment_enterprise_arr": round(30000 * usd, -3)})
         env.flush_all()
         return {"currencies": currencies, "pricelists": pricelists, "products": products,
                 "templates": templates, "csms": csms, "accounts": accounts, "stages": stages,

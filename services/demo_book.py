@@ -25,7 +25,7 @@ PLANS = {
     "pro": {"tier": 2, "name": "Pro", "KZT": 45000.0, "USD": 89.0, "seats": 20},
     "enterprise": {"tier": 3, "name": "Enterprise", "KZT": 150000.0, "USD": 299.0, "seats": 100},
 }
-ADDON = {"name": "Extra seats (pack of 5)", "KZT": 6000.0, "USD": 12.0}
+ADDON = {"name": "Extra seats x5", "KZT": 6000.0, "USD": 12.0}
 PLAN_ORDER = ["start", "pro", "enterprise"]
 # billing key -> (rule type, interval, price factor on the monthly list price)
 BILLINGS = {

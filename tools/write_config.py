@@ -3,8 +3,13 @@
 """Make the addon discoverable as ``customer_success`` and write .build/odoo.conf.
 
 The repository root is the addon; it may be cloned into a folder of any name,
-so a symlink ``.build/addons/customer_success`` gives Odoo the technical name.
+so a symlink named ``customer_success`` gives Odoo the technical name. The
+symlink and Odoo's data directory live outside the repository (under
+``~/.local/share/customer_success/<checkout hash>``): a link back to the
+repository inside it would make every tree walk (Odoo's translation export,
+linters) loop forever.
 """
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -13,7 +18,13 @@ import odoo.addons
 
 root = Path(__file__).resolve().parent.parent
 build = root / ".build"
-addons = build / "addons"
+build.mkdir(exist_ok=True)
+state = (
+    Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    / "customer_success"
+    / hashlib.sha1(str(root).encode()).hexdigest()[:12]
+)
+addons = state / "addons"
 addons.mkdir(parents=True, exist_ok=True)
 link = addons / "customer_success"
 if link.is_symlink() or link.exists():
@@ -42,7 +53,7 @@ conf.write_text(
         os.environ.get("PGPORT", "5432"),
         os.environ.get("CS_DB_USER", "odoo"),
         os.environ.get("CS_DB_PASSWORD", "odoo"),
-        build / "data",
+        state / "data",
     )
 )
 print("Addon linked at %s; configuration written to %s" % (link, conf))
