@@ -22,6 +22,7 @@
         "views/cs_billing_account_views.xml",
         "views/res_partner_views.xml",
         "views/res_config_settings_views.xml",
+        "wizards/cs_assign_csm_views.xml",
         "views/menus.xml",
     ],
     "demo": ["demo/customer_success_demo.xml"],

@@ -1,12 +1,12 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from . import account_move
+from . import cs_billing_account
+from . import cs_demo_generator
+from . import cs_mrr_movement
 from . import res_company
 from . import res_config_settings
-from . import cs_billing_account
+from . import res_partner
 from . import sale_subscription
 from . import sale_subscription_line
 from . import sale_subscription_template
-from . import res_partner
-from . import cs_mrr_movement
-from . import account_move
-from . import cs_demo_generator

@@ -8,7 +8,9 @@ from datetime import timedelta
 from dateutil.relativedelta import relativedelta
 from psycopg2.extras import execute_values
 
-from odoo import api, fields, models
+from odoo import api
+from odoo import fields
+from odoo import models
 from odoo.exceptions import UserError
 
 from ..services import demo_book
@@ -22,8 +24,14 @@ _CLOSE_REASONS = {
     "use": "subscription_oca.close_reason_use",
     "other": "subscription_oca.close_reason_other",
 }
-_CSM_NAMES = ["Aigerim Nurlanova", "Daniyar Seitkali", "Elena Smirnova", "Timur Akhmetov",
-              "Madina Omarova", "Ruslan Ivanov"]
+_CSM_NAMES = [
+    "Aigerim Nurlanova",
+    "Daniyar Seitkali",
+    "Elena Smirnova",
+    "Timur Akhmetov",
+    "Madina Omarova",
+    "Ruslan Ivanov",
+]
 _BATCH = 5000
 
 
@@ -40,8 +48,7 @@ class CsDemoGenerator(models.AbstractModel):
     _description = "Customer Success Demo Data Generator"
 
     @api.model
-    def _generate(self, customers=200, months=24, seed=42, today=None, invoices=None,
-                  company=None):
+    def _generate(self, customers=200, months=24, seed=42, today=None, invoices=None, company=None):
         if not self.env.is_superuser():
             raise UserError(self.env._("Only the superuser can generate demo data."))
         started = time.time()
@@ -51,15 +58,12 @@ class CsDemoGenerator(models.AbstractModel):
             [("company_id", "=", company.id), ("source", "=", "demo")], limit=1
         ):
             raise UserError(
-                self.env._("Demo data was already generated for %(company)s.",
-                           company=company.name)
+                self.env._("Demo data was already generated for %(company)s.", company=company.name)
             )
         today = fields.Date.to_date(today) or fields.Date.context_today(self)
         book = demo_book.build_book(customers=customers, months=months, today=today, seed=seed)
         if company.currency_id.name not in ("KZT", "USD", "RUB"):
-            raise UserError(
-                self.env._("The demo generator needs a company in KZT, USD or RUB.")
-            )
+            raise UserError(self.env._("The demo generator needs a company in KZT, USD or RUB."))
         setup = self._demo_setup(book, company)
         partner_ids = self._demo_insert_partners(book, company, setup)
         sub_ids = self._demo_insert_subscriptions(book, company, setup, partner_ids)
@@ -89,38 +93,56 @@ class CsDemoGenerator(models.AbstractModel):
         model = self.env[model_name]
         columns = sorted({key for vals in vals_list for key in vals})
         stored = [
-            name for name, field in model._fields.items()
-            if field.store and field.column_type and name not in models.MAGIC_COLUMNS
-            and name not in columns and not field.compute and not field.related
-            and not field.company_dependent and not field.translate
+            name
+            for name, field in model._fields.items()
+            if field.store
+            and field.column_type
+            and name not in models.MAGIC_COLUMNS
+            and name not in columns
+            and not field.compute
+            and not field.related
+            and not field.company_dependent
+            and not field.translate
         ]
         defaults = {
-            key: value for key, value in model.default_get(stored).items()
+            key: value
+            for key, value in model.default_get(stored).items()
             if not isinstance(value, (list, tuple)) and value is not False
         }
         now = fields.Datetime.now()
-        base = {**defaults, "create_uid": self.env.uid, "write_uid": self.env.uid,
-                "create_date": now, "write_date": now}
+        base = {
+            **defaults,
+            "create_uid": self.env.uid,
+            "write_uid": self.env.uid,
+            "create_date": now,
+            "write_date": now,
+        }
         columns = sorted(set(columns) | set(base))
         ids = []
         for start in range(0, len(vals_list), _BATCH):
             rows = [
                 tuple({**base, **vals}.get(col) for col in columns)
-                for vals in vals_list[start:start + _BATCH]
+                for vals in vals_list[start : start + _BATCH]
             ]
             query = 'INSERT INTO "%s" (%s) VALUES %%s %s RETURNING id' % (
-                model._table, ", ".join('"%s"' % c for c in columns), conflict,
+                model._table,
+                ", ".join('"%s"' % c for c in columns),
+                conflict,
             )
-            ids += [r[0] for r in execute_values(
-                self.env.cr._obj, query, rows, page_size=_BATCH, fetch=True)]
+            ids += [
+                r[0]
+                for r in execute_values(self.env.cr._obj, query, rows, page_size=_BATCH, fetch=True)
+            ]
         return ids
 
     def _demo_setup(self, book, company):
         env = self.env
         currencies = {}
         for code in ("KZT", "USD", "RUB"):
-            currency = env["res.currency"].with_context(active_test=False).search(
-                [("name", "=", code)], limit=1
+            currency = (
+                env["res.currency"]
+                .with_context(active_test=False)
+                .search([("name", "=", code)], limit=1)
             )
             currency.active = True
             currencies[code] = currency
@@ -131,31 +153,55 @@ class CsDemoGenerator(models.AbstractModel):
                 if code == company_code:
                     continue
                 rate = book.usd_rate(code, day) / book.usd_rate(company_code, day)
-                existing = rates.search([("currency_id", "=", currencies[code].id),
-                                         ("company_id", "=", company.id), ("name", "=", day)])
+                existing = rates.search(
+                    [
+                        ("currency_id", "=", currencies[code].id),
+                        ("company_id", "=", company.id),
+                        ("name", "=", day),
+                    ]
+                )
                 if existing:
                     existing.rate = rate
                 else:
-                    rates.create({"currency_id": currencies[code].id, "company_id": company.id,
-                                  "name": day, "rate": rate})
+                    rates.create(
+                        {
+                            "currency_id": currencies[code].id,
+                            "company_id": company.id,
+                            "name": day,
+                            "rate": rate,
+                        }
+                    )
         pricelists = {}
         for code in ("KZT", "USD"):
             pricelists[code] = env["product.pricelist"].search(
-                [("currency_id", "=", currencies[code].id), ("name", "=", "SaaS %s" % code),
-                 ("company_id", "in", (company.id, False))], limit=1,
+                [
+                    ("currency_id", "=", currencies[code].id),
+                    ("name", "=", "SaaS %s" % code),
+                    ("company_id", "in", (company.id, False)),
+                ],
+                limit=1,
             ) or env["product.pricelist"].create(
-                {"name": "SaaS %s" % code, "currency_id": currencies[code].id,
-                 "company_id": company.id}
+                {
+                    "name": "SaaS %s" % code,
+                    "currency_id": currencies[code].id,
+                    "company_id": company.id,
+                }
             )
         products = {}
         for key, plan in list(demo_book.PLANS.items()) + [("addon", demo_book.ADDON)]:
             name = "%s plan" % plan["name"] if key != "addon" else plan["name"]
             products[key] = env["product.product"].search(
                 [("name", "=", name), ("company_id", "in", (company.id, False))], limit=1
-            ) or env["product.product"].create({
-                "name": name, "type": "service", "list_price": plan["USD"],
-                "subscribable": True, "taxes_id": [(5, 0, 0)], "company_id": company.id,
-            })
+            ) or env["product.product"].create(
+                {
+                    "name": name,
+                    "type": "service",
+                    "list_price": plan["USD"],
+                    "subscribable": True,
+                    "taxes_id": [(5, 0, 0)],
+                    "company_id": company.id,
+                }
+            )
         templates = {}
         billing_names = {"monthly": "monthly", "quarterly": "quarterly", "annual": "annual"}
         for key, plan in list(demo_book.PLANS.items()) + [("addon", demo_book.ADDON)]:
@@ -165,72 +211,99 @@ class CsDemoGenerator(models.AbstractModel):
                 name = "%s (%s)" % (plan["name"], billing_names[billing])
                 templates[key, billing] = env["sale.subscription.template"].search(
                     [("name", "=", name)], limit=1
-                ) or env["sale.subscription.template"].create({
-                    "name": name,
-                    "code": "%s-%s" % (key[:3].upper(), billing[0].upper()),
-                    "recurring_rule_type": rule,
-                    "recurring_interval": interval,
-                    "invoicing_mode": "draft",
-                    "cs_tier": plan.get("tier", 0),
-                })
+                ) or env["sale.subscription.template"].create(
+                    {
+                        "name": name,
+                        "code": "%s-%s" % (key[:3].upper(), billing[0].upper()),
+                        "recurring_rule_type": rule,
+                        "recurring_interval": interval,
+                        "invoicing_mode": "draft",
+                        "cs_tier": plan.get("tier", 0),
+                    }
+                )
         csm_group = env.ref("customer_success.group_cs_user")
         csms = []
         for index, name in enumerate(_CSM_NAMES[:4]):
             login = "csm%d@demo.example" % (index + 1)
             user = env["res.users"].with_context(active_test=False).search(
                 [("login", "=", login)], limit=1
-            ) or env["res.users"].with_context(no_reset_password=True).create({
-                "name": name, "login": login, "email": login,
-                "company_id": company.id, "company_ids": [(6, 0, company.ids)],
-                "groups_id": [(4, csm_group.id)],
-            })
+            ) or env["res.users"].with_context(no_reset_password=True).create(
+                {
+                    "name": name,
+                    "login": login,
+                    "email": login,
+                    "company_id": company.id,
+                    "company_ids": [(6, 0, company.ids)],
+                    "groups_id": [(4, csm_group.id)],
+                }
+            )
             csms.append(user.id)
         accounts = {}
-        for provider, name, code in (("stripe", "Stripe USD", "USD"),
-                                     ("kaspi", "Kaspi Pay", "KZT")):
+        for provider, name, code in (
+            ("stripe", "Stripe USD", "USD"),
+            ("kaspi", "Kaspi Pay", "KZT"),
+        ):
             accounts[provider] = env["cs.billing.account"].search(
                 [("provider", "=", provider), ("company_id", "=", company.id)], limit=1
-            ) or env["cs.billing.account"].create({
-                "name": name, "provider": provider, "company_id": company.id,
-                "currency_id": currencies[code].id,
-            })
+            ) or env["cs.billing.account"].create(
+                {
+                    "name": name,
+                    "provider": provider,
+                    "company_id": company.id,
+                    "currency_id": currencies[code].id,
+                }
+            )
         stages = {
-            stage_type: env["sale.subscription.stage"].search(
-                [("type", "=", stage_type)], order="sequence", limit=1
-            ).id
+            stage_type: env["sale.subscription.stage"]
+            .search([("type", "=", stage_type)], order="sequence", limit=1)
+            .id
             for stage_type in ("in_progress", "post")
         }
         countries = {code: env.ref("base.%s" % code.lower()).id for code in ("KZ", "RU")}
         if not company.cs_segment_mid_arr and not company.cs_segment_enterprise_arr:
             # ARR thresholds of a typical Kazakh SaaS book, in the company currency.
             usd = book.usd_rate(company.currency_id.name, book.today)
-            company.write({"cs_segment_mid_arr": round(6000 * usd, -3),
-                           "cs_segment_enterprise_arr": round(30000 * usd, -3)})
+            company.write(
+                {
+                    "cs_segment_mid_arr": round(6000 * usd, -3),
+                    "cs_segment_enterprise_arr": round(30000 * usd, -3),
+                }
+            )
         env.flush_all()
-        return {"currencies": currencies, "pricelists": pricelists, "products": products,
-                "templates": templates, "csms": csms, "accounts": accounts, "stages": stages,
-                "countries": countries}
+        return {
+            "currencies": currencies,
+            "pricelists": pricelists,
+            "products": products,
+            "templates": templates,
+            "csms": csms,
+            "accounts": accounts,
+            "stages": stages,
+            "countries": countries,
+        }
 
     def _demo_insert_partners(self, book, company, setup):
         ru = self.env["res.lang"]._lang_get("ru_RU")
         lang = "ru_RU" if ru and ru.active else self.env.lang or "en_US"
-        vals_list = [{
-            "name": customer.name,
-            "complete_name": customer.name,
-            "type": "contact",
-            "active": True,
-            "is_company": True,
-            "company_id": company.id,
-            "lang": lang,
-            "email": customer.email,
-            "email_normalized": customer.email,
-            "city": customer.city,
-            "country_id": setup["countries"][customer.country],
-            "customer_rank": 1,
-            "partner_share": True,
-            "cs_team_size": customer.team_size,
-            "csm_id": setup["csms"][customer.csm] if setup["csms"] else None,
-        } for customer in book.customers]
+        vals_list = [
+            {
+                "name": customer.name,
+                "complete_name": customer.name,
+                "type": "contact",
+                "active": True,
+                "is_company": True,
+                "company_id": company.id,
+                "lang": lang,
+                "email": customer.email,
+                "email_normalized": customer.email,
+                "city": customer.city,
+                "country_id": setup["countries"][customer.country],
+                "customer_rank": 1,
+                "partner_share": True,
+                "cs_team_size": customer.team_size,
+                "csm_id": setup["csms"][customer.csm] if setup["csms"] else None,
+            }
+            for customer in book.customers
+        ]
         ids = self._bulk_insert("res.partner", vals_list)
         self.env.cr.execute(
             "UPDATE res_partner SET commercial_partner_id = id WHERE id = ANY(%s)", [ids]
@@ -253,62 +326,70 @@ class CsDemoGenerator(models.AbstractModel):
             renewal = sub.next_invoice if running else sub.end
             if running and sub.billing == "annual":
                 renewal = sub.next_invoice
-            sub_vals.append({
-                "code": "DEMO%06d" % sub.key,
-                "name": "%s/DEMO%06d" % (template.code, sub.key),
-                "company_id": company.id,
-                "partner_id": partner_ids[sub.customer],
-                "commercial_partner_id": partner_ids[sub.customer],
-                "template_id": template.id,
-                "pricelist_id": setup["pricelists"][sub.currency].id,
-                "currency_id": currency_ids[sub.currency],
-                "stage_id": setup["stages"]["in_progress" if running else "post"],
-                "in_progress": running,
-                "recurring_rule_boundary": True,
-                "date_start": sub.start,
-                "recurring_next_date": sub.next_invoice if running else None,
-                "user_id": self.env.uid,
-                "active": True,
-                "recurring_total": period,
-                "amount_tax": 0.0,
-                "amount_total": period,
-                "mrr": mrr,
-                "arr": mrr * 12,
-                "mrr_company": company.currency_id.round(mrr * rate),
-                "cs_ledger_mrr": mrr,
-                "renewal_date": renewal,
-                "renewal_type": sub.renewal_type,
-                "payment_status": sub.payment_status,
-                "amount_due": sub.amount_due,
-                "next_payment_date": sub.next_invoice if running else None,
-                "seats": sub.seats,
-                "usage_limit": sub.seats * 1000,
-                "billing_account_id": setup["accounts"][sub.provider].id if sub.provider else None,
-                "external_customer_ref": sub.external_customer_ref,
-                "external_subscription_ref": sub.external_subscription_ref,
-                "cs_is_trial": sub.is_trial,
-                "cs_trial_end_date": sub.trial_end,
-                "cs_delinquent": False,
-                "close_reason_id": close_reasons[sub.close_reason] if sub.close_reason else None,
-            })
+            sub_vals.append(
+                {
+                    "code": "DEMO%06d" % sub.key,
+                    "name": "%s/DEMO%06d" % (template.code, sub.key),
+                    "company_id": company.id,
+                    "partner_id": partner_ids[sub.customer],
+                    "commercial_partner_id": partner_ids[sub.customer],
+                    "template_id": template.id,
+                    "pricelist_id": setup["pricelists"][sub.currency].id,
+                    "currency_id": currency_ids[sub.currency],
+                    "stage_id": setup["stages"]["in_progress" if running else "post"],
+                    "in_progress": running,
+                    "recurring_rule_boundary": True,
+                    "date_start": sub.start,
+                    "recurring_next_date": sub.next_invoice if running else None,
+                    "user_id": self.env.uid,
+                    "active": True,
+                    "recurring_total": period,
+                    "amount_tax": 0.0,
+                    "amount_total": period,
+                    "mrr": mrr,
+                    "arr": mrr * 12,
+                    "mrr_company": company.currency_id.round(mrr * rate),
+                    "cs_ledger_mrr": mrr,
+                    "renewal_date": renewal,
+                    "renewal_type": sub.renewal_type,
+                    "payment_status": sub.payment_status,
+                    "amount_due": sub.amount_due,
+                    "next_payment_date": sub.next_invoice if running else None,
+                    "seats": sub.seats,
+                    "usage_limit": sub.seats * 1000,
+                    "billing_account_id": setup["accounts"][sub.provider].id
+                    if sub.provider
+                    else None,
+                    "external_customer_ref": sub.external_customer_ref,
+                    "external_subscription_ref": sub.external_subscription_ref,
+                    "cs_is_trial": sub.is_trial,
+                    "cs_trial_end_date": sub.trial_end,
+                    "cs_delinquent": False,
+                    "close_reason_id": close_reasons[sub.close_reason]
+                    if sub.close_reason
+                    else None,
+                }
+            )
         sub_ids = self._bulk_insert("sale.subscription", sub_vals)
         by_key = {sub.key: sid for sub, sid in zip(book.subscriptions, sub_ids, strict=True)}
         for sub in book.subscriptions:
             product = setup["products"][sub.plan]
             period = sub.period_amount()
-            line_vals.append({
-                "sale_subscription_id": by_key[sub.key],
-                "product_id": product.id,
-                "name": product.name,
-                "product_uom_qty": sub.quantity,
-                "price_unit": sub.unit_price(),
-                "discount": sub.discount,
-                "price_subtotal": period,
-                "price_total": period,
-                "amount_tax_line_amount": 0.0,
-                "currency_id": currency_ids[sub.currency],
-                "company_id": company.id,
-            })
+            line_vals.append(
+                {
+                    "sale_subscription_id": by_key[sub.key],
+                    "product_id": product.id,
+                    "name": product.name,
+                    "product_uom_qty": sub.quantity,
+                    "price_unit": sub.unit_price(),
+                    "discount": sub.discount,
+                    "price_subtotal": period,
+                    "price_total": period,
+                    "amount_tax_line_amount": 0.0,
+                    "currency_id": currency_ids[sub.currency],
+                    "company_id": company.id,
+                }
+            )
         self._bulk_insert("sale.subscription.line", line_vals)
         return by_key
 
@@ -338,21 +419,23 @@ class CsDemoGenerator(models.AbstractModel):
             if movement_type == mrr_service.NEW:
                 first_paid.setdefault(sub.customer, day)
             paid_before.add(sub.customer)
-            vals_list.append({
-                "date": day,
-                "partner_id": partner_ids[sub.customer],
-                "subscription_id": sub_ids[key],
-                "company_id": company.id,
-                "movement_type": movement_type,
-                "churn_kind": "voluntary" if movement_type == mrr_service.CHURN else None,
-                "amount": company.currency_id.round(to_company(new - old, sub.currency)),
-                "amount_currency": round(new - old, 2),
-                "currency_id": setup["currencies"][sub.currency].id,
-                "company_currency_id": company.currency_id.id,
-                "mrr_before": company.currency_id.round(before),
-                "mrr_after": company.currency_id.round(after),
-                "source": "demo",
-            })
+            vals_list.append(
+                {
+                    "date": day,
+                    "partner_id": partner_ids[sub.customer],
+                    "subscription_id": sub_ids[key],
+                    "company_id": company.id,
+                    "movement_type": movement_type,
+                    "churn_kind": "voluntary" if movement_type == mrr_service.CHURN else None,
+                    "amount": company.currency_id.round(to_company(new - old, sub.currency)),
+                    "amount_currency": round(new - old, 2),
+                    "currency_id": setup["currencies"][sub.currency].id,
+                    "company_currency_id": company.currency_id.id,
+                    "mrr_before": company.currency_id.round(before),
+                    "mrr_after": company.currency_id.round(after),
+                    "source": "demo",
+                }
+            )
         self._bulk_insert("cs.mrr.movement", vals_list)
         if first_paid:
             execute_values(
@@ -375,8 +458,9 @@ class CsDemoGenerator(models.AbstractModel):
         """
         chart = self.env["account.chart.template"]._guess_chart_template(company.country_id)
         if not company.chart_template and chart:
-            self.env["account.chart.template"].try_loading(chart, company=company,
-                                                           install_demo=False)
+            self.env["account.chart.template"].try_loading(
+                chart, company=company, install_demo=False
+            )
         journal = self.env["account.journal"].search(
             [("type", "=", "sale"), ("company_id", "=", company.id)], limit=1
         )
@@ -392,21 +476,28 @@ class CsDemoGenerator(models.AbstractModel):
             rule, interval, _factor = demo_book.BILLINGS[sub.billing]
             invoice_date = sub.next_invoice - relativedelta(**{rule: interval})
             invoice = record.create_invoice()
-            invoice.write({
-                "invoice_date": invoice_date,
-                "invoice_date_due": invoice_date + timedelta(days=10),
-                "invoice_payment_term_id": False,
-            })
+            invoice.write(
+                {
+                    "invoice_date": invoice_date,
+                    "invoice_date_due": invoice_date + timedelta(days=10),
+                    "invoice_payment_term_id": False,
+                }
+            )
             invoice.action_post()
             count += 1
             if sub.payment_status == "paid":
                 self.env["account.payment.register"].with_context(
                     active_model="account.move", active_ids=invoice.ids
-                ).create({"payment_date": min(invoice_date + timedelta(days=3), book.today)}
-                         )._create_payments()
-        running = Sub.search([("company_id", "=", company.id),
-                              ("stage_id.type", "=", "in_progress"),
-                              ("billing_account_id", "=", False)])
+                ).create(
+                    {"payment_date": min(invoice_date + timedelta(days=3), book.today)}
+                )._create_payments()
+        running = Sub.search(
+            [
+                ("company_id", "=", company.id),
+                ("stage_id.type", "=", "in_progress"),
+                ("billing_account_id", "=", False),
+            ]
+        )
         running._cs_refresh_payment_status(today=book.today)
         self._demo_refresh_totals(running.commercial_partner_id)
         return count

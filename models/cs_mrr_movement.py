@@ -2,7 +2,9 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from collections import defaultdict
 
-from odoo import api, fields, models
+from odoo import api
+from odoo import fields
+from odoo import models
 
 from ..services import mrr as mrr_service
 
@@ -25,17 +27,14 @@ class CsMrrMovement(models.Model):
     partner_id = fields.Many2one(
         "res.partner", string="Customer", required=True, index=True, ondelete="cascade"
     )
-    subscription_id = fields.Many2one(
-        "sale.subscription", index=True, ondelete="set null"
-    )
+    subscription_id = fields.Many2one("sale.subscription", index=True, ondelete="set null")
     company_id = fields.Many2one(
         "res.company", required=True, index=True, default=lambda self: self.env.company
     )
     movement_type = fields.Selection(MOVEMENT_TYPES, string="Type", required=True, index=True)
     churn_kind = fields.Selection(
         [("voluntary", "Voluntary"), ("delinquent", "Delinquent")],
-        help="For churn movements: the customer left (voluntary) or stopped paying "
-        "(delinquent).",
+        help="For churn movements: the customer left (voluntary) or stopped paying (delinquent).",
     )
     amount = fields.Monetary(
         currency_field="company_currency_id",
@@ -55,9 +54,7 @@ class CsMrrMovement(models.Model):
         currency_field="company_currency_id",
         help="The customer's MRR in company currency just before this movement.",
     )
-    mrr_after = fields.Monetary(
-        string="Customer MRR After", currency_field="company_currency_id"
-    )
+    mrr_after = fields.Monetary(string="Customer MRR After", currency_field="company_currency_id")
     source = fields.Char(
         required=True,
         default="odoo",
@@ -69,8 +66,9 @@ class CsMrrMovement(models.Model):
     csm_id = fields.Many2one(related="partner_id.csm_id", string="CSM")
     cs_segment = fields.Selection(related="partner_id.cs_segment", string="Segment")
 
-    def _record_subscription_changes(self, subscriptions, movement_date=None, source="odoo",
-                                     paid_until=None):
+    def _record_subscription_changes(
+        self, subscriptions, movement_date=None, source="odoo", paid_until=None
+    ):
         """Classify and store the MRR changes of ``subscriptions`` (B6).
 
         Each subscription moves from its last recorded MRR (``cs_ledger_mrr``)
@@ -168,5 +166,5 @@ class CsMrrMovement(models.Model):
             ["amount:sum"],
         )
         result = dict.fromkeys(mrr_service.MOVEMENT_TYPES, 0.0)
-        result.update({movement_type: total for movement_type, total in groups})
+        result.update(dict(groups))
         return result

@@ -1,6 +1,8 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import api, fields, models
+from odoo import api
+from odoo import fields
+from odoo import models
 from odoo.exceptions import ValidationError
 
 
@@ -38,9 +40,7 @@ class ResCompany(models.Model):
     def _check_cs_thresholds(self):
         for company in self:
             if company.cs_delinquent_churn_days < 0:
-                raise ValidationError(
-                    self.env._("The delinquent churn delay cannot be negative.")
-                )
+                raise ValidationError(self.env._("The delinquent churn delay cannot be negative."))
             values = (
                 company.cs_segment_mid_arr,
                 company.cs_segment_enterprise_arr,

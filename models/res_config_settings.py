@@ -1,6 +1,7 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import fields, models
+from odoo import fields
+from odoo import models
 
 _SEGMENT_FIELDS = (
     "cs_segment_mid_arr",
@@ -25,9 +26,7 @@ class ResConfigSettings(models.TransientModel):
         readonly=False,
         currency_field="currency_id",
     )
-    cs_segment_mid_team = fields.Integer(
-        related="company_id.cs_segment_mid_team", readonly=False
-    )
+    cs_segment_mid_team = fields.Integer(related="company_id.cs_segment_mid_team", readonly=False)
     cs_segment_enterprise_team = fields.Integer(
         related="company_id.cs_segment_enterprise_team", readonly=False
     )

@@ -1,6 +1,8 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import api, fields, models
+from odoo import api
+from odoo import fields
+from odoo import models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
@@ -115,12 +117,20 @@ class ResPartner(models.Model):
             mrr = due = 0.0
             for sub in running:
                 sub_currency = sub.company_id.currency_id
-                mrr += sub_currency._convert(
-                    sub.mrr_company, currency, sub.company_id, fields.Date.context_today(self)
-                ) if sub_currency != currency else sub.mrr_company
-                due += sub.currency_id._convert(
-                    sub.amount_due, currency, sub.company_id, fields.Date.context_today(self)
-                ) if sub.currency_id != currency else sub.amount_due
+                mrr += (
+                    sub_currency._convert(
+                        sub.mrr_company, currency, sub.company_id, fields.Date.context_today(self)
+                    )
+                    if sub_currency != currency
+                    else sub.mrr_company
+                )
+                due += (
+                    sub.currency_id._convert(
+                        sub.amount_due, currency, sub.company_id, fields.Date.context_today(self)
+                    )
+                    if sub.currency_id != currency
+                    else sub.amount_due
+                )
             statuses = set(running.mapped("payment_status")) or {"none"}
             partner.cs_is_account = bool(subs)
             partner.cs_mrr = mrr
@@ -163,8 +173,9 @@ class ResPartner(models.Model):
         for partner in self:
             if partner.cs_team_size < 0:
                 raise ValidationError(
-                    self.env._("The team size of %(name)s cannot be negative.",
-                               name=partner.display_name)
+                    self.env._(
+                        "The team size of %(name)s cannot be negative.", name=partner.display_name
+                    )
                 )
 
     @api.model

@@ -1,6 +1,8 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import api, fields, models
+from odoo import api
+from odoo import fields
+from odoo import models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
@@ -90,9 +92,7 @@ class SaleSubscription(models.Model):
         copy=False,
     )
     billing_provider = fields.Selection(related="billing_account_id.provider")
-    external_customer_ref = fields.Char(
-        string="External Customer ID", index=True, copy=False
-    )
+    external_customer_ref = fields.Char(string="External Customer ID", index=True, copy=False)
     external_subscription_ref = fields.Char(
         string="External Subscription ID", index=True, copy=False
     )
@@ -161,9 +161,7 @@ class SaleSubscription(models.Model):
             if not sub.mrr or not sub.currency_id or sub.currency_id == company.currency_id:
                 sub.mrr_company = sub.mrr
                 continue
-            sub.mrr_company = sub.currency_id._convert(
-                sub.mrr, company.currency_id, company, today
-            )
+            sub.mrr_company = sub.currency_id._convert(sub.mrr, company.currency_id, company, today)
 
     @api.depends("date", "recurring_next_date", "recurring_rule_boundary")
     def _compute_renewal_date(self):
@@ -231,8 +229,9 @@ class SaleSubscription(models.Model):
         if "partner_id" in vals and not self.env.context.get("cs_skip_ledger"):
             new_partner = self.env["res.partner"].browse(vals["partner_id"])
             moved = self.filtered(
-                lambda s: s.cs_ledger_mrr
-                and s.commercial_partner_id != new_partner.commercial_partner_id
+                lambda s: (
+                    s.cs_ledger_mrr and s.commercial_partner_id != new_partner.commercial_partner_id
+                )
             )
             if moved:
                 raise ValidationError(
@@ -270,8 +269,7 @@ class SaleSubscription(models.Model):
         if self.env.context.get("cs_skip_ledger"):
             return self.env["cs.mrr.movement"]
         changed = self.filtered(
-            lambda s: s.currency_id
-            and s.currency_id.compare_amounts(s.mrr, s.cs_ledger_mrr) != 0
+            lambda s: s.currency_id and s.currency_id.compare_amounts(s.mrr, s.cs_ledger_mrr) != 0
         )
         if not changed:
             return self.env["cs.mrr.movement"]
@@ -346,9 +344,7 @@ class SaleSubscription(models.Model):
         """Daily upkeep: trials ending, payment status, delinquency, FX refresh."""
         today = today or fields.Date.context_today(self)
         # Trials that ended convert into paying subscriptions (a "new" movement).
-        ended = self.search(
-            [("cs_is_trial", "=", True), ("cs_trial_end_date", "<", today)]
-        )
+        ended = self.search([("cs_is_trial", "=", True), ("cs_trial_end_date", "<", today)])
         if ended:
             ended.with_context(cs_movement_source="trial_end").write({"cs_is_trial": False})
         running = self.search([("stage_id.type", "=", "in_progress")])
@@ -386,9 +382,9 @@ class SaleSubscription(models.Model):
                 late = self.browse(late_ids).filtered(
                     lambda s: not s.cs_delinquent and s.stage_id.type == "in_progress"
                 )
-                late.with_context(cs_movement_source="delinquency", cs_churn_kind="delinquent").write(
-                    {"cs_delinquent": True}
-                )
+                late.with_context(
+                    cs_movement_source="delinquency", cs_churn_kind="delinquent"
+                ).write({"cs_delinquent": True})
                 back = self.search(
                     domain_company + [("cs_delinquent", "=", True), ("id", "not in", late_ids)]
                 )

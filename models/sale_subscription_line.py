@@ -1,6 +1,7 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import api, models
+from odoo import api
+from odoo import models
 from odoo.exceptions import ValidationError
 
 _PRICE_FIELDS = {"product_id", "price_unit", "product_uom_qty", "discount", "sale_subscription_id"}
@@ -24,9 +25,7 @@ class SaleSubscriptionLine(models.Model):
                     )
                 )
             if not 0 <= line.discount <= 100:
-                raise ValidationError(
-                    self.env._("A discount must be between 0 and 100 %.")
-                )
+                raise ValidationError(self.env._("A discount must be between 0 and 100 %."))
 
     @api.model_create_multi
     def create(self, vals_list):

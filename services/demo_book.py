@@ -12,8 +12,10 @@ book. ``models/cs_demo_generator.py`` writes it to the database in bulk.
 """
 
 import random
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import date
+from datetime import timedelta
 
 from dateutil.relativedelta import relativedelta
 
@@ -42,16 +44,67 @@ RUB_PER_USD_DRIFT = 0.35
 
 _PREFIX = ["ТОО", "ТОО", "ТОО", "АО", "ИП", "ООО", "ООО"]
 _ROOT = [
-    "Восток", "Altyn", "Steppe", "Алатау", "Nomad", "Жетысу", "Kazakh", "Тенгри", "Байтерек",
-    "Сарыарка", "Qazaq", "Атамекен", "Арман", "Caspian", "Орда", "Astana", "Silk Way", "Каспий",
-    "Север", "Urals", "Мега", "Aqtobe", "Ертис", "Шымкент", "Balkhash", "Туран", "Tabys", "Samruk",
+    "Восток",
+    "Altyn",
+    "Steppe",
+    "Алатау",
+    "Nomad",
+    "Жетысу",
+    "Kazakh",
+    "Тенгри",
+    "Байтерек",
+    "Сарыарка",
+    "Qazaq",
+    "Атамекен",
+    "Арман",
+    "Caspian",
+    "Орда",
+    "Astana",
+    "Silk Way",
+    "Каспий",
+    "Север",
+    "Urals",
+    "Мега",
+    "Aqtobe",
+    "Ертис",
+    "Шымкент",
+    "Balkhash",
+    "Туран",
+    "Tabys",
+    "Samruk",
 ]
 _SUFFIX = [
-    "Логистик", "Data", "Trade", "Финанс", "Agro", "Медиа", "Soft", "Строй", "Retail", "Маркет",
-    "Pharm", "Сервис", "Cloud", "Групп", "Energy", "Авто", "Foods", "Консалтинг", "Telecom", "HR",
+    "Логистик",
+    "Data",
+    "Trade",
+    "Финанс",
+    "Agro",
+    "Медиа",
+    "Soft",
+    "Строй",
+    "Retail",
+    "Маркет",
+    "Pharm",
+    "Сервис",
+    "Cloud",
+    "Групп",
+    "Energy",
+    "Авто",
+    "Foods",
+    "Консалтинг",
+    "Telecom",
+    "HR",
 ]
-_CITIES = [("KZ", "Алматы"), ("KZ", "Астана"), ("KZ", "Шымкент"), ("KZ", "Караганда"),
-           ("KZ", "Актобе"), ("RU", "Москва"), ("RU", "Новосибирск"), ("RU", "Казань")]
+_CITIES = [
+    ("KZ", "Алматы"),
+    ("KZ", "Астана"),
+    ("KZ", "Шымкент"),
+    ("KZ", "Караганда"),
+    ("KZ", "Актобе"),
+    ("RU", "Москва"),
+    ("RU", "Новосибирск"),
+    ("RU", "Казань"),
+]
 
 
 @dataclass
@@ -146,19 +199,26 @@ def build_book(customers=200, months=24, today=None, seed=42, csm_count=4):
     """Simulate the book. Returns a :class:`DemoBook`."""
     rng = random.Random(seed)
     today = today or date.today()
-    first_month = (today.replace(day=1) - relativedelta(months=months - 1))
+    first_month = today.replace(day=1) - relativedelta(months=months - 1)
     month_starts = [first_month + relativedelta(months=i) for i in range(months)]
     # Growth: later months get more sign-ups (weights 1..2).
     weights = [1.0 + i / max(months - 1, 1) for i in range(months)]
     book_customers, subs, changes = [], [], []
+    used_names = set()
     sub_key = 0
 
     def open_sub(customer, plan, billing, currency, start, quantity=1.0, discount=0.0):
         nonlocal sub_key
         sub_key += 1
         sub = DemoSubscription(
-            key=sub_key, customer=customer.key, plan=plan, billing=billing, currency=currency,
-            start=start, quantity=quantity, discount=discount,
+            key=sub_key,
+            customer=customer.key,
+            plan=plan,
+            billing=billing,
+            currency=currency,
+            start=start,
+            quantity=quantity,
+            discount=discount,
             seats=int(quantity * 5) if plan == "addon" else PLANS[plan]["seats"],
             renewal_type="signature" if billing == "annual" and rng.random() < 0.6 else "auto",
         )
@@ -168,13 +228,18 @@ def build_book(customers=200, months=24, today=None, seed=42, csm_count=4):
 
     for index in range(customers):
         country, city = _CITIES[rng.randrange(len(_CITIES))]
-        name = "%s «%s %s»" % (
-            _PREFIX[rng.randrange(len(_PREFIX))],
-            _ROOT[rng.randrange(len(_ROOT))],
-            _SUFFIX[rng.randrange(len(_SUFFIX))],
-        )
-        if index >= len(_ROOT) * len(_SUFFIX) // 4:
-            name = "%s-%d" % (name, index + 1)
+        name = None
+        for _attempt in range(20):
+            candidate = "%s «%s %s»" % (
+                _PREFIX[rng.randrange(len(_PREFIX))],
+                _ROOT[rng.randrange(len(_ROOT))],
+                _SUFFIX[rng.randrange(len(_SUFFIX))],
+            )
+            if candidate not in used_names:
+                name = candidate
+                break
+        name = name or "%s %d" % (candidate, index + 1)
+        used_names.add(name)
         currency = "USD" if country == "RU" or rng.random() < 0.25 else "KZT"
         plan = rng.choices(PLAN_ORDER, weights=[0.55, 0.33, 0.12])[0]
         team = {"start": (3, 40), "pro": (20, 200), "enterprise": (150, 2000)}[plan]
@@ -203,7 +268,7 @@ def build_book(customers=200, months=24, today=None, seed=42, csm_count=4):
             changes.append((start, sub.key, sub.mrr()))
         addon = None
         discount_end = start + relativedelta(months=6) if discount else None
-        for month_start in month_starts[start_month_index + 1:]:
+        for month_start in month_starts[start_month_index + 1 :]:
             day = _random_day(rng, month_start, today)
             if sub.end:
                 if rng.random() < 0.04:  # reactivation
@@ -236,8 +301,9 @@ def build_book(customers=200, months=24, today=None, seed=42, csm_count=4):
                 sub.seats = PLANS[sub.plan]["seats"]
                 changes.append((day, sub.key, sub.mrr()))
             elif roll < 0.10 and not (addon and not addon.end):
-                addon = open_sub(customer, "addon", "monthly", currency, day,
-                                 quantity=float(rng.randint(1, 4)))
+                addon = open_sub(
+                    customer, "addon", "monthly", currency, day, quantity=float(rng.randint(1, 4))
+                )
                 changes.append((day, addon.key, addon.mrr()))
             elif roll < 0.105 and addon and not addon.end:
                 addon.end = day
@@ -245,8 +311,13 @@ def build_book(customers=200, months=24, today=None, seed=42, csm_count=4):
                 changes.append((day, addon.key, 0.0))
     changes.sort(key=lambda c: (c[0], c[1]))
     _settle_payments(rng, subs, today)
-    return DemoBook(today=today, start=first_month, customers=book_customers,
-                    subscriptions=subs, changes=changes)
+    return DemoBook(
+        today=today,
+        start=first_month,
+        customers=book_customers,
+        subscriptions=subs,
+        changes=changes,
+    )
 
 
 def _settle_payments(rng, subs, today):

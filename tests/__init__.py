@@ -1,9 +1,9 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from . import test_mrr_service
-from . import test_subscription_mrr
-from . import test_mrr_ledger
-from . import test_validation
-from . import test_security
 from . import test_customer_card
 from . import test_demo_generator
+from . import test_mrr_ledger
+from . import test_mrr_service
+from . import test_security
+from . import test_subscription_mrr
+from . import test_validation

@@ -2,7 +2,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from datetime import date
 
-from odoo.tests import TransactionCase, new_test_user
+from odoo.tests import TransactionCase
+from odoo.tests import new_test_user
 
 
 class CustomerSuccessMixin:
@@ -10,8 +11,14 @@ class CustomerSuccessMixin:
 
     @classmethod
     def _setup_customer_success(cls):
-        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True,
-                                       mail_create_nolog=True, no_reset_password=True))
+        cls.env = cls.env(
+            context=dict(
+                cls.env.context,
+                tracking_disable=True,
+                mail_create_nolog=True,
+                no_reset_password=True,
+            )
+        )
         cls.company = cls.env.company
         cls.company.cs_churn_timing = "cancellation"
         cls.usd = cls.company.currency_id
@@ -21,19 +28,34 @@ class CustomerSuccessMixin:
             raise AssertionError("tests expect a non-KZT company currency")
         cls.env["res.currency.rate"].search([("currency_id", "=", cls.kzt.id)]).unlink()
         # 500 KZT per company-currency unit from 2026-01-01, 400 from 2026-06-01.
-        cls.env["res.currency.rate"].create([
-            {"currency_id": cls.kzt.id, "name": "2026-01-01", "rate": 500.0,
-             "company_id": cls.company.id},
-            {"currency_id": cls.kzt.id, "name": "2026-06-01", "rate": 400.0,
-             "company_id": cls.company.id},
-        ])
+        cls.env["res.currency.rate"].create(
+            [
+                {
+                    "currency_id": cls.kzt.id,
+                    "name": "2026-01-01",
+                    "rate": 500.0,
+                    "company_id": cls.company.id,
+                },
+                {
+                    "currency_id": cls.kzt.id,
+                    "name": "2026-06-01",
+                    "rate": 400.0,
+                    "company_id": cls.company.id,
+                },
+            ]
+        )
         Pricelist = cls.env["product.pricelist"]
         cls.pricelist_usd = Pricelist.create({"name": "CS USD", "currency_id": cls.usd.id})
         cls.pricelist_kzt = Pricelist.create({"name": "CS KZT", "currency_id": cls.kzt.id})
-        cls.product = cls.env["product.product"].create({
-            "name": "CS Pro plan", "type": "service", "list_price": 100.0,
-            "subscribable": True, "taxes_id": [(5, 0, 0)],
-        })
+        cls.product = cls.env["product.product"].create(
+            {
+                "name": "CS Pro plan",
+                "type": "service",
+                "list_price": 100.0,
+                "subscribable": True,
+                "taxes_id": [(5, 0, 0)],
+            }
+        )
         cls.stage_running = cls.env.ref("subscription_oca.subscription_stage_in_progress")
         cls.stage_closed = cls.env.ref("subscription_oca.subscription_stage_closed")
         cls.stage_draft = cls.env.ref("subscription_oca.subscription_stage_draft")
@@ -41,40 +63,63 @@ class CustomerSuccessMixin:
         cls.yearly = cls._template("years", 1)
         cls.customer = cls.env["res.partner"].create({"name": "Vostok LLP", "is_company": True})
         cls.cs_user = new_test_user(
-            cls.env, login="cs_user", groups="customer_success.group_cs_user",
+            cls.env,
+            login="cs_user",
+            groups="customer_success.group_cs_user",
             name="Aigerim CSM",
         )
         cls.cs_manager = new_test_user(
-            cls.env, login="cs_manager", groups="customer_success.group_cs_manager",
+            cls.env,
+            login="cs_manager",
+            groups="customer_success.group_cs_manager",
             name="Head of CS",
         )
 
     @classmethod
     def _template(cls, rule_type, interval, name=None):
-        return cls.env["sale.subscription.template"].create({
-            "name": name or "%s x%s" % (rule_type, interval),
-            "recurring_rule_type": rule_type,
-            "recurring_interval": interval,
-        })
+        return cls.env["sale.subscription.template"].create(
+            {
+                "name": name or "%s x%s" % (rule_type, interval),
+                "recurring_rule_type": rule_type,
+                "recurring_interval": interval,
+            }
+        )
 
     @classmethod
-    def _subscription(cls, partner=None, template=None, price=100.0, qty=1.0, discount=0.0,
-                      currency=None, start=True, **vals):
+    def _subscription(
+        cls,
+        partner=None,
+        template=None,
+        price=100.0,
+        qty=1.0,
+        discount=0.0,
+        currency=None,
+        start=True,
+        **vals,
+    ):
         currency = currency or cls.usd
         pricelist = cls.pricelist_kzt if currency == cls.kzt else cls.pricelist_usd
-        sub = cls.env["sale.subscription"].create({
-            "partner_id": (partner or cls.customer).id,
-            "template_id": (template or cls.monthly).id,
-            "pricelist_id": pricelist.id,
-            "date_start": vals.pop("date_start", date(2026, 3, 1)),
-            "sale_subscription_line_ids": [(0, 0, {
-                "product_id": cls.product.id,
-                "product_uom_qty": qty,
-                "price_unit": price,
-                "discount": discount,
-            })],
-            **vals,
-        })
+        sub = cls.env["sale.subscription"].create(
+            {
+                "partner_id": (partner or cls.customer).id,
+                "template_id": (template or cls.monthly).id,
+                "pricelist_id": pricelist.id,
+                "date_start": vals.pop("date_start", date(2026, 3, 1)),
+                "sale_subscription_line_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "product_id": cls.product.id,
+                            "product_uom_qty": qty,
+                            "price_unit": price,
+                            "discount": discount,
+                        },
+                    )
+                ],
+                **vals,
+            }
+        )
         if start:
             sub.stage_id = cls.stage_running
         return sub

@@ -1,10 +1,12 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from collections import Counter, defaultdict
+from collections import Counter
+from collections import defaultdict
 from datetime import date
 
 from odoo.exceptions import UserError
-from odoo.tests import TransactionCase, tagged
+from odoo.tests import TransactionCase
+from odoo.tests import tagged
 
 from ..services import demo_book
 
@@ -21,19 +23,25 @@ class TestDemoGenerator(TransactionCase):
         plans = Counter(s.plan for s in first.subscriptions)
         self.assertTrue({"start", "pro", "enterprise", "addon"} <= set(plans))
         self.assertEqual({s.currency for s in first.subscriptions}, {"KZT", "USD"})
-        self.assertEqual({s.billing for s in first.subscriptions}, {"monthly", "quarterly",
-                                                                   "annual"})
+        self.assertEqual(
+            {s.billing for s in first.subscriptions}, {"monthly", "quarterly", "annual"}
+        )
         self.assertTrue(any(s.end for s in first.subscriptions))
         self.assertTrue(any(s.payment_status == "overdue" for s in first.subscriptions))
         self.assertTrue(all(c[0] <= date(2026, 11, 1) for c in first.changes))
 
     def test_generated_ledger_matches_subscriptions(self):
-        company = self.env["res.company"].create({"name": "Demo SaaS", "currency_id":
-                                                  self.env.ref("base.USD").id})
+        company = self.env["res.company"].create(
+            {"name": "Demo SaaS", "currency_id": self.env.ref("base.USD").id}
+        )
         self.env.user.company_ids |= company
         self.env = self.env(context=dict(self.env.context, allowed_company_ids=company.ids))
         stats = self.env["cs.demo.generator"]._generate(
-            customers=40, months=18, seed=11, today=date(2026, 11, 1), invoices=True,
+            customers=40,
+            months=18,
+            seed=11,
+            today=date(2026, 11, 1),
+            invoices=True,
             company=company,
         )
         with self.assertRaises(UserError):
@@ -41,8 +49,9 @@ class TestDemoGenerator(TransactionCase):
         self.assertEqual(stats["customers"], 40)
         self.assertGreater(stats["movements"], 40)
         self.assertGreater(stats["invoices"], 0)
-        movements = self.env["cs.mrr.movement"].search([("source", "=", "demo"),
-                                                         ("company_id", "=", company.id)])
+        movements = self.env["cs.mrr.movement"].search(
+            [("source", "=", "demo"), ("company_id", "=", company.id)]
+        )
         types = set(movements.mapped("movement_type"))
         self.assertTrue({"new", "expansion", "churn"} <= types)
         # The ledger of each subscription sums to its current MRR (subscription currency).
@@ -52,8 +61,9 @@ class TestDemoGenerator(TransactionCase):
         for sub, total in per_sub.items():
             self.assertAlmostEqual(total, sub.mrr, places=1, msg=sub.name)
             self.assertAlmostEqual(sub.cs_ledger_mrr, sub.mrr, places=2)
-        accounts = self.env["res.partner"].search([("cs_is_account", "=", True),
-                                                    ("id", "in", movements.partner_id.ids)])
+        accounts = self.env["res.partner"].search(
+            [("cs_is_account", "=", True), ("id", "in", movements.partner_id.ids)]
+        )
         self.assertEqual(len(accounts), 40)
         paying = accounts.filtered(lambda p: p.cs_mrr > 0)
         self.assertTrue(paying)

@@ -28,13 +28,22 @@ class TestMrrLedger(CustomerSuccessCase):
         # Price up: expansion; quantity down: contraction.
         first.sale_subscription_line_ids.price_unit = 120.0
         first.sale_subscription_line_ids.product_uom_qty = 0.5
-        self.assertMovements([("new", 100.0), ("expansion", 40.0), ("expansion", 20.0),
-                              ("contraction", -60.0)])
+        self.assertMovements(
+            [("new", 100.0), ("expansion", 40.0), ("expansion", 20.0), ("contraction", -60.0)]
+        )
         # Closing one of two: contraction. Closing the last one: churn.
         second.close_subscription()
         first.close_subscription()
-        self.assertMovements([("new", 100.0), ("expansion", 40.0), ("expansion", 20.0),
-                              ("contraction", -60.0), ("contraction", -40.0), ("churn", -60.0)])
+        self.assertMovements(
+            [
+                ("new", 100.0),
+                ("expansion", 40.0),
+                ("expansion", 20.0),
+                ("contraction", -60.0),
+                ("contraction", -40.0),
+                ("churn", -60.0),
+            ]
+        )
         churn = self.movements()[-1]
         self.assertEqual(churn.churn_kind, "voluntary")
         self.assertEqual(churn.mrr_after, 0.0)
@@ -52,8 +61,7 @@ class TestMrrLedger(CustomerSuccessCase):
 
     @freeze_time("2026-03-10")
     def test_trial_is_not_mrr_until_it_converts(self):
-        sub = self._subscription(price=100.0, cs_is_trial=True,
-                                 cs_trial_end_date=date(2026, 3, 20))
+        sub = self._subscription(price=100.0, cs_is_trial=True, cs_trial_end_date=date(2026, 3, 20))
         self.assertFalse(self.movements())
         self.env["sale.subscription"]._cron_customer_success_daily(today=date(2026, 3, 21))
         self.assertFalse(sub.cs_is_trial)
@@ -105,8 +113,10 @@ class TestMrrLedger(CustomerSuccessCase):
             {"cs_is_trial": True}
         )
         churn = self.movements()[-1]
-        self.assertEqual((churn.movement_type, churn.date.isoformat(), churn.source),
-                         ("churn", "2026-02-28", "stripe"))
+        self.assertEqual(
+            (churn.movement_type, churn.date.isoformat(), churn.source),
+            ("churn", "2026-02-28", "stripe"),
+        )
 
     @freeze_time("2026-03-10")
     def test_idempotent_sync(self):
@@ -134,14 +144,16 @@ class TestMrrLedger(CustomerSuccessCase):
     def test_delinquent_churn(self):
         self.company.cs_delinquent_churn_days = 30
         sub = self._subscription(price=100.0)
-        invoice = self.env["account.move"].create({
-            "move_type": "out_invoice",
-            "partner_id": self.customer.id,
-            "subscription_id": sub.id,
-            "invoice_date": date(2026, 4, 1),
-            "invoice_date_due": date(2026, 4, 10),
-            "invoice_line_ids": [(0, 0, {"name": "Pro", "quantity": 1, "price_unit": 100.0})],
-        })
+        invoice = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": self.customer.id,
+                "subscription_id": sub.id,
+                "invoice_date": date(2026, 4, 1),
+                "invoice_date_due": date(2026, 4, 10),
+                "invoice_line_ids": [(0, 0, {"name": "Pro", "quantity": 1, "price_unit": 100.0})],
+            }
+        )
         invoice.action_post()
         self.assertEqual(sub.payment_status, "overdue")
         self.assertEqual(sub.amount_due, 100.0)

@@ -1,8 +1,10 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo.tests import BaseCase, tagged
+from odoo.tests import BaseCase
+from odoo.tests import tagged
 
-from ..services import mrr, segment
+from ..services import mrr
+from ..services import segment
 
 
 @tagged("post_install", "-at_install", "customer_success")
@@ -66,7 +68,12 @@ class TestMrrService(BaseCase):
                 self.assertEqual(mrr.classify(before, after, paid), expected)
 
     def test_segment_thresholds(self):
-        thresholds = dict(mid_arr=10000, enterprise_arr=100000, mid_team=50, enterprise_team=250)
+        thresholds = {
+            "mid_arr": 10000,
+            "enterprise_arr": 100000,
+            "mid_team": 50,
+            "enterprise_team": 250,
+        }
         cases = [
             (0, 0, "smb"),
             (9999, 49, "smb"),

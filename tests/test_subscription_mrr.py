@@ -34,8 +34,9 @@ class TestSubscriptionMrr(CustomerSuccessCase):
                     self.assertAlmostEqual(sub.arr, sub.mrr * 12, places=2)
 
     def test_discount_quantity_and_tax(self):
-        tax = self.env["account.tax"].create({"name": "VAT 12%", "amount": 12.0,
-                                              "type_tax_use": "sale"})
+        tax = self.env["account.tax"].create(
+            {"name": "VAT 12%", "amount": 12.0, "type_tax_use": "sale"}
+        )
         sub = self._subscription(price=100.0, qty=3)
         sub.sale_subscription_line_ids.write({"tax_ids": [(6, 0, tax.ids)], "discount": 10.0})
         self.assertAlmostEqual(sub.amount_total, 270.0 * 1.12)
@@ -77,10 +78,15 @@ class TestSubscriptionMrr(CustomerSuccessCase):
         self.assertIn("years x1", customer.cs_plan_names)
 
     def test_renewal_date_and_days_left(self):
-        limited = self.env["sale.subscription.template"].create({
-            "name": "Annual contract", "recurring_rule_type": "years", "recurring_interval": 1,
-            "recurring_rule_boundary": "limited", "recurring_rule_count": 12,
-        })
+        limited = self.env["sale.subscription.template"].create(
+            {
+                "name": "Annual contract",
+                "recurring_rule_type": "years",
+                "recurring_interval": 1,
+                "recurring_rule_boundary": "limited",
+                "recurring_rule_count": 12,
+            }
+        )
         sub = self._subscription(template=limited)
         self.assertEqual(sub.renewal_date.isoformat(), "2027-03-01")
         customer = self.customer.with_context(cs_today="2027-01-30")
@@ -97,8 +103,9 @@ class TestSubscriptionMrr(CustomerSuccessCase):
         self.customer.write({"cs_segment_locked": True, "cs_segment": "smb"})
         self.env["res.partner"]._cs_recompute_segments(self.company)
         self.assertEqual(self.customer.cs_segment, "smb")
-        other = self.env["res.partner"].create({"name": "Altyn JSC", "is_company": True,
-                                               "company_id": self.company.id})
+        other = self.env["res.partner"].create(
+            {"name": "Altyn JSC", "is_company": True, "company_id": self.company.id}
+        )
         self._subscription(partner=other, price=100.0)
         self.company.cs_segment_mid_arr = 2000.0
         self.env["res.partner"]._cs_recompute_segments(self.company)

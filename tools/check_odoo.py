@@ -1,6 +1,7 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Fail with a clear message unless Odoo 18.0 is importable by this python3."""
+
 import sys
 
 try:

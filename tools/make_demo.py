@@ -2,8 +2,9 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Create the demo database: a Kazakh SaaS company (KZT) with a generated book.
 
-    python3 tools/make_demo.py --db cs_demo --customers 200 [--lang ru_RU]
+python3 tools/make_demo.py --db cs_demo --customers 200 [--lang ru_RU]
 """
+
 import argparse
 import subprocess
 import sys
@@ -31,32 +32,43 @@ def main():
     started = time.time()
 
     import odoo
-    from odoo import SUPERUSER_ID, api
+    from odoo import SUPERUSER_ID
+    from odoo import api
 
     odoo.tools.config.parse_config(["-c", str(CONF)], setup_logging=False)
     odoo.service.db.exp_drop(opts.db)
     # 1. base only, so that the company is Kazakh before accounting installs its chart.
-    odoo_cli("-d", opts.db, "-i", "base", "--without-demo=all", "--stop-after-init",
-             "--log-level=warn")
+    odoo_cli(
+        "-d", opts.db, "-i", "base", "--without-demo=all", "--stop-after-init", "--log-level=warn"
+    )
     registry = odoo.modules.registry.Registry(opts.db)
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         kzt = env.ref("base.KZT")
         kzt.active = True
-        env.company.write({
-            "name": "Tabys Cloud LLP",
-            "country_id": env.ref("base.kz").id,
-            "currency_id": kzt.id,
-            "city": "Almaty",
-            "email": "hello@tabys.example",
-        })
+        env.company.write(
+            {
+                "name": "Tabys Cloud LLP",
+                "country_id": env.ref("base.kz").id,
+                "currency_id": kzt.id,
+                "city": "Almaty",
+                "email": "hello@tabys.example",
+            }
+        )
         if opts.lang != "en_US":
             env["res.lang"]._activate_lang(opts.lang)
             env.ref("base.user_admin").lang = opts.lang
     odoo.sql_db.close_all()
     # 2. the addon and everything it depends on (Kazakh chart of accounts included).
-    odoo_cli("-d", opts.db, "-i", "customer_success", "--without-demo=all", "--stop-after-init",
-             "--log-level=warn")
+    odoo_cli(
+        "-d",
+        opts.db,
+        "-i",
+        "customer_success",
+        "--without-demo=all",
+        "--stop-after-init",
+        "--log-level=warn",
+    )
     # 3. the book.
     registry = odoo.modules.registry.Registry.new(opts.db)
     with registry.cursor() as cr:

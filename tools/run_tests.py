@@ -9,6 +9,7 @@ errored, or when no test ran at all.
 
     python3 tools/run_tests.py [--keep] [--tags /customer_success:TestX] [--demo]
 """
+
 import argparse
 import os
 import sys
@@ -55,15 +56,22 @@ def main():
     test_result.OdooTestResult.addError = add_error
 
     args = [
-        "-c", str(CONF),
-        "-d", opts.db,
-        "-i", "customer_success",
+        "-c",
+        str(CONF),
+        "-d",
+        opts.db,
+        "-i",
+        "customer_success",
         "--test-enable",
-        "--test-tags", opts.tags,
+        "--test-tags",
+        opts.tags,
         "--stop-after-init",
-        "--http-port", str(opts.http_port),
-        "--max-cron-threads", "0",
-        "--log-level", "info",
+        "--http-port",
+        str(opts.http_port),
+        "--max-cron-threads",
+        "0",
+        "--log-level",
+        "info",
     ]
     if not opts.demo:
         args.append("--without-demo=all")
@@ -86,8 +94,10 @@ def main():
     sys.stdout.flush()
     sys.stderr.flush()
     if not reports:
-        print("\ncustomer_success: the addon did not install or no test ran "
-              "(Odoo exit code %s, %.0f s) - see the log above" % (rc, elapsed))
+        print(
+            "\ncustomer_success: the addon did not install or no test ran "
+            "(Odoo exit code %s, %.0f s) - see the log above" % (rc, elapsed)
+        )
         sys.exit(1)
     report = reports[-1]
     passed = report.testsRun - report.failures_count - report.errors_count - report.skipped
@@ -96,8 +106,12 @@ def main():
         for line in failed:
             print("  " + line)
     summary = "%d passed, %d failed, %d errors, %d skipped of %d tests in %.0f s" % (
-        passed, report.failures_count, report.errors_count, report.skipped,
-        report.testsRun, elapsed,
+        passed,
+        report.failures_count,
+        report.errors_count,
+        report.skipped,
+        report.testsRun,
+        elapsed,
     )
     ok = report.testsRun > 0 and report.wasSuccessful() and rc == 0
     print("\ncustomer_success tests: %s - %s" % (summary, "OK" if ok else "FAILED"))

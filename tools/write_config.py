@@ -9,6 +9,7 @@ symlink and Odoo's data directory live outside the repository (under
 repository inside it would make every tree walk (Odoo's translation export,
 linters) loop forever.
 """
+
 import hashlib
 import os
 import sys
