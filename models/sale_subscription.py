@@ -5,8 +5,11 @@ from odoo import fields
 from odoo import models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
+from odoo.tools import split_every
 
 from ..services import mrr as mrr_service
+
+_BATCH = 1000
 
 PAYMENT_STATUSES = [
     ("none", "No payment yet"),
@@ -155,7 +158,9 @@ class SaleSubscription(models.Model):
 
     @api.depends("mrr", "currency_id", "company_id")
     def _compute_mrr_company(self):
-        today = fields.Date.context_today(self)
+        today = fields.Date.to_date(
+            self.env.context.get("cs_fx_date")
+        ) or fields.Date.context_today(self)
         for sub in self:
             company = sub.company_id or self.env.company
             if not sub.mrr or not sub.currency_id or sub.currency_id == company.currency_id:
@@ -347,8 +352,11 @@ class SaleSubscription(models.Model):
         ended = self.search([("cs_is_trial", "=", True), ("cs_trial_end_date", "<", today)])
         if ended:
             ended.with_context(cs_movement_source="trial_end").write({"cs_is_trial": False})
-        running = self.search([("stage_id.type", "=", "in_progress")])
-        running._cs_refresh_payment_status(today=today)
+        running = self.search(
+            [("stage_id.type", "=", "in_progress"), ("billing_account_id", "=", False)]
+        )
+        for batch in split_every(_BATCH, running.ids, self.browse):
+            batch._cs_refresh_payment_status(today=today)
         self._cs_update_delinquency(today=today)
         self._cs_refresh_fx(today=today)
 
@@ -393,9 +401,18 @@ class SaleSubscription(models.Model):
     @api.model
     def _cs_refresh_fx(self, today=None):
         """Re-convert foreign-currency MRR at today's rate (FX impact, no movement)."""
-        foreign = self.search([("mrr", "!=", 0)]).filtered(
-            lambda s: s.currency_id != s.company_id.currency_id
+        if today:
+            self = self.with_context(cs_fx_date=today)
+        self.flush_model(["mrr", "currency_id", "company_id"])
+        self.env.cr.execute(
+            """
+            SELECT s.id
+              FROM sale_subscription s
+              JOIN res_company c ON c.id = s.company_id
+             WHERE s.mrr <> 0 AND s.currency_id <> c.currency_id
+            """
         )
-        if foreign:
-            self.env.add_to_compute(self._fields["mrr_company"], foreign)
-            foreign.with_context(date=today).flush_recordset(["mrr_company"])
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        for batch in split_every(_BATCH, ids, self.browse):
+            self.env.add_to_compute(self._fields["mrr_company"], batch)
+            batch.flush_recordset(["mrr_company"])

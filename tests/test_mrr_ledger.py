@@ -53,6 +53,14 @@ class TestMrrLedger(CustomerSuccessCase):
         self.assertAlmostEqual(sum(self.movements().mapped("amount")), self.customer.cs_mrr)
 
     @freeze_time("2026-03-10")
+    def test_reopen_after_close_is_reactivation(self):
+        sub = self._subscription(price=100.0)
+        sub.close_subscription()
+        sub.action_start_subscription()
+        self.assertMovements([("new", 100.0), ("churn", -100.0), ("reactivation", 100.0)])
+        self.assertEqual(self.customer.cs_mrr, 100.0)
+
+    @freeze_time("2026-03-10")
     def test_discount_ending_is_expansion(self):
         sub = self._subscription(price=100.0, discount=20.0)
         self.assertMovements([("new", 80.0)])
