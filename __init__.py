@@ -1,5 +1,6 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from . import controllers
 from . import models
 from . import services
 from . import wizards

@@ -2,6 +2,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from . import account_move
 from . import cs_billing_account
+from . import cs_billing_event
+from . import cs_billing_event_stripe
 from . import cs_demo_generator
 from . import cs_mrr_movement
 from . import res_company

@@ -1,14 +1,19 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import ipaddress
+import secrets
+
 from odoo import api
 from odoo import fields
 from odoo import models
+from odoo.exceptions import ValidationError
 
 PROVIDERS = [
     ("stripe", "Stripe"),
     ("yookassa", "YooKassa"),
     ("kaspi", "Kaspi.kz"),
 ]
+STRIPE_API_VERSION = "2025-03-31.basil"
 
 
 class CsBillingAccount(models.Model):
@@ -29,7 +34,59 @@ class CsBillingAccount(models.Model):
     active = fields.Boolean(default=True)
     subscription_ids = fields.One2many("sale.subscription", "billing_account_id")
     subscription_count = fields.Integer(compute="_compute_subscription_count")
+    event_ids = fields.One2many("cs.billing.event", "account_id", string="Events")
+    event_problem_count = fields.Integer(compute="_compute_event_problem_count")
     note = fields.Text()
+    # Secrets: readable and writable by administrators only (field-level groups).
+    webhook_secret = fields.Char(
+        string="Webhook Signing Secret",
+        groups="base.group_system",
+        copy=False,
+        help="Stripe: the endpoint's signing secret (whsec_...).",
+    )
+    api_key = fields.Char(
+        string="API Secret Key",
+        groups="base.group_system",
+        copy=False,
+        help="Secret key used to call the provider's API.",
+    )
+    url_token = fields.Char(
+        string="URL Token",
+        groups="base.group_system",
+        copy=False,
+        default=lambda self: secrets.token_urlsafe(24),
+        help="Random token some providers must send in the webhook URL (defence in depth).",
+    )
+    stripe_api_version = fields.Char(
+        string="Stripe API Version",
+        default=STRIPE_API_VERSION,
+        help="Pin the webhook endpoint to this version in the Stripe dashboard.",
+    )
+    ip_allowlist = fields.Text(
+        string="Allowed IPs",
+        help="One IP address or network (CIDR) per line. Empty: no IP restriction.",
+    )
+    journal_id = fields.Many2one(
+        "account.journal",
+        string="Payment Journal",
+        domain="[('type', 'in', ('bank', 'cash')), ('company_id', '=', company_id)]",
+        check_company=True,
+        help="Journal of the payments registered on invoices from this provider.",
+    )
+    webhook_url = fields.Char(compute="_compute_webhook_url", string="Webhook URL")
+
+    @api.depends("provider")
+    def _compute_webhook_url(self):
+        base = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
+        for account in self:
+            if not account.id or not account.provider:
+                account.webhook_url = False
+                continue
+            account.webhook_url = "%s/customer_success/webhook/%s/%d" % (
+                base.rstrip("/"),
+                account.provider,
+                account.id,
+            )
 
     @api.depends("subscription_ids")
     def _compute_subscription_count(self):
@@ -41,6 +98,44 @@ class CsBillingAccount(models.Model):
         for account in self:
             account.subscription_count = counts.get(account, 0)
 
+    def _compute_event_problem_count(self):
+        counts = dict(
+            self.env["cs.billing.event"]._read_group(
+                [("account_id", "in", self.ids), ("state", "in", ("failed", "unmatched"))],
+                ["account_id"],
+                ["__count"],
+            )
+        )
+        for account in self:
+            account.event_problem_count = counts.get(account, 0)
+
+    @api.constrains("ip_allowlist")
+    def _check_ip_allowlist(self):
+        for account in self:
+            for line in (account.ip_allowlist or "").splitlines():
+                if line.strip():
+                    try:
+                        ipaddress.ip_network(line.strip(), strict=False)
+                    except ValueError as exc:
+                        raise ValidationError(
+                            self.env._(
+                                "Allowed IPs: %(line)r is not an IP address or network.",
+                                line=line.strip(),
+                            )
+                        ) from exc
+
+    def _ip_allowed(self, address):
+        """Whether ``address`` is in the allow-list (an empty list allows all)."""
+        self.ensure_one()
+        networks = [n.strip() for n in (self.ip_allowlist or "").splitlines() if n.strip()]
+        if not networks:
+            return True
+        try:
+            ip = ipaddress.ip_address(address or "")
+        except ValueError:
+            return False
+        return any(ip in ipaddress.ip_network(n, strict=False) for n in networks)
+
     def action_view_subscriptions(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
@@ -49,3 +144,16 @@ class CsBillingAccount(models.Model):
         action["domain"] = [("billing_account_id", "=", self.id)]
         action["context"] = {"default_billing_account_id": self.id}
         return action
+
+    def action_view_events(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "customer_success.cs_billing_event_action"
+        )
+        action["domain"] = [("account_id", "=", self.id)]
+        action["context"] = {}
+        return action
+
+    def action_regenerate_url_token(self):
+        self.ensure_one()
+        self.sudo().url_token = secrets.token_urlsafe(24)

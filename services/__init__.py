@@ -2,4 +2,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from . import demo_book
 from . import mrr
+from . import providers
 from . import segment

@@ -1,0 +1,87 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import json
+import logging
+from collections import Counter
+
+from odoo import http
+from odoo.http import request
+
+from ..services.providers import stripe_adapter
+from ..services.providers.common import AuthenticityError
+from ..services.providers.common import PayloadError
+from ..services.providers.common import WebhookError
+
+_logger = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024  # 1 MB
+# Refused requests per (provider, reason): logged, never stored.
+REFUSED = Counter()
+
+
+def _answer(status, **body):
+    return request.make_response(
+        json.dumps(body), headers=[("Content-Type", "application/json")], status=status
+    )
+
+
+class BillingWebhook(http.Controller):
+    """Thin controller: size and account checks, provider verification, store, acknowledge.
+
+    Processing happens later in the inbox cron (``cs.billing.event``), so the
+    provider gets its 2xx within milliseconds and a slow effect never times out.
+    """
+
+    @http.route(
+        "/customer_success/webhook/<string:provider>/<int:account_id>",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def billing_webhook(self, provider, account_id, **_params):
+        httprequest = request.httprequest
+        if (httprequest.content_length or 0) > MAX_BODY:
+            return self._refuse(provider, 413, "Body larger than 1 MB.")
+        body = httprequest.get_data(cache=True)
+        if len(body) > MAX_BODY:
+            return self._refuse(provider, 413, "Body larger than 1 MB.")
+        account = request.env["cs.billing.account"].sudo().browse(account_id).exists()
+        if not account or not account.active or account.provider != provider:
+            return self._refuse(provider, 404, "Unknown billing account.")
+        if not account._ip_allowed(httprequest.remote_addr):
+            return self._refuse(provider, 403, "This IP address is not allowed.")
+        receive = getattr(self, "_receive_%s" % provider, None)
+        if receive is None:
+            return self._refuse(provider, 404, "This provider has no webhook here yet.")
+        try:
+            return receive(account, httprequest, body)
+        except WebhookError as exc:
+            return self._refuse(provider, exc.status, str(exc))
+
+    def _refuse(self, provider, status, message):
+        REFUSED[provider, status] += 1
+        _logger.warning(
+            "Billing webhook %s refused (%s): %s [%d refused so far]",
+            provider, status, message, REFUSED[provider, status],
+        )  # fmt: skip
+        return _answer(status, error=message)
+
+    # ------------------------------------------------------------------
+    def _receive_stripe(self, account, httprequest, body):
+        if (httprequest.mimetype or "") != "application/json":
+            raise PayloadError("Content-Type must be application/json.")
+        secret = account.sudo().webhook_secret
+        event = stripe_adapter.verify(body, httprequest.headers.get("Stripe-Signature"), secret)
+        if not isinstance(event.payload, dict):  # pragma: no cover - verify() guarantees it
+            raise AuthenticityError("Not an event.")
+        Event = request.env["cs.billing.event"].sudo()
+        if event.event_type in stripe_adapter.HANDLED:
+            record, created = Event._store(account, event)
+        else:
+            # Acknowledge what we do not use, or Stripe retries it for three days.
+            record, created = Event._store(
+                account, event, state="ignored", result="Event type not used"
+            )
+        return _answer(200, received=True, duplicate=not created, id=record.id)

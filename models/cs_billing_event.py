@@ -1,0 +1,269 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import json
+import logging
+from datetime import datetime
+from datetime import timedelta
+
+from odoo import api
+from odoo import fields
+from odoo import models
+from odoo.tools import SQL
+
+from .cs_billing_account import PROVIDERS
+
+_logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+BATCH = 200
+STATES = [
+    ("received", "Received"),
+    ("processed", "Processed"),
+    ("ignored", "Ignored"),
+    ("unmatched", "Unmatched"),
+    ("failed", "Failed"),
+]
+
+
+class CsBillingEvent(models.Model):
+    """The inbox of billing notifications (SPEC B3).
+
+    Webhooks only verify and store here (unique per account and provider event
+    id) and acknowledge; a cron processes the inbox in batches, retries with
+    back-off, and each provider module applies its own effects
+    (``_apply_<provider>``) through the MRR ledger.
+    """
+
+    _name = "cs.billing.event"
+    _description = "Billing Event"
+    _order = "id desc"
+    _rec_name = "external_id"
+
+    account_id = fields.Many2one(
+        "cs.billing.account", required=True, index=True, ondelete="cascade", readonly=True
+    )
+    provider = fields.Selection(PROVIDERS, required=True, readonly=True)
+    company_id = fields.Many2one(related="account_id.company_id", store=True, index=True)
+    external_id = fields.Char(string="Provider Event ID", required=True, readonly=True)
+    event_type = fields.Char(readonly=True, index=True)
+    event_created = fields.Datetime(
+        string="Provider Time", readonly=True, help="When the provider emitted the event."
+    )
+    payload = fields.Text(readonly=True)
+    state = fields.Selection(STATES, default="received", required=True, index=True, readonly=True)
+    error = fields.Text(readonly=True)
+    result = fields.Char(readonly=True, help="What processing did with the event.")
+    attempts = fields.Integer(readonly=True)
+    next_attempt_at = fields.Datetime(index=True, readonly=True)
+    processed_at = fields.Datetime(readonly=True)
+    subscription_id = fields.Many2one(
+        "sale.subscription",
+        index=True,
+        ondelete="set null",
+        help="Set it on an unmatched event to link it, then reprocess.",
+    )
+    partner_id = fields.Many2one("res.partner", string="Customer", index=True, readonly=True)
+    to_reconcile = fields.Boolean(
+        index=True,
+        readonly=True,
+        help="A payment no open invoice matched: an accountant reconciles it by hand.",
+    )
+    amount = fields.Monetary(readonly=True)
+    currency_id = fields.Many2one("res.currency", readonly=True)
+    payment_id = fields.Many2one("account.payment", readonly=True)
+
+    _sql_constraints = [
+        (
+            "account_external_uniq",
+            "unique(account_id, external_id)",
+            "This provider event is already in the inbox.",
+        ),
+    ]
+
+    # ------------------------------------------------------------------
+    # Receiving (called by the webhook controller, must stay fast)
+    # ------------------------------------------------------------------
+    @api.model
+    def _store(self, account, event, state="received", result=None):
+        """Insert a verified event once; a duplicate (even concurrent) is a no-op.
+
+        :return: (event record, True if it was new)
+        """
+        now = fields.Datetime.now()
+        created = datetime.utcfromtimestamp(event.created) if event.created else now
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO cs_billing_event
+                       (account_id, provider, company_id, external_id, event_type, event_created,
+                        payload, state, result, attempts, next_attempt_at,
+                        create_uid, create_date, write_uid, write_date)
+                VALUES (%(account)s, %(provider)s, %(company)s, %(external_id)s, %(type)s,
+                        %(created)s, %(payload)s, %(state)s, %(result)s, 0, %(now)s,
+                        %(uid)s, %(now)s, %(uid)s, %(now)s)
+                ON CONFLICT (account_id, external_id) DO NOTHING
+                RETURNING id
+                """,
+                account=account.id,
+                provider=account.provider,
+                company=account.company_id.id,
+                external_id=event.external_id,
+                type=event.event_type,
+                created=created,
+                payload=json.dumps(event.payload, ensure_ascii=False),
+                state=state,
+                result=result,
+                uid=self.env.uid,
+                now=now,
+            )
+        )
+        row = self.env.cr.fetchone()
+        if row:
+            if state == "received":
+                self.env.ref("customer_success.ir_cron_billing_events")._trigger()
+            return self.browse(row[0]), True
+        existing = self.search(
+            [("account_id", "=", account.id), ("external_id", "=", event.external_id)], limit=1
+        )
+        return existing, False
+
+    # ------------------------------------------------------------------
+    # Processing
+    # ------------------------------------------------------------------
+    @api.model
+    def _cron_process_events(self, limit=BATCH):
+        """Process due events in batches; the scheduler re-runs while work remains."""
+        done = self._process_due(limit=limit)
+        remaining = self.search_count(
+            [("state", "=", "received"), ("next_attempt_at", "<=", fields.Datetime.now())]
+        )
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+        return done
+
+    @api.model
+    def _process_due(self, limit=BATCH):
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT id FROM cs_billing_event
+                 WHERE state = 'received' AND next_attempt_at <= %(now)s
+                 ORDER BY event_created, id
+                 LIMIT %(limit)s
+                   FOR UPDATE SKIP LOCKED
+                """,
+                now=fields.Datetime.now(),
+                limit=limit,
+            )
+        )
+        events = self.browse([row[0] for row in self.env.cr.fetchall()])
+        events._process()
+        return len(events)
+
+    def _process(self):
+        """Apply each event in its own savepoint: one failure never blocks the rest."""
+        for event in self:
+            try:
+                with self.env.cr.savepoint():
+                    apply = getattr(event, "_apply_%s" % event.provider)
+                    state, result = apply()
+                    event.write(
+                        {
+                            "state": state,
+                            "result": result,
+                            "error": False,
+                            "processed_at": fields.Datetime.now(),
+                        }
+                    )
+            except Exception as exc:  # noqa: BLE001 - stored on the event and retried
+                _logger.warning("Billing event %s failed: %s", event.external_id, exc)
+                event.invalidate_recordset()
+                attempts = event.attempts + 1
+                vals = {"attempts": attempts, "error": "%s: %s" % (type(exc).__name__, exc)}
+                if attempts >= MAX_ATTEMPTS:
+                    vals["state"] = "failed"
+                else:
+                    vals["next_attempt_at"] = fields.Datetime.now() + timedelta(minutes=2**attempts)
+                event.write(vals)
+
+    def action_reprocess(self):
+        """Process again now (after linking a subscription or fixing data)."""
+        events = self.filtered(lambda e: e.state != "processed")
+        events.write(
+            {
+                "state": "received",
+                "attempts": 0,
+                "error": False,
+                "next_attempt_at": fields.Datetime.now(),
+            }
+        )
+        events._process()
+        return True
+
+    def action_mark_reconciled(self):
+        self.write({"to_reconcile": False})
+
+    def _data(self):
+        self.ensure_one()
+        return json.loads(self.payload or "{}")
+
+    def _event_date(self):
+        return (self.event_created or fields.Datetime.now()).date()
+
+    def _is_stale(self, synced_at):
+        """Older than the newest state already applied (out-of-order delivery)."""
+        return bool(synced_at and self.event_created and self.event_created < synced_at)
+
+    # ------------------------------------------------------------------
+    # Shared effects used by the provider modules
+    # ------------------------------------------------------------------
+    def _csm_of(self, subscription):
+        partner = subscription.commercial_partner_id
+        return partner.csm_id or partner.user_id or subscription.user_id or self.env.user
+
+    def _schedule(self, subscription, summary, note, days=0):
+        subscription.activity_schedule(
+            "mail.mail_activity_data_todo",
+            date_deadline=fields.Date.context_today(self) + timedelta(days=days),
+            summary=summary,
+            note=note,
+            user_id=self._csm_of(subscription).id,
+        )
+
+    def _register_payment(self, subscription, amount, currency, reference, date):
+        """Pay and reconcile the open invoice of that amount, else flag for accountants."""
+        self.ensure_one()
+        self.write({"amount": amount, "currency_id": currency.id if currency else False})
+        invoices = self.env["account.move"].search(
+            [
+                ("subscription_id", "=", subscription.id),
+                ("move_type", "=", "out_invoice"),
+                ("state", "=", "posted"),
+                ("payment_state", "in", ("not_paid", "partial")),
+                ("currency_id", "=", currency.id if currency else False),
+            ],
+            order="invoice_date_due, id",
+        )
+        invoice = invoices.filtered(
+            lambda m: currency.compare_amounts(m.amount_residual, amount) == 0
+        )[:1]
+        journal = self.account_id.journal_id or self.env["account.journal"].search(
+            [("type", "=", "bank"), ("company_id", "=", subscription.company_id.id)], limit=1
+        )
+        if not invoice or not journal:
+            self.to_reconcile = True
+            return False
+        wizard = (
+            self.env["account.payment.register"]
+            .with_context(active_model="account.move", active_ids=invoice.ids)
+            .create(
+                {
+                    "journal_id": journal.id,
+                    "payment_date": date,
+                    "amount": amount,
+                    "communication": reference,
+                }
+            )
+        )
+        payments = wizard._create_payments()
+        self.payment_id = payments[:1]
+        return True

@@ -1,0 +1,45 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""What every provider adapter returns, and the errors it raises."""
+
+from dataclasses import dataclass
+from dataclasses import field
+
+# Currencies without minor units (ISO 4217 exponent 0) among those providers bill in.
+ZERO_DECIMAL = {
+    "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV",
+    "XAF", "XOF", "XPF",
+}  # fmt: skip
+
+
+class WebhookError(Exception):
+    """A request we refuse; ``status`` is the HTTP status to answer."""
+
+    status = 400
+
+
+class AuthenticityError(WebhookError):
+    status = 401
+
+
+class PayloadError(WebhookError):
+    status = 400
+
+
+def to_major(amount, currency):
+    """Provider minor units (cents, tiyn, kopecks) to a decimal amount."""
+    if amount in (None, ""):
+        return 0.0
+    if (currency or "").upper() in ZERO_DECIMAL:
+        return float(amount)
+    return int(amount) / 100.0
+
+
+@dataclass
+class BillingEvent:
+    """A verified provider notification, normalised for the inbox."""
+
+    external_id: str
+    event_type: str
+    created: int  # provider timestamp (unix seconds)
+    payload: dict = field(default_factory=dict)

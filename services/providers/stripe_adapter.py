@@ -1,0 +1,166 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Stripe: signature check through the ``stripe`` SDK and reading of its objects.
+
+Source: Stripe's webhook documentation and stripe-python (``stripe.WebhookSignature``),
+see ../shared/PROVIDERS.md. Objects follow API version 2025-03-31.basil and later
+(invoice subscription under ``parent.subscription_details``), older shapes are read too.
+"""
+
+import hashlib
+import hmac
+import json
+import time
+
+import stripe
+
+from .. import mrr as mrr_service
+from .common import AuthenticityError
+from .common import BillingEvent
+from .common import PayloadError
+from .common import to_major
+
+TOLERANCE = 300  # seconds; older signatures are replays
+
+# Event types that change something for us; any other verified event is stored as ignored.
+HANDLED = {
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "customer.subscription.paused",
+    "customer.subscription.resumed",
+    "invoice.paid",
+    "invoice.payment_failed",
+    "invoice.marked_uncollectible",
+}
+
+_INTERVALS = {"day": "days", "week": "weeks", "month": "months", "year": "years"}
+_NOT_MRR = {"trialing", "paused", "incomplete", "incomplete_expired", "unpaid", "canceled"}
+PAYMENT_STATUS = {
+    "active": "paid",
+    "past_due": "overdue",
+    "unpaid": "failed",
+    "canceled": "cancelled",
+    "incomplete_expired": "cancelled",
+}
+
+
+def verify(payload, sig_header, secret, tolerance=TOLERANCE):
+    """Check ``Stripe-Signature`` over the raw body; return the parsed event.
+
+    :raises AuthenticityError: missing, forged or expired signature
+    :raises PayloadError: the signed body is not a Stripe event
+    """
+    if not secret:
+        raise AuthenticityError("No webhook signing secret is configured for this account.")
+    if not sig_header:
+        raise AuthenticityError("Missing Stripe-Signature header.")
+    try:
+        text = payload.decode("utf-8") if isinstance(payload, bytes) else payload
+    except UnicodeDecodeError as exc:
+        raise PayloadError("The body is not UTF-8.") from exc
+    try:
+        stripe.WebhookSignature.verify_header(text, sig_header, secret, tolerance)
+    except stripe.SignatureVerificationError as exc:
+        raise AuthenticityError(str(exc).split("\n")[0]) from exc
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise PayloadError("The body is not JSON.") from exc
+    if not isinstance(data, dict) or not data.get("id") or not data.get("type"):
+        raise PayloadError("Not a Stripe event: 'id' and 'type' are required.")
+    if not isinstance((data.get("data") or {}).get("object"), dict):
+        raise PayloadError("Not a Stripe event: 'data.object' is required.")
+    return BillingEvent(
+        external_id=str(data["id"]),
+        event_type=str(data["type"]),
+        created=int(data.get("created") or 0),
+        payload=data,
+    )
+
+
+def sign(payload, secret, timestamp=None):
+    """A valid ``Stripe-Signature`` header for ``payload`` (tests, benchmarks)."""
+    timestamp = int(time.time()) if timestamp is None else int(timestamp)
+    body = payload if isinstance(payload, bytes) else payload.encode("utf-8")
+    signed = b"%d." % timestamp + body
+    signature = hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
+    return "t=%d,v1=%s" % (timestamp, signature)
+
+
+def subscription_ref(obj):
+    """The Stripe subscription id an object belongs to."""
+    if obj.get("object") == "subscription":
+        return obj.get("id")
+    parent = (obj.get("parent") or {}).get("subscription_details") or {}
+    ref = parent.get("subscription") or obj.get("subscription")
+    if isinstance(ref, dict):
+        ref = ref.get("id")
+    return ref
+
+
+def customer_ref(obj):
+    ref = obj.get("customer")
+    return ref.get("id") if isinstance(ref, dict) else ref
+
+
+def _coupon_applies(discount, now):
+    if not isinstance(discount, dict):
+        return None  # an id without the object: unknown, not applied
+    coupon = discount.get("coupon") or (discount.get("source") or {}).get("coupon")
+    if not isinstance(coupon, dict) or coupon.get("duration") == "once":
+        return None
+    if discount.get("end") and discount["end"] < now:
+        return None
+    return coupon
+
+
+def _apply_discounts(amount, discounts, now, months):
+    for discount in discounts or []:
+        coupon = _coupon_applies(discount, now)
+        if not coupon:
+            continue
+        if coupon.get("percent_off"):
+            amount *= 1 - float(coupon["percent_off"]) / 100.0
+        elif coupon.get("amount_off"):
+            amount -= float(coupon["amount_off"]) / months if months else 0.0
+    return max(amount, 0.0)
+
+
+def subscription_mrr(obj, now=None):
+    """MRR of a Stripe subscription object, in major units of its currency.
+
+    Licensed items only, ``unit_amount`` x quantity normalised by the price's
+    interval, item then subscription discounts (percent or amount; ``once`` and
+    ended ones ignored). Trialing, paused, incomplete, unpaid and cancelled
+    subscriptions have no MRR. Tax, one-off and metered items are excluded.
+    """
+    now = int(time.time()) if now is None else now
+    if obj.get("status") in _NOT_MRR:
+        return 0.0
+    currency = (obj.get("currency") or "").upper()
+    total = 0.0
+    for item in (obj.get("items") or {}).get("data") or []:
+        price = item.get("price") or item.get("plan") or {}
+        recurring = price.get("recurring") or {}
+        interval = recurring.get("interval") or price.get("interval")
+        count = recurring.get("interval_count") or price.get("interval_count") or 1
+        if interval not in _INTERVALS or recurring.get("usage_type", "licensed") != "licensed":
+            continue
+        currency = currency or (price.get("currency") or "").upper()
+        unit = price.get("unit_amount")
+        if unit is None:
+            unit = price.get("amount") or 0
+        amount = float(unit) * float(item.get("quantity") or 1)
+        monthly = mrr_service.monthly_amount(amount, _INTERVALS[interval], count)
+        months = mrr_service.months_in_period(_INTERVALS[interval], count)
+        total += _apply_discounts(monthly, item.get("discounts"), now, months)
+    discounts = obj.get("discounts") or ([obj["discount"]] if obj.get("discount") else [])
+    total = _apply_discounts(total, discounts, now, 1.0)
+    return round(to_major(round(total), currency) if total else 0.0, 2)
+
+
+def subscription_quantity(obj):
+    return int(
+        sum(item.get("quantity") or 0 for item in (obj.get("items") or {}).get("data") or [])
+    )

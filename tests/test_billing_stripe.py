@@ -1,0 +1,509 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import json
+import time
+from datetime import date
+from unittest.mock import patch
+
+from freezegun import freeze_time
+
+from odoo import fields
+from odoo.exceptions import AccessError
+from odoo.tests import HttpCase
+from odoo.tests import TransactionCase
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from ..services.providers import stripe_adapter
+from ..services.providers.common import AuthenticityError
+from ..services.providers.common import PayloadError
+from .common import CustomerSuccessMixin
+
+SECRET = "whsec_test_secret"
+SUB_REF = "sub_1Pgc6rB7WZ01zgkWNy0Cn5nw"
+CUS_REF = "cus_QXg1o8vcGmoR32"
+
+
+def stripe_subscription(
+    status="active",
+    unit_amount=10000,
+    quantity=1,
+    interval="month",
+    interval_count=1,
+    discounts=None,
+    cancel_at_period_end=False,
+    currency="usd",
+    period_end=1798761600,
+):
+    # Shaped as Stripe's subscription object (API 2025-03-31.basil), values explicit.
+    obj = {"created": 1780000000, "collection_method": "charge_automatically", "metadata": {}}
+    price = {
+        "id": "price_pro",
+        "object": "price",
+        "currency": currency,
+        "unit_amount": unit_amount,
+        "recurring": {
+            "interval": interval,
+            "interval_count": interval_count,
+            "usage_type": "licensed",
+        },
+    }
+    obj.update(
+        {
+            "id": SUB_REF,
+            "object": "subscription",
+            "customer": CUS_REF,
+            "currency": currency,
+            "status": status,
+            "cancel_at_period_end": cancel_at_period_end,
+            "discounts": discounts or [],
+            "trial_end": 1797000000 if status == "trialing" else None,
+            "items": {
+                "object": "list",
+                "data": [
+                    {
+                        "id": "si_1",
+                        "object": "subscription_item",
+                        "price": price,
+                        "quantity": quantity,
+                        "discounts": [],
+                        "current_period_end": period_end,
+                    }
+                ],
+            },
+        }
+    )
+    return obj
+
+
+def stripe_invoice(amount_paid=0, amount_due=10000, status="paid", attempt_count=1):
+    obj = {"created": 1790000000, "collection_method": "charge_automatically", "metadata": {}}
+    obj.update(
+        {
+            "id": "in_1",
+            "object": "invoice",
+            "number": "INV-0001",
+            "customer": CUS_REF,
+            "currency": "usd",
+            "amount_paid": amount_paid,
+            "amount_due": amount_due,
+            "amount_remaining": amount_due - amount_paid,
+            "status": status,
+            "attempt_count": attempt_count,
+            "next_payment_attempt": None,
+            "parent": {
+                "type": "subscription_details",
+                "subscription_details": {"subscription": SUB_REF, "metadata": {}},
+            },
+            "lines": {
+                "object": "list",
+                "data": [{"id": "il_1", "period": {"start": 1796083200, "end": 1798761600}}],
+            },
+        }
+    )
+    obj.pop("subscription", None)
+    return obj
+
+
+def stripe_event(event_type, obj, created, event_id=None, previous=None):
+    data = {"object": obj}
+    if previous is not None:
+        data["previous_attributes"] = previous
+    return {
+        "id": event_id or "evt_%s_%d" % (event_type.replace(".", "_"), created),
+        "object": "event",
+        "api_version": "2025-03-31.basil",
+        "created": created,
+        "livemode": False,
+        "pending_webhooks": 1,
+        "type": event_type,
+        "data": data,
+        "request": {"id": None, "idempotency_key": None},
+    }
+
+
+@tagged("post_install", "-at_install", "customer_success")
+class TestStripeAdapter(TransactionCase):
+    """The verifier and the MRR reader alone, with a fixed secret."""
+
+    def test_verify(self):
+        body = json.dumps(stripe_event("invoice.paid", stripe_invoice(), 1)).encode()
+        event = stripe_adapter.verify(body, stripe_adapter.sign(body, SECRET), SECRET)
+        self.assertEqual((event.event_type, event.created), ("invoice.paid", 1))
+        cases = [
+            (None, "Missing Stripe-Signature"),
+            ("t=1,v1=deadbeef", "Timestamp outside|No signatures"),
+            (stripe_adapter.sign(body, "whsec_other"), "No signatures"),
+            (stripe_adapter.sign(body, SECRET, time.time() - 301), "Timestamp outside"),
+            ("garbage", "Unable to extract timestamp|No signatures"),
+        ]
+        for header, message in cases:
+            with self.subTest(header=header), self.assertRaisesRegex(AuthenticityError, message):
+                stripe_adapter.verify(body, header, SECRET)
+        with self.assertRaisesRegex(AuthenticityError, "No webhook signing secret"):
+            stripe_adapter.verify(body, stripe_adapter.sign(body, SECRET), "")
+        bad = b"[1, 2]"
+        with self.assertRaisesRegex(PayloadError, "Not a Stripe event"):
+            stripe_adapter.verify(bad, stripe_adapter.sign(bad, SECRET), SECRET)
+        broken = b"{not json"
+        with self.assertRaisesRegex(PayloadError, "not JSON"):
+            stripe_adapter.verify(broken, stripe_adapter.sign(broken, SECRET), SECRET)
+
+    def test_signature_within_tolerance(self):
+        body = json.dumps(stripe_event("invoice.paid", stripe_invoice(), 1)).encode()
+        header = stripe_adapter.sign(body, SECRET, time.time() - 299)
+        self.assertEqual(
+            stripe_adapter.verify(body, header, SECRET).external_id, "evt_invoice_paid_1"
+        )
+
+    def test_subscription_mrr(self):
+        forever = {"coupon": {"percent_off": 20, "duration": "forever"}, "end": None}
+        once = {"coupon": {"percent_off": 50, "duration": "once"}, "end": None}
+        ended = {"coupon": {"percent_off": 50, "duration": "repeating"}, "end": 1000}
+        amount_off = {"source": {"coupon": {"amount_off": 1200, "duration": "forever"}}}
+        cases = [
+            (stripe_subscription(unit_amount=10000), 100.0),
+            (stripe_subscription(unit_amount=10000, quantity=3), 300.0),
+            (stripe_subscription(unit_amount=120000, interval="year"), 100.0),
+            (stripe_subscription(unit_amount=30000, interval="month", interval_count=3), 100.0),
+            (stripe_subscription(unit_amount=7000, interval="week"), 304.38),
+            (stripe_subscription(unit_amount=10000, discounts=[forever]), 80.0),
+            (stripe_subscription(unit_amount=10000, discounts=[once]), 100.0),
+            (stripe_subscription(unit_amount=10000, discounts=[ended]), 100.0),
+            (stripe_subscription(unit_amount=10000, discounts=[amount_off]), 88.0),
+            (stripe_subscription(unit_amount=10000, discounts=["di_only_an_id"]), 100.0),
+            (stripe_subscription(status="trialing"), 0.0),
+            (stripe_subscription(status="past_due"), 100.0),
+            (stripe_subscription(status="canceled"), 0.0),
+            (stripe_subscription(unit_amount=5000, currency="jpy"), 5000.0),
+        ]
+        for obj, expected in cases:
+            with self.subTest(obj=obj["items"]["data"][0]["price"], discounts=obj["discounts"]):
+                self.assertAlmostEqual(stripe_adapter.subscription_mrr(obj, now=2000), expected)
+        metered = stripe_subscription()
+        metered["items"]["data"][0]["price"]["recurring"]["usage_type"] = "metered"
+        self.assertEqual(stripe_adapter.subscription_mrr(metered), 0.0)
+
+    def test_references(self):
+        self.assertEqual(stripe_adapter.subscription_ref(stripe_invoice()), SUB_REF)
+        self.assertEqual(stripe_adapter.subscription_ref({"subscription": "sub_old"}), "sub_old")
+        self.assertEqual(stripe_adapter.customer_ref({"customer": {"id": "cus_x"}}), "cus_x")
+
+
+@tagged("post_install", "-at_install", "customer_success")
+class TestStripeWebhook(CustomerSuccessMixin, HttpCase):
+    """Real signed requests over HTTP, then the inbox cron, then the effects."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_customer_success()
+        cls.customer.csm_id = cls.cs_user
+        cls.customer.email = "billing@vostok.example"
+        cls.account = cls.env["cs.billing.account"].create(
+            {
+                "name": "Stripe USD",
+                "provider": "stripe",
+                "webhook_secret": SECRET,
+            }
+        )
+        with freeze_time("2026-03-01"):
+            cls.sub = cls._subscription(
+                price=100.0,
+                billing_account_id=cls.account.id,
+                external_subscription_ref=SUB_REF,
+            )
+        cls.url = "/customer_success/webhook/stripe/%d" % cls.account.id
+        cls.Event = cls.env["cs.billing.event"]
+
+    def post(self, event, secret=SECRET, timestamp=None, headers=None, body=None, url=None):
+        body = body if body is not None else json.dumps(event).encode()
+        sent = {
+            "Content-Type": "application/json",
+            "Stripe-Signature": stripe_adapter.sign(body, secret, timestamp),
+        }
+        sent.update(headers or {})
+        sent = {key: value for key, value in sent.items() if value is not None}
+        return self.url_open(url or self.url, data=body, headers=sent)
+
+    def process(self):
+        self.Event._process_due()
+        self.env.invalidate_all()
+
+    def stripe_movements(self):
+        return self.env["cs.mrr.movement"].search(
+            [("subscription_id", "=", self.sub.id), ("source", "=", "stripe")], order="id"
+        )
+
+    def test_upgrade_over_http(self):
+        event = stripe_event(
+            "customer.subscription.updated",
+            stripe_subscription(unit_amount=15000),
+            created=1790000000,
+            previous={"items": stripe_subscription(unit_amount=10000)["items"]},
+        )
+        response = self.post(event)
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertFalse(response.json()["duplicate"])
+        stored = self.Event.search([("external_id", "=", event["id"])])
+        self.assertEqual((stored.state, stored.event_type), ("received", event["type"]))
+        self.process()
+        self.assertEqual(stored.state, "processed", stored.error)
+        self.assertAlmostEqual(self.sub.mrr, 150.0)
+        movement = self.stripe_movements()
+        self.assertEqual((movement.movement_type, movement.amount), ("expansion", 50.0))
+        self.assertEqual(movement.date, date(2026, 9, 21))  # the event's own date
+        activity = self.sub.activity_ids
+        self.assertEqual(activity.user_id, self.cs_user)
+        self.assertIn("Upgrade", activity.summary)
+        self.assertEqual(self.sub.payment_status, "paid")
+        self.assertEqual(self.sub.next_payment_date, date(2027, 1, 1))
+
+    def test_downgrade_asks_for_an_urgent_call(self):
+        event = stripe_event(
+            "customer.subscription.updated",
+            stripe_subscription(unit_amount=6000),
+            created=1790000000,
+        )
+        self.post(event)
+        self.process()
+        self.assertEqual(self.stripe_movements().movement_type, "contraction")
+        activity = self.sub.activity_ids
+        self.assertIn("Downgrade", activity.summary)
+        self.assertEqual(activity.date_deadline, fields.Date.today())
+
+    def test_same_event_three_times_one_effect(self):
+        event = stripe_event(
+            "customer.subscription.updated",
+            stripe_subscription(unit_amount=15000),
+            created=1790000000,
+        )
+        answers = [self.post(event).json() for _ in range(3)]
+        self.assertEqual([a["duplicate"] for a in answers], [False, True, True])
+        self.assertEqual(len({a["id"] for a in answers}), 1)
+        self.process()
+        self.post(event)
+        self.process()
+        self.assertEqual(len(self.stripe_movements()), 1)
+        self.assertEqual(self.Event.search_count([("external_id", "=", event["id"])]), 1)
+
+    def test_updated_before_created(self):
+        created = stripe_event(
+            "customer.subscription.created",
+            stripe_subscription(unit_amount=10000),
+            created=1790000000,
+        )
+        updated = stripe_event(
+            "customer.subscription.updated",
+            stripe_subscription(unit_amount=15000),
+            created=1790000500,
+        )
+        self.post(updated)
+        self.process()
+        self.post(created)
+        self.process()
+        self.assertAlmostEqual(self.sub.mrr, 150.0)
+        late = self.Event.search([("external_id", "=", created["id"])])
+        self.assertEqual(late.state, "ignored")
+        self.assertIn("Older", late.result)
+
+    def test_replayed_and_forged_requests_change_nothing(self):
+        event = stripe_event(
+            "customer.subscription.deleted",
+            stripe_subscription(status="canceled"),
+            created=1790000000,
+        )
+        with mute_logger("odoo.addons.customer_success.controllers.webhook"):
+            replay = self.post(event, timestamp=time.time() - 301)
+            forged = self.post(event, secret="whsec_attacker")
+            unsigned = self.post(event, headers={"Stripe-Signature": None})
+            wrong_type = self.post(event, headers={"Content-Type": "text/plain"})
+            no_account = self.post(event, url="/customer_success/webhook/stripe/999999")
+            other_provider = self.post(
+                event, url="/customer_success/webhook/yookassa/%d" % self.account.id
+            )
+            broken = self.post(None, body=b'{"id": "evt_1", "type": ')
+            huge = self.post(None, body=b"{" + b" " * (1024 * 1024 + 10) + b"}")
+        self.assertEqual(
+            [
+                r.status_code
+                for r in (
+                    replay,
+                    forged,
+                    unsigned,
+                    wrong_type,
+                    no_account,
+                    other_provider,
+                    broken,
+                    huge,
+                )
+            ],
+            [401, 401, 401, 400, 404, 404, 400, 413],
+        )
+        self.assertIn("Timestamp", replay.json()["error"])
+        self.assertFalse(self.Event.search([("account_id", "=", self.account.id)]))
+        self.assertEqual(self.sub.stage_id, self.stage_running)
+
+    def test_ip_allowlist(self):
+        self.account.ip_allowlist = "10.0.0.0/8"
+        event = stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1790000000)
+        with mute_logger("odoo.addons.customer_success.controllers.webhook"):
+            self.assertEqual(self.post(event).status_code, 403)
+        self.account.ip_allowlist = "127.0.0.0/8\n::1"
+        self.assertEqual(self.post(event).status_code, 200)
+
+    def test_unknown_event_type_is_acknowledged_and_ignored(self):
+        event = stripe_event("customer.created", {"id": CUS_REF, "object": "customer"}, 1790000000)
+        self.assertEqual(self.post(event).status_code, 200)
+        self.assertEqual(self.Event.search([("external_id", "=", event["id"])]).state, "ignored")
+
+    def test_invoice_paid_pays_the_invoice(self):
+        invoice = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": self.customer.id,
+                "subscription_id": self.sub.id,
+                "invoice_date": date(2026, 9, 1),
+                "invoice_line_ids": [(0, 0, {"name": "Pro", "quantity": 1, "price_unit": 100.0})],
+            }
+        )
+        invoice.action_post()
+        event = stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1790000000)
+        self.post(event)
+        self.process()
+        stored = self.Event.search([("external_id", "=", event["id"])])
+        self.assertEqual(stored.state, "processed", stored.error)
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        self.assertTrue(stored.payment_id)
+        self.assertFalse(stored.to_reconcile)
+        self.assertEqual(self.sub.payment_status, "paid")
+        self.assertEqual(self.sub.amount_due, 0.0)
+
+    def test_unmatched_payment_waits_to_be_reconciled(self):
+        event = stripe_event("invoice.paid", stripe_invoice(amount_paid=4200), 1790000000)
+        self.post(event)
+        self.process()
+        stored = self.Event.search([("external_id", "=", event["id"])])
+        self.assertEqual(stored.state, "processed")
+        self.assertTrue(stored.to_reconcile)
+        self.assertEqual((stored.amount, stored.currency_id.name), (42.0, "USD"))
+        stored.action_mark_reconciled()
+        self.assertFalse(stored.to_reconcile)
+
+    def test_payment_failed(self):
+        event = stripe_event(
+            "invoice.payment_failed",
+            stripe_invoice(amount_due=10000, status="open", attempt_count=2),
+            1790000000,
+        )
+        self.post(event)
+        self.process()
+        self.assertEqual(self.sub.payment_status, "failed")
+        self.assertEqual(self.sub.amount_due, 100.0)
+        self.assertIn("Payment failed", self.sub.activity_ids.summary)
+        mail = self.env["mail.mail"].search(
+            [("model", "=", "sale.subscription"), ("res_id", "=", self.sub.id)]
+        )
+        self.assertTrue(mail)
+        self.assertIn(self.customer, mail.recipient_ids)
+        # An older success arriving late does not hide the failure.
+        older = stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1789990000)
+        self.post(older)
+        self.process()
+        self.assertEqual(self.sub.payment_status, "failed")
+
+    def test_cancellation_is_churn_with_exit_interview(self):
+        obj = stripe_subscription(status="canceled")
+        obj["cancellation_details"] = {
+            "feedback": "too_expensive",
+            "comment": "Budget cut",
+            "reason": "cancellation_requested",
+        }
+        self.post(stripe_event("customer.subscription.deleted", obj, 1790000000))
+        self.process()
+        self.assertEqual(self.sub.stage_id.type, "post")
+        self.assertEqual(self.stripe_movements().movement_type, "churn")
+        self.assertEqual(self.sub.payment_status, "cancelled")
+        self.assertIn("Exit interview", self.sub.activity_ids.summary)
+        self.assertIn("too_expensive", self.sub.activity_ids.note)
+
+    def test_trial_conversion_brings_mrr_back(self):
+        self.sub.write({"cs_is_trial": True})  # trial: not MRR (a churn movement from odoo)
+        self.post(
+            stripe_event(
+                "customer.subscription.updated",
+                stripe_subscription(status="active"),
+                1790000000,
+                previous={"status": "trialing"},
+            )
+        )
+        self.process()
+        self.assertFalse(self.sub.cs_is_trial)
+        self.assertEqual(self.stripe_movements().movement_type, "reactivation")
+        self.assertAlmostEqual(self.sub.mrr, 100.0)
+
+    def test_scheduled_cancellation(self):
+        self.post(
+            stripe_event(
+                "customer.subscription.updated",
+                stripe_subscription(cancel_at_period_end=True),
+                1790000000,
+                previous={"cancel_at_period_end": False},
+            )
+        )
+        self.process()
+        self.assertIn("Cancellation scheduled", self.sub.activity_ids.summary)
+        self.assertEqual(self.sub.stage_id.type, "in_progress")
+
+    def test_unmatched_then_linked_and_reprocessed(self):
+        other = stripe_subscription()
+        other["id"] = "sub_unknown"
+        event = stripe_event("customer.subscription.updated", other, 1790000000)
+        self.post(event)
+        self.process()
+        stored = self.Event.search([("external_id", "=", event["id"])])
+        self.assertEqual(stored.state, "unmatched")
+        stored.subscription_id = self.sub
+        stored.action_reprocess()
+        self.assertEqual(stored.state, "processed")
+
+    def test_retry_with_backoff_then_failed(self):
+        event = stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1790000000)
+        self.post(event)
+        stored = self.Event.search([("external_id", "=", event["id"])])
+        boom = RuntimeError("provider object unreadable")
+        with (
+            patch.object(type(self.Event), "_apply_stripe", side_effect=boom),
+            mute_logger("odoo.addons.customer_success.models.cs_billing_event"),
+        ):
+            self.process()
+            self.assertEqual((stored.state, stored.attempts), ("received", 1))
+            self.assertGreater(stored.next_attempt_at, fields.Datetime.now())
+            for _attempt in range(4):
+                stored._process()
+        self.assertEqual(stored.state, "failed")
+        self.assertIn("provider object unreadable", stored.error)
+        stored.action_reprocess()
+        self.assertEqual(stored.state, "processed")
+
+    def test_store_is_idempotent_per_account(self):
+        event = stripe_adapter.verify(
+            json.dumps(stripe_event("invoice.paid", stripe_invoice(), 5)).encode(),
+            stripe_adapter.sign(
+                json.dumps(stripe_event("invoice.paid", stripe_invoice(), 5)), SECRET
+            ),
+            SECRET,
+        )
+        first, new = self.Event._store(self.account, event)
+        second, again = self.Event._store(self.account, event)
+        self.assertEqual((new, again, first), (True, False, second))
+        other = self.env["cs.billing.account"].create({"name": "Stripe 2", "provider": "stripe"})
+        third, new_elsewhere = self.Event._store(other, event)
+        self.assertTrue(new_elsewhere)
+        self.assertNotEqual(third, first)
+
+    def test_secrets_for_admins_only(self):
+        account = self.account.with_user(self.cs_manager)
+        with self.assertRaises(AccessError):
+            account.read(["webhook_secret"])
+        self.assertTrue(account.webhook_url.endswith(self.url))
