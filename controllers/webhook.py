@@ -1,5 +1,6 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import hmac
 import json
 import logging
 from collections import Counter
@@ -8,6 +9,7 @@ from odoo import http
 from odoo.http import request
 
 from ..services.providers import stripe_adapter
+from ..services.providers import yookassa_adapter
 from ..services.providers.common import AuthenticityError
 from ..services.providers.common import PayloadError
 from ..services.providers.common import WebhookError
@@ -36,12 +38,14 @@ class BillingWebhook(http.Controller):
         "/customer_success/webhook/<string:provider>/<int:account_id>",
         type="http",
         auth="public",
-        methods=["POST"],
+        methods=["GET", "POST"],
         csrf=False,
         save_session=False,
     )
     def billing_webhook(self, provider, account_id, **_params):
         httprequest = request.httprequest
+        if httprequest.method != "POST" and provider != "kaspi":
+            return self._refuse(provider, 405, "Only POST is accepted.")
         if (httprequest.content_length or 0) > MAX_BODY:
             return self._refuse(provider, 413, "Body larger than 1 MB.")
         body = httprequest.get_data(cache=True)
@@ -50,7 +54,7 @@ class BillingWebhook(http.Controller):
         account = request.env["cs.billing.account"].sudo().browse(account_id).exists()
         if not account or not account.active or account.provider != provider:
             return self._refuse(provider, 404, "Unknown billing account.")
-        if not account._ip_allowed(httprequest.remote_addr):
+        if not self._ip_trusted(account, httprequest.remote_addr):
             return self._refuse(provider, 403, "This IP address is not allowed.")
         receive = getattr(self, "_receive_%s" % provider, None)
         if receive is None:
@@ -59,6 +63,11 @@ class BillingWebhook(http.Controller):
             return receive(account, httprequest, body)
         except WebhookError as exc:
             return self._refuse(provider, exc.status, str(exc))
+
+    def _ip_trusted(self, account, address):
+        if account.provider == "yookassa" and not account.ip_allowlist:
+            return yookassa_adapter.ip_trusted(address)  # YooKassa's published networks
+        return account._ip_allowed(address)
 
     def _refuse(self, provider, status, message):
         REFUSED[provider, status] += 1
@@ -85,3 +94,28 @@ class BillingWebhook(http.Controller):
                 account, event, state="ignored", result="Event type not used"
             )
         return _answer(200, received=True, duplicate=not created, id=record.id)
+
+    def _receive_yookassa(self, account, httprequest, body):
+        if (httprequest.mimetype or "") != "application/json":
+            raise PayloadError("Content-Type must be application/json.")
+        event = yookassa_adapter.parse(body)
+        Event = request.env["cs.billing.event"].sudo()
+        if event.event_type in yookassa_adapter.HANDLED:
+            record, created = Event._store(account, event)
+        elif event.event_type in yookassa_adapter.KNOWN:
+            record, created = Event._store(
+                account, event, state="ignored", result="Event type not used"
+            )
+        else:
+            raise PayloadError("Unknown YooKassa event %r." % event.event_type)
+        # YooKassa retries anything but 200 for a day.
+        return _answer(200, received=True, duplicate=not created, id=record.id)
+
+    def _receive_kaspi(self, account, httprequest, body):
+        token = httprequest.args.get("token") or ""
+        expected = account.sudo().url_token or ""
+        if not expected or not hmac.compare_digest(token, expected):
+            raise AuthenticityError("Missing or wrong URL token.")
+        params = {**httprequest.args.to_dict(), **httprequest.form.to_dict()}
+        xml = request.env["cs.billing.event"].sudo()._kaspi_handle(account, params)
+        return request.make_response(xml, headers=[("Content-Type", "application/xml")])

@@ -44,6 +44,10 @@ class CsBillingAccount(models.Model):
         copy=False,
         help="Stripe: the endpoint's signing secret (whsec_...).",
     )
+    provider_account_ref = fields.Char(
+        string="Shop / Merchant ID",
+        help="YooKassa: the shop ID (shopId). Kaspi: the service (merchant) ID.",
+    )
     api_key = fields.Char(
         string="API Secret Key",
         groups="base.group_system",
@@ -65,6 +69,10 @@ class CsBillingAccount(models.Model):
     ip_allowlist = fields.Text(
         string="Allowed IPs",
         help="One IP address or network (CIDR) per line. Empty: no IP restriction.",
+    )
+    kaspi_api_url = fields.Char(
+        string="Kaspi QR API URL",
+        help="Base URL of the Kaspi QR partner API given by Kaspi with your contract.",
     )
     journal_id = fields.Many2one(
         "account.journal",

@@ -229,6 +229,69 @@ class CsBillingEvent(models.Model):
             user_id=self._csm_of(subscription).id,
         )
 
+    def _find_currency(self, code, default):
+        return (
+            self.env["res.currency"]
+            .with_context(active_test=False)
+            .search([("name", "=", (code or "").upper())], limit=1)
+            or default
+        )
+
+    def _effect_payment_succeeded(self, subscription, amount, currency, reference, paid_until):
+        """B4 "payment succeeded": invoice paid and reconciled, status paid."""
+        matched = self._register_payment(
+            subscription, amount, currency, reference, self._event_date()
+        )
+        if not self._is_stale(subscription.cs_payment_synced_at):
+            subscription.write(
+                {
+                    "payment_status": "paid",
+                    "amount_due": 0.0,
+                    "next_payment_date": paid_until or subscription.next_payment_date,
+                    "cs_payment_synced_at": self.event_created,
+                }
+            )
+        result = self.env._(
+            "Payment of %(amount)s %(currency)s", amount=amount, currency=currency.name
+        )
+        if not matched:
+            result += " — " + self.env._("to reconcile")
+        return "processed", result
+
+    def _effect_payment_failed(
+        self, subscription, amount, currency, reason, next_attempt=None, notify=True
+    ):
+        """B4 "payment failed": status failed, amount due, CSM activity, email to the client."""
+        if self._is_stale(subscription.cs_payment_synced_at):
+            return "ignored", self.env._("Older than the payment state already applied.")
+        subscription.write(
+            {
+                "payment_status": "failed",
+                "amount_due": amount,
+                "next_payment_date": next_attempt or subscription.next_payment_date,
+                "cs_payment_synced_at": self.event_created,
+            }
+        )
+        partner = subscription.commercial_partner_id
+        self._schedule(
+            subscription,
+            self.env._("Payment failed: %(customer)s", customer=partner.name),
+            self.env._(
+                "A payment of %(amount)s %(currency)s from %(customer)s failed (%(reason)s). "
+                "Check the payment method with the customer.",
+                amount=amount,
+                currency=currency.name,
+                customer=partner.name,
+                reason=reason,
+            ),
+        )
+        if notify:
+            template = self.env.ref("customer_success.mail_template_payment_failed")
+            template.send_mail(subscription.id)
+        return "processed", self.env._(
+            "Payment failed, %(amount)s %(currency)s due", amount=amount, currency=currency.name
+        )
+
     def _register_payment(self, subscription, amount, currency, reference, date):
         """Pay and reconcile the open invoice of that amount, else flag for accountants."""
         self.ensure_one()

@@ -175,71 +175,25 @@ class CsBillingEventStripe(models.Model):
 
     # ------------------------------------------------------------------
     def _stripe_invoice(self, subscription, obj):
-        currency_code = (obj.get("currency") or "").upper()
-        currency = (
-            self.env["res.currency"]
-            .with_context(active_test=False)
-            .search([("name", "=", currency_code)], limit=1)
-            or subscription.currency_id
-        )
-        stale = self._is_stale(subscription.cs_payment_synced_at)
-        partner = subscription.commercial_partner_id
+        code = (obj.get("currency") or "").upper()
+        currency = self._find_currency(code, subscription.currency_id)
         if self.event_type == "invoice.paid":
-            amount = to_major(obj.get("amount_paid"), currency_code)
-            matched = self._register_payment(
+            line = ((obj.get("lines") or {}).get("data") or [{}])[0]
+            return self._effect_payment_succeeded(
                 subscription,
-                amount,
+                to_major(obj.get("amount_paid"), code),
                 currency,
                 obj.get("number") or obj.get("id"),
-                self._event_date(),
+                _ts((line.get("period") or {}).get("end") or obj.get("period_end")),
             )
-            if not stale:
-                line = ((obj.get("lines") or {}).get("data") or [{}])[0]
-                period_end = _ts((line.get("period") or {}).get("end") or obj.get("period_end"))
-                subscription.write(
-                    {
-                        "payment_status": "paid",
-                        "amount_due": 0.0,
-                        "next_payment_date": period_end or subscription.next_payment_date,
-                        "cs_payment_synced_at": self.event_created,
-                    }
-                )
-            result = self.env._(
-                "Payment of %(amount)s %(currency)s", amount=amount, currency=currency.name
-            )
-            if not matched:
-                result += " — " + self.env._("to reconcile")
-            return "processed", result
         # invoice.payment_failed / invoice.marked_uncollectible
-        amount_due = to_major(obj.get("amount_remaining", obj.get("amount_due")), currency_code)
-        if stale:
-            return "ignored", self.env._("Older than the payment state already applied.")
-        subscription.write(
-            {
-                "payment_status": "failed",
-                "amount_due": amount_due,
-                "next_payment_date": _ts(obj.get("next_payment_attempt"))
-                or subscription.next_payment_date,
-                "cs_payment_synced_at": self.event_created,
-            }
-        )
-        self._schedule(
+        return self._effect_payment_failed(
             subscription,
-            self.env._("Payment failed: %(customer)s", customer=partner.name),
-            self.env._(
-                "A payment of %(amount)s %(currency)s from %(customer)s failed in Stripe "
-                "(attempt %(attempt)s). Check the card with the customer.",
-                amount=amount_due,
-                currency=currency.name,
-                customer=partner.name,
-                attempt=obj.get("attempt_count") or 1,
-            ),
-        )
-        if self.event_type == "invoice.payment_failed":
-            template = self.env.ref("customer_success.mail_template_payment_failed")
-            template.send_mail(subscription.id)
-        return "processed", self.env._(
-            "Payment failed, %(amount)s %(currency)s due", amount=amount_due, currency=currency.name
+            to_major(obj.get("amount_remaining", obj.get("amount_due")), code),
+            currency,
+            self.env._("Stripe, attempt %(attempt)s", attempt=obj.get("attempt_count") or 1),
+            next_attempt=_ts(obj.get("next_payment_attempt")),
+            notify=self.event_type == "invoice.payment_failed",
         )
 
 
@@ -255,6 +209,25 @@ class SaleSubscriptionBilling(models.Model):
     cs_payment_synced_at = fields.Datetime(
         string="Provider Payment Time", readonly=True, copy=False
     )
+
+    def action_cs_kaspi_payment_link(self):
+        """Create and send a Kaspi QR payment link for the next period (manual renewal)."""
+        self.ensure_one()
+        request = self.env["cs.billing.payment.request"].create(
+            {
+                "account_id": self.billing_account_id.id,
+                "subscription_id": self.id,
+                "amount": self.amount_due or self.amount_total,
+                "currency_id": self.currency_id.id,
+            }
+        )
+        request.action_send()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "cs.billing.payment.request",
+            "res_id": request.id,
+            "view_mode": "form",
+        }
 
     def _cs_set_recurring_amount(self, mrr):
         """Make the recurring lines bill ``mrr`` a month (provider-run subscriptions)."""

@@ -1,6 +1,8 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from . import test_billing_kaspi
 from . import test_billing_stripe
+from . import test_billing_yookassa
 from . import test_customer_card
 from . import test_demo_generator
 from . import test_mrr_ledger

@@ -3,4 +3,6 @@
 """Billing provider adapters: authenticity checks and payload reading, no ORM."""
 
 from . import common
+from . import kaspi_adapter
 from . import stripe_adapter
+from . import yookassa_adapter

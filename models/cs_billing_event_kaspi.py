@@ -1,0 +1,234 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import api
+from odoo import fields
+from odoo import models
+
+from ..services.providers import kaspi_adapter
+from ..services.providers.common import BillingEvent
+
+
+class CsBillingEventKaspi(models.Model):
+    """Kaspi Платежи (check / pay) and the payments of Kaspi QR renewal links."""
+
+    _inherit = "cs.billing.event"
+
+    @api.model
+    def _kaspi_find_subscription(self, account, number):
+        Sub = self.env["sale.subscription"]
+        domain = [("billing_account_id", "=", account.id), ("stage_id.type", "=", "in_progress")]
+        return Sub.search(domain + [("external_subscription_ref", "=", number)], limit=1) or (
+            Sub.search(domain + [("code", "=", number)], limit=1)
+        )
+
+    @api.model
+    def _kaspi_handle(self, account, params):
+        """Answer one check/pay request; returns the XML Kaspi expects."""
+        txn_id = (params.get("txn_id") or "").strip()
+        try:
+            command, txn_id, number, amount, txn_date = kaspi_adapter.parse_request(params)
+        except kaspi_adapter.KaspiRequestError as exc:
+            return kaspi_adapter.response_xml(txn_id, exc.result, exc.comment)
+        subscription = self._kaspi_find_subscription(account, number)
+        if not subscription:
+            return kaspi_adapter.response_xml(
+                txn_id, kaspi_adapter.ACCOUNT_NOT_FOUND, "Account not found"
+            )
+        if command == "check":
+            due = subscription.amount_due or subscription.recurring_total
+            return kaspi_adapter.response_xml(
+                txn_id, kaspi_adapter.OK, subscription.commercial_partner_id.name, amount=due
+            )
+        event = BillingEvent(
+            external_id="pay:%s" % txn_id,
+            event_type="pay",
+            created=int(txn_date.timestamp()) if txn_date else 0,
+            payload={
+                "command": "pay",
+                "txn_id": txn_id,
+                "account": number,
+                "sum": amount,
+                "txn_date": params.get("txn_date"),
+            },
+        )
+        record, _created = self._store(account, event)
+        if record.payload and record._data().get("sum") != amount:
+            return kaspi_adapter.response_xml(
+                txn_id,
+                kaspi_adapter.OTHER_ERROR,
+                "txn_id already used with another sum",
+                prv_txn=record.id,
+            )
+        return kaspi_adapter.response_xml(
+            txn_id, kaspi_adapter.OK, "OK", prv_txn=record.id, amount=amount
+        )
+
+    def _apply_kaspi(self):
+        self.ensure_one()
+        data = self._data()
+        if self.event_type == "pay":
+            subscription = self.subscription_id or self._kaspi_find_subscription(
+                self.account_id, data.get("account") or "-"
+            )
+            reference = data.get("txn_id")
+        elif self.event_type == "qr.processed":
+            request = self.env["cs.billing.payment.request"].browse(data.get("request_id"))
+            subscription = self.subscription_id or request.subscription_id
+            reference = data.get("qr_payment_id")
+        else:
+            return "ignored", self.env._("Event type not used by Customer Success.")
+        if not subscription:
+            return "unmatched", self.env._(
+                "No running subscription of this account has the number %(ref)s.",
+                ref=data.get("account") or "-",
+            )
+        self.write(
+            {
+                "subscription_id": subscription.id,
+                "partner_id": subscription.commercial_partner_id.id,
+            }
+        )
+        subscription = subscription.with_context(
+            cs_movement_date=self._event_date(), cs_movement_source="kaspi"
+        )
+        currency = self._find_currency("KZT", subscription.currency_id)
+        return self._effect_payment_succeeded(
+            subscription,
+            float(data.get("sum") or 0.0),
+            currency,
+            reference,
+            subscription.recurring_next_date,
+        )
+
+
+class CsBillingPaymentRequest(models.Model):
+    """A Kaspi QR payment link sent to a customer for a renewal, polled until paid."""
+
+    _name = "cs.billing.payment.request"
+    _description = "Provider Payment Request"
+    _order = "id desc"
+
+    account_id = fields.Many2one(
+        "cs.billing.account", required=True, index=True, ondelete="cascade"
+    )
+    company_id = fields.Many2one(related="account_id.company_id", store=True, index=True)
+    subscription_id = fields.Many2one(
+        "sale.subscription", required=True, index=True, ondelete="cascade"
+    )
+    partner_id = fields.Many2one(related="subscription_id.commercial_partner_id", store=True)
+    amount = fields.Monetary(required=True)
+    currency_id = fields.Many2one("res.currency", required=True)
+    external_id = fields.Char(string="Kaspi Payment ID", index=True, readonly=True, copy=False)
+    payment_link = fields.Char(readonly=True, copy=False)
+    state = fields.Selection(
+        [
+            ("draft", "Draft"),
+            ("waiting", "Waiting for payment"),
+            ("processed", "Paid"),
+            ("error", "Error"),
+            ("expired", "Expired"),
+            ("cancelled", "Cancelled"),
+        ],
+        default="draft",
+        required=True,
+        index=True,
+        readonly=True,
+    )
+    poll_interval = fields.Integer(default=5, readonly=True, help="Seconds between polls.")
+    next_poll_at = fields.Datetime(index=True, readonly=True)
+    expires_at = fields.Datetime(readonly=True)
+    last_message = fields.Char(readonly=True)
+    event_id = fields.Many2one("cs.billing.event", readonly=True)
+
+    def _client(self):
+        from ..services.providers.kaspi_client import KaspiQrClient  # noqa: PLC0415
+
+        account = self.account_id.sudo()
+        return KaspiQrClient(account.kaspi_api_url, account.api_key)
+
+    def action_send(self):
+        for request in self.filtered(lambda r: r.state == "draft"):
+            data = request._client().create_link(
+                amount=request.amount,
+                external_id=request.subscription_id.code or str(request.subscription_id.id),
+                organization_bin=request.account_id.provider_account_ref,
+            )
+            expires = data.get("ExpireDate")
+            request.write(
+                {
+                    "external_id": str(data.get("QrPaymentId") or ""),
+                    "payment_link": data.get("PaymentLink") or data.get("QrToken"),
+                    "state": "waiting",
+                    "poll_interval": int(
+                        (data.get("PaymentBehaviorOptions") or {}).get("StatusPollingInterval") or 5
+                    ),
+                    "next_poll_at": fields.Datetime.now(),
+                    "expires_at": fields.Datetime.to_datetime(expires[:19].replace("T", " "))
+                    if expires
+                    else False,
+                }
+            )
+        return True
+
+    @api.model
+    def _cron_poll_kaspi(self, limit=100):
+        """Poll waiting Kaspi payments; a paid one becomes an inbox event."""
+        requests_ = self.search(
+            [("state", "=", "waiting"), ("next_poll_at", "<=", fields.Datetime.now())],
+            limit=limit,
+            order="next_poll_at",
+        )
+        for request in requests_:
+            request._poll()
+        remaining = self.search_count(
+            [("state", "=", "waiting"), ("next_poll_at", "<=", fields.Datetime.now())]
+        )
+        self.env["ir.cron"]._notify_progress(done=len(requests_), remaining=remaining)
+
+    def _poll(self):
+        self.ensure_one()
+        now = fields.Datetime.now()
+        try:
+            data = self._client().status(self.external_id)
+        except Exception as exc:  # noqa: BLE001 - network or Kaspi error: try again later
+            self.write(
+                {
+                    "last_message": str(exc)[:200],
+                    "next_poll_at": fields.Datetime.add(now, seconds=60),
+                }
+            )
+            return
+        status = data.get("Status") or ""
+        final = kaspi_adapter.QR_FINAL.get(status)
+        if not final:
+            expired = self.expires_at and self.expires_at < now
+            self.write(
+                {
+                    "last_message": status,
+                    "state": "expired" if expired else "waiting",
+                    "next_poll_at": fields.Datetime.add(now, seconds=self.poll_interval or 5),
+                }
+            )
+            return
+        vals = {"state": final, "last_message": status}
+        if final == "processed":
+            event, _created = (
+                self.env["cs.billing.event"]
+                .sudo()
+                ._store(
+                    self.account_id,
+                    BillingEvent(
+                        external_id="qr:%s" % self.external_id,
+                        event_type="qr.processed",
+                        created=int(now.timestamp()),
+                        payload={
+                            "request_id": self.id,
+                            "qr_payment_id": self.external_id,
+                            "sum": self.amount,
+                            "status": status,
+                        },
+                    ),
+                )
+            )
+            vals["event_id"] = event.id
+        self.write(vals)

@@ -1,0 +1,108 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from markupsafe import Markup
+
+from odoo import models
+
+from ..services.providers import yookassa_adapter
+
+# What the API status of the re-fetched object means, whatever the notification said.
+_PAYMENT_EFFECT = {"succeeded": "payment.succeeded", "canceled": "payment.canceled"}
+
+
+class CsBillingEventYookassa(models.Model):
+    """YooKassa's effects: the API's copy of the object decides, never the notification."""
+
+    _inherit = "cs.billing.event"
+
+    def _apply_yookassa(self):
+        self.ensure_one()
+        notified = self._data().get("object") or {}
+        if self.event_type not in yookassa_adapter.HANDLED:
+            return "ignored", self.env._("Event type not used by Customer Success.")
+        account = self.account_id.sudo()
+        obj = yookassa_adapter.fetch(
+            self.event_type, notified.get("id"), account.provider_account_ref, account.api_key
+        )
+        if self.event_type.startswith("payment."):
+            effect = _PAYMENT_EFFECT.get(obj.get("status"))
+            if not effect:
+                return "ignored", self.env._(
+                    "The API says the payment is %(status)s: nothing to do yet.",
+                    status=obj.get("status") or "-",
+                )
+        else:
+            if obj.get("status") != "succeeded":
+                return "ignored", self.env._(
+                    "The API says the refund is %(status)s.", status=obj.get("status") or "-"
+                )
+            effect = "refund.succeeded"
+        subscription = self._yookassa_subscription(obj)
+        if not subscription:
+            return "unmatched", self.env._(
+                "No subscription matches the payment metadata (%(ref)s). "
+                "Link one on this event, then reprocess.",
+                ref=yookassa_adapter.subscription_ref(obj) or "-",
+            )
+        self.write(
+            {
+                "subscription_id": subscription.id,
+                "partner_id": subscription.commercial_partner_id.id,
+            }
+        )
+        subscription = subscription.with_context(
+            cs_movement_date=self._event_date(), cs_movement_source="yookassa"
+        )
+        amount, code = yookassa_adapter.amount_of(obj)
+        currency = self._find_currency(code, subscription.currency_id)
+        if effect == "payment.succeeded":
+            if obj.get("payment_method", {}).get("saved") and obj["payment_method"].get("id"):
+                subscription.external_customer_ref = (
+                    subscription.external_customer_ref or obj["payment_method"]["id"]
+                )
+            return self._effect_payment_succeeded(
+                subscription, amount, currency, obj.get("id"), subscription.recurring_next_date
+            )
+        if effect == "payment.canceled":
+            reason = (obj.get("cancellation_details") or {}).get("reason") or "canceled"
+            return self._effect_payment_failed(
+                subscription, amount, currency, self.env._("YooKassa: %(r)s", r=reason)
+            )
+        # refund.succeeded: money went back; the accountant issues the credit note.
+        self.write({"amount": -amount, "currency_id": currency.id, "to_reconcile": True})
+        subscription.message_post(
+            body=Markup("<p>%s</p>")
+            % self.env._(
+                "YooKassa refund of %(amount)s %(currency)s (payment %(payment)s).",
+                amount=amount,
+                currency=currency.name,
+                payment=obj.get("payment_id") or "-",
+            )
+        )
+        return "processed", self.env._(
+            "Refund of %(amount)s %(currency)s — to reconcile",
+            amount=amount,
+            currency=currency.name,
+        )
+
+    def _yookassa_subscription(self, obj):
+        if self.subscription_id:
+            return self.subscription_id
+        Sub = self.env["sale.subscription"]
+        ref = yookassa_adapter.subscription_ref(obj)
+        if not ref and obj.get("payment_id"):
+            # A refund carries no metadata of ours: follow its payment's event.
+            payment_event = self.search(
+                [
+                    ("account_id", "=", self.account_id.id),
+                    ("external_id", "=", "payment.succeeded:%s" % obj["payment_id"]),
+                ],
+                limit=1,
+            )
+            return payment_event.subscription_id
+        if not ref:
+            return Sub
+        domain = [("billing_account_id", "=", self.account_id.id)]
+        return Sub.search(domain + [("external_subscription_ref", "=", ref)], limit=1) or (
+            Sub.search(domain + [("code", "=", ref)], limit=1)
+        )

@@ -1,0 +1,94 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Kaspi.kz: the "Kaspi Платежи" check/pay protocol and the Kaspi QR partner API.
+
+Kaspi publishes no webhook documentation; partner documents are handed out
+privately. What is implemented follows ../shared/PROVIDERS.md (third-party
+client code, unverified):
+
+* check/pay (OSMP style): Kaspi calls our URL with ``command=check|pay``,
+  ``txn_id``, ``account``, ``sum`` (and ``txn_date`` on pay); we answer XML
+  with ``txn_id``, ``prv_txn``, ``sum``, ``result`` and ``comment``. Trust:
+  Kaspi's IP allow-list plus a secret token in our URL. ``pay`` is idempotent
+  on ``txn_id``.
+* QR / payment link for a renewal: ``qr/create-link`` then polling
+  ``payment/status/{QrPaymentId}`` until Processed, Error, Expired or cancelled;
+  envelope ``{"StatusCode": 0, "Message": "OK", "Data": {...}}``.
+"""
+
+import re
+import xml.etree.ElementTree as ET
+from datetime import datetime
+
+# OSMP result codes used by Kaspi Платежи.
+OK = 0
+TEMPORARY_ERROR = 1
+BAD_ACCOUNT_FORMAT = 4
+ACCOUNT_NOT_FOUND = 5
+PAYMENT_FORBIDDEN = 7
+AMOUNT_TOO_SMALL = 241
+OTHER_ERROR = 300
+
+_TXN_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
+_ACCOUNT = re.compile(r"^[0-9A-Za-z_/.-]{1,64}$")
+
+# QR payment statuses, final ones mapped to what they mean for us.
+QR_FINAL = {"Processed": "processed", "Error": "error", "Expired": "expired",
+            "Canceled": "cancelled", "Cancelled": "cancelled"}  # fmt: skip
+
+
+class KaspiRequestError(Exception):
+    def __init__(self, result, comment):
+        super().__init__(comment)
+        self.result = result
+        self.comment = comment
+
+
+def parse_request(params):
+    """Validate a check/pay request; return (command, txn_id, account, amount, txn_date)."""
+    command = (params.get("command") or "").strip().lower()
+    if command not in ("check", "pay"):
+        raise KaspiRequestError(OTHER_ERROR, "Unknown command")
+    txn_id = (params.get("txn_id") or "").strip()
+    if not _TXN_ID.match(txn_id):
+        raise KaspiRequestError(OTHER_ERROR, "Missing or invalid txn_id")
+    account = (params.get("account") or "").strip()
+    if not _ACCOUNT.match(account):
+        raise KaspiRequestError(BAD_ACCOUNT_FORMAT, "Invalid account format")
+    raw_sum = (params.get("sum") or "").strip().replace(",", ".")
+    try:
+        amount = round(float(raw_sum), 2) if raw_sum else 0.0
+    except ValueError as exc:
+        raise KaspiRequestError(OTHER_ERROR, "Invalid sum") from exc
+    if command == "pay" and amount <= 0:
+        raise KaspiRequestError(AMOUNT_TOO_SMALL, "The sum must be positive")
+    txn_date = None
+    if command == "pay":
+        try:
+            txn_date = datetime.strptime((params.get("txn_date") or "").strip(), "%Y%m%d%H%M%S")
+        except ValueError as exc:
+            raise KaspiRequestError(OTHER_ERROR, "Invalid txn_date (YYYYMMDDHHMMSS)") from exc
+    return command, txn_id, account, amount, txn_date
+
+
+def response_xml(txn_id, result, comment, prv_txn=None, amount=None):
+    root = ET.Element("response")
+    ET.SubElement(root, "txn_id").text = txn_id or ""
+    if prv_txn is not None:
+        ET.SubElement(root, "prv_txn").text = str(prv_txn)
+    if amount is not None:
+        ET.SubElement(root, "sum").text = "%.2f" % amount
+    ET.SubElement(root, "result").text = str(result)
+    ET.SubElement(root, "comment").text = comment or ""
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
+
+
+def envelope_data(body):
+    """``Data`` of a Kaspi QR API answer; raise ValueError on a non-zero StatusCode."""
+    if not isinstance(body, dict):
+        raise ValueError("Kaspi answered something that is not JSON.")
+    if body.get("StatusCode") not in (0, "0"):
+        raise ValueError(
+            "Kaspi error %s: %s" % (body.get("StatusCode"), body.get("Message") or "-")
+        )
+    return body.get("Data") or {}

@@ -1,0 +1,104 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""YooKassa (ЮKassa): notifications are unsigned, so trust comes from two checks.
+
+1. The source IP is in YooKassa's published networks (the official ``yookassa``
+   SDK's ``SecurityHelper``), or in the account's own allow-list when set.
+2. Before acting, the payment or refund is fetched again through YooKassa's API
+   (``Payment.find_one`` / ``Refund.find_one``) and only the API's answer is used.
+
+Source: YooKassa API docs (webhooks) and the yookassa SDK, see ../shared/PROVIDERS.md.
+Our subscription reference travels in the payment's ``metadata``.
+"""
+
+import json
+import threading
+from datetime import datetime
+
+from .common import AuthenticityError
+from .common import BillingEvent
+from .common import PayloadError
+
+HANDLED = {"payment.succeeded", "payment.canceled", "refund.succeeded"}
+KNOWN = HANDLED | {"payment.waiting_for_capture", "payment_method.active"}
+METADATA_KEYS = ("subscription_ref", "subscription", "cs_subscription")
+
+_sdk_lock = threading.Lock()
+
+
+def ip_trusted(address, allowlist_checker=None):
+    """YooKassa's networks from the SDK, or the account's own allow-list if given."""
+    if allowlist_checker is not None:
+        return allowlist_checker(address)
+    from yookassa.domain.common.security_helper import SecurityHelper  # noqa: PLC0415
+
+    try:
+        return SecurityHelper().is_ip_trusted(address)
+    except Exception:  # noqa: BLE001 - an unparsable address is simply not trusted
+        return False
+
+
+def parse(payload):
+    """Read a notification body; raise PayloadError when it is not one."""
+    try:
+        data = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PayloadError("The body is not JSON.") from exc
+    if not isinstance(data, dict) or data.get("type") != "notification":
+        raise PayloadError("Not a YooKassa notification: 'type' must be 'notification'.")
+    event = data.get("event")
+    obj = data.get("object")
+    if not isinstance(event, str) or not isinstance(obj, dict) or not obj.get("id"):
+        raise PayloadError("Not a YooKassa notification: 'event' and 'object.id' are required.")
+    return BillingEvent(
+        external_id="%s:%s" % (event, obj["id"]),
+        event_type=event,
+        created=_timestamp(obj.get("captured_at") or obj.get("created_at")),
+        payload=data,
+    )
+
+
+def _timestamp(value):
+    if not value:
+        return 0
+    try:
+        return int(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return 0
+
+
+def fetch(event_type, object_id, shop_id, secret_key):
+    """The object as YooKassa's API returns it now (a plain dict)."""
+    if not shop_id or not secret_key:
+        raise AuthenticityError("The YooKassa shop ID and secret key are not configured.")
+    from yookassa import Configuration  # noqa: PLC0415
+    from yookassa import Payment  # noqa: PLC0415
+    from yookassa import Refund  # noqa: PLC0415
+
+    finder = Refund.find_one if event_type.startswith("refund.") else Payment.find_one
+    with _sdk_lock:  # the SDK keeps its credentials in module globals
+        Configuration.configure(shop_id, secret_key)
+        obj = finder(object_id)
+    return to_dict(obj)
+
+
+def to_dict(obj):
+    if isinstance(obj, dict):
+        return obj
+    return json.loads(json.dumps(dict(obj), default=str))
+
+
+def amount_of(obj):
+    amount = obj.get("amount") or {}
+    try:
+        return float(amount.get("value") or 0), (amount.get("currency") or "").upper()
+    except (TypeError, ValueError):
+        return 0.0, (amount.get("currency") or "").upper()
+
+
+def subscription_ref(obj):
+    metadata = obj.get("metadata") or {}
+    for key in METADATA_KEYS:
+        if metadata.get(key):
+            return str(metadata[key])
+    return None

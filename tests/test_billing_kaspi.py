@@ -1,0 +1,201 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import xml.etree.ElementTree as ET
+from unittest.mock import MagicMock
+from unittest.mock import patch
+
+from freezegun import freeze_time
+
+from odoo.tests import HttpCase
+from odoo.tests import TransactionCase
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from ..services.providers import kaspi_adapter
+from .common import CustomerSuccessMixin
+
+TOKEN = "kaspi-url-token-for-tests"
+
+
+@tagged("post_install", "-at_install", "customer_success")
+class TestKaspiAdapter(TransactionCase):
+    def test_parse_request(self):
+        ok = {
+            "command": "pay",
+            "txn_id": "123456",
+            "account": "100200",
+            "sum": "15000.00",
+            "txn_date": "20260921103000",
+        }
+        command, txn_id, account, amount, txn_date = kaspi_adapter.parse_request(ok)
+        self.assertEqual((command, txn_id, account, amount), ("pay", "123456", "100200", 15000.0))
+        self.assertEqual(txn_date.isoformat(), "2026-09-21T10:30:00")
+        cases = [
+            ({**ok, "command": "refund"}, kaspi_adapter.OTHER_ERROR),
+            ({**ok, "txn_id": ""}, kaspi_adapter.OTHER_ERROR),
+            ({**ok, "account": "<script>"}, kaspi_adapter.BAD_ACCOUNT_FORMAT),
+            ({**ok, "sum": "abc"}, kaspi_adapter.OTHER_ERROR),
+            ({**ok, "sum": "0"}, kaspi_adapter.AMOUNT_TOO_SMALL),
+            ({**ok, "txn_date": "yesterday"}, kaspi_adapter.OTHER_ERROR),
+        ]
+        for params, result in cases:
+            with (
+                self.subTest(params=params),
+                self.assertRaises(kaspi_adapter.KaspiRequestError) as caught,
+            ):
+                kaspi_adapter.parse_request(params)
+            self.assertEqual(caught.exception.result, result)
+
+    def test_response_xml(self):
+        root = ET.fromstring(kaspi_adapter.response_xml("1", 0, "OK", prv_txn=7, amount=10))
+        self.assertEqual(
+            [(c.tag, c.text) for c in root],
+            [
+                ("txn_id", "1"),
+                ("prv_txn", "7"),
+                ("sum", "10.00"),
+                ("result", "0"),
+                ("comment", "OK"),
+            ],
+        )
+
+    def test_envelope(self):
+        self.assertEqual(kaspi_adapter.envelope_data({"StatusCode": 0, "Data": {"a": 1}}), {"a": 1})
+        with self.assertRaisesRegex(ValueError, "Kaspi error -1601"):
+            kaspi_adapter.envelope_data({"StatusCode": -1601, "Message": "Unknown"})
+
+
+def fake_response(body):
+    response = MagicMock()
+    response.json.return_value = body
+    response.raise_for_status.return_value = None
+    return response
+
+
+@tagged("post_install", "-at_install", "customer_success")
+class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_customer_success()
+        cls.account = cls.env["cs.billing.account"].create(
+            {
+                "name": "Kaspi Pay",
+                "provider": "kaspi",
+                "url_token": TOKEN,
+                "ip_allowlist": "127.0.0.1",
+                "api_key": "kaspi-api-key",
+                "kaspi_api_url": "https://kaspi.example/qr/v01",
+                "provider_account_ref": "180340021791",
+            }
+        )
+        cls.sub = cls._subscription(
+            price=15000.0,
+            currency=cls.kzt,
+            billing_account_id=cls.account.id,
+            external_subscription_ref="100200",
+        )
+        cls.url = "/customer_success/webhook/kaspi/%d" % cls.account.id
+        cls.Event = cls.env["cs.billing.event"]
+
+    def call(self, token=TOKEN, **params):
+        query = "&".join("%s=%s" % item for item in {"token": token, **params}.items())
+        response = self.url_open("%s?%s" % (self.url, query))
+        if response.headers.get("Content-Type", "").startswith("application/xml"):
+            return response.status_code, {c.tag: c.text for c in ET.fromstring(response.content)}
+        return response.status_code, None
+
+    def test_check(self):
+        status, answer = self.call(command="check", txn_id="1", account="100200", sum="15000")
+        self.assertEqual((status, answer["result"]), (200, "0"))
+        self.assertEqual(answer["comment"], "Vostok LLP")
+        _status, unknown = self.call(command="check", txn_id="2", account="999", sum="1")
+        self.assertEqual(unknown["result"], str(kaspi_adapter.ACCOUNT_NOT_FOUND))
+        _status, bad = self.call(command="check", txn_id="3", account="a%20b", sum="1")
+        self.assertEqual(bad["result"], str(kaspi_adapter.BAD_ACCOUNT_FORMAT))
+        self.assertFalse(self.Event.search([("account_id", "=", self.account.id)]))
+
+    def test_pay_is_idempotent_on_txn_id(self):
+        params = {
+            "command": "pay",
+            "txn_id": "778899",
+            "account": "100200",
+            "sum": "15000.00",
+            "txn_date": "20260921103000",
+        }
+        answers = [self.call(**params)[1] for _ in range(3)]
+        self.assertEqual({a["result"] for a in answers}, {"0"})
+        self.assertEqual(len({a["prv_txn"] for a in answers}), 1)
+        events = self.Event.search([("account_id", "=", self.account.id)])
+        self.assertEqual(len(events), 1)
+        _status, other_sum = self.call(**{**params, "sum": "1.00"})
+        self.assertEqual(other_sum["result"], str(kaspi_adapter.OTHER_ERROR))
+        self.Event._process_due()
+        self.env.invalidate_all()
+        self.assertEqual(events.state, "processed", events.error)
+        self.assertEqual(self.sub.payment_status, "paid")
+        self.assertTrue(events.to_reconcile)  # no open invoice of 15 000 KZT to pay
+
+    def test_refused_requests(self):
+        with mute_logger("odoo.addons.customer_success.controllers.webhook"):
+            self.assertEqual(
+                self.call(token="wrong", command="check", txn_id="1", account="100200")[0], 401
+            )
+            self.account.ip_allowlist = "10.1.2.3"
+            self.assertEqual(self.call(command="check", txn_id="1", account="100200")[0], 403)
+        self.assertFalse(self.Event.search([("account_id", "=", self.account.id)]))
+
+    def test_qr_payment_link_polled_until_paid(self):
+        answers = [
+            {
+                "StatusCode": 0,
+                "Message": "OK",
+                "Data": {
+                    "QrPaymentId": 15,
+                    "PaymentLink": "https://pay.kaspi.kz/pay/abc123",
+                    "ExpireDate": "2030-01-01T00:00:00",
+                    "PaymentBehaviorOptions": {"StatusPollingInterval": 5},
+                },
+            },
+            {"StatusCode": 0, "Message": "OK", "Data": {"Status": "Wait"}},
+            {"StatusCode": 0, "Message": "OK", "Data": {"Status": "Processed"}},
+        ]
+        with patch(
+            "requests.Session.request", side_effect=[fake_response(a) for a in answers]
+        ) as call:
+            action = self.sub.action_cs_kaspi_payment_link()
+            request = self.env["cs.billing.payment.request"].browse(action["res_id"])
+            self.assertEqual((request.state, request.external_id), ("waiting", "15"))
+            self.assertEqual(request.payment_link, "https://pay.kaspi.kz/pay/abc123")
+            request._poll()
+            self.assertEqual(request.state, "waiting")
+            request._poll()
+        self.assertEqual(
+            call.call_args_list[0].args[:2], ("POST", "https://kaspi.example/qr/v01/qr/create-link")
+        )
+        self.assertEqual(
+            call.call_args_list[2].args[:2],
+            ("GET", "https://kaspi.example/qr/v01/payment/status/15"),
+        )
+        self.assertEqual(request.state, "processed")
+        request.event_id._process()
+        self.assertEqual(request.event_id.state, "processed", request.event_id.error)
+        self.assertEqual(self.sub.payment_status, "paid")
+
+    @freeze_time("2026-09-21 10:00:00")
+    def test_qr_network_error_retries_later(self):
+        request = self.env["cs.billing.payment.request"].create(
+            {
+                "account_id": self.account.id,
+                "subscription_id": self.sub.id,
+                "amount": 15000.0,
+                "currency_id": self.kzt.id,
+                "state": "waiting",
+                "external_id": "16",
+            }
+        )
+        with patch("requests.Session.request", side_effect=OSError("connection refused")):
+            request._poll()
+        self.assertEqual(request.state, "waiting")
+        self.assertIn("connection refused", request.last_message)
+        self.assertEqual(str(request.next_poll_at), "2026-09-21 10:01:00")

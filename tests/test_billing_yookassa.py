@@ -1,0 +1,198 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import json
+from datetime import date
+from unittest.mock import patch
+
+from odoo.tests import HttpCase
+from odoo.tests import TransactionCase
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from ..services.providers import yookassa_adapter
+from ..services.providers.common import PayloadError
+from .common import CustomerSuccessMixin
+
+PAYMENT_ID = "2d2a5a5e-000f-5000-8000-18db351245c7"
+
+
+def payment(status="succeeded", value="15000.00", currency="KZT", ref="SUB-KZ-1"):
+    """Shaped as YooKassa's payment object (API v3), values explicit."""
+    return {
+        "id": PAYMENT_ID,
+        "status": status,
+        "paid": status == "succeeded",
+        "amount": {"value": value, "currency": currency},
+        "created_at": "2026-09-21T10:00:00.000Z",
+        "captured_at": "2026-09-21T10:00:05.000Z" if status == "succeeded" else None,
+        "description": "Subscription SUB-KZ-1",
+        "metadata": {"subscription_ref": ref},
+        "payment_method": {"type": "bank_card", "id": PAYMENT_ID, "saved": True},
+        "recipient": {"account_id": "100500", "gateway_id": "100700"},
+        "refundable": True,
+        "test": True,
+        "cancellation_details": (
+            {"party": "payment_network", "reason": "insufficient_funds"}
+            if status == "canceled"
+            else None
+        ),
+    }
+
+
+def notification(event, obj):
+    return {"type": "notification", "event": event, "object": obj}
+
+
+@tagged("post_install", "-at_install", "customer_success")
+class TestYookassaAdapter(TransactionCase):
+    def test_parse(self):
+        event = yookassa_adapter.parse(json.dumps(notification("payment.succeeded", payment())))
+        self.assertEqual(event.external_id, "payment.succeeded:%s" % PAYMENT_ID)
+        self.assertEqual(event.created, 1789984805)
+        for body in (
+            b"{",
+            b"[]",
+            b'{"type": "x"}',
+            b'{"type": "notification", "event": 1}',
+            b'{"type": "notification", "event": "payment.succeeded", "object": {}}',
+        ):
+            with self.subTest(body=body), self.assertRaises(PayloadError):
+                yookassa_adapter.parse(body)
+
+    def test_ip_trust_uses_the_sdk_networks(self):
+        self.assertTrue(yookassa_adapter.ip_trusted("185.71.76.5"))
+        self.assertTrue(yookassa_adapter.ip_trusted("77.75.156.11"))
+        self.assertFalse(yookassa_adapter.ip_trusted("127.0.0.1"))
+        self.assertFalse(yookassa_adapter.ip_trusted("not an ip"))
+
+    def test_amount_and_reference(self):
+        self.assertEqual(yookassa_adapter.amount_of(payment()), (15000.0, "KZT"))
+        self.assertEqual(yookassa_adapter.subscription_ref(payment()), "SUB-KZ-1")
+        self.assertIsNone(yookassa_adapter.subscription_ref({"metadata": {}}))
+
+
+@tagged("post_install", "-at_install", "customer_success")
+class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_customer_success()
+        cls.customer.csm_id = cls.cs_user
+        cls.customer.email = "finance@altyn.example"
+        cls.account = cls.env["cs.billing.account"].create(
+            {
+                "name": "YooKassa",
+                "provider": "yookassa",
+                "provider_account_ref": "100500",
+                "api_key": "test_secret_key",
+                "ip_allowlist": "127.0.0.1\n::1",
+            }
+        )
+        cls.sub = cls._subscription(
+            price=15000.0,
+            currency=cls.kzt,
+            billing_account_id=cls.account.id,
+            external_subscription_ref="SUB-KZ-1",
+        )
+        cls.url = "/customer_success/webhook/yookassa/%d" % cls.account.id
+        cls.Event = cls.env["cs.billing.event"]
+
+    def post(self, body):
+        return self.url_open(
+            self.url, data=json.dumps(body), headers={"Content-Type": "application/json"}
+        )
+
+    def process_with_api(self, api_object):
+        """The API call is the one place the network is stubbed."""
+        with (
+            patch("yookassa.Payment.find_one", return_value=api_object) as find,
+            patch("yookassa.Refund.find_one", return_value=api_object),
+        ):
+            self.Event._process_due()
+        self.env.invalidate_all()
+        return find
+
+    def test_payment_succeeded_confirmed_by_the_api(self):
+        invoice = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": self.customer.id,
+                "subscription_id": self.sub.id,
+                "currency_id": self.kzt.id,
+                "invoice_date": date(2026, 9, 1),
+                "invoice_line_ids": [(0, 0, {"name": "Pro", "quantity": 1, "price_unit": 15000.0})],
+            }
+        )
+        invoice.action_post()
+        response = self.post(notification("payment.succeeded", payment()))
+        self.assertEqual(response.status_code, 200, response.text)
+        find = self.process_with_api(payment())
+        find.assert_called_once_with(PAYMENT_ID)
+        event = self.Event.search([("account_id", "=", self.account.id)])
+        self.assertEqual(event.state, "processed", event.error)
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        self.assertEqual(self.sub.payment_status, "paid")
+
+    def test_the_api_wins_over_the_notification(self):
+        # The notification claims success; the API says the payment was cancelled.
+        self.post(notification("payment.succeeded", payment()))
+        self.process_with_api(payment(status="canceled"))
+        event = self.Event.search([("account_id", "=", self.account.id)])
+        self.assertEqual(event.state, "processed")
+        self.assertEqual(self.sub.payment_status, "failed")
+        self.assertEqual(self.sub.amount_due, 15000.0)
+        self.assertFalse(event.payment_id)
+        self.assertIn("insufficient_funds", self.sub.activity_ids.note)
+
+    def test_pending_payment_is_not_acted_on(self):
+        self.post(notification("payment.succeeded", payment()))
+        self.process_with_api(payment(status="pending"))
+        event = self.Event.search([("account_id", "=", self.account.id)])
+        self.assertEqual(event.state, "ignored")
+        self.assertEqual(self.sub.payment_status, "none")
+
+    def test_duplicates_and_unknown_sources(self):
+        body = notification("payment.succeeded", payment())
+        answers = [self.post(body).json() for _ in range(3)]
+        self.assertEqual([a["duplicate"] for a in answers], [False, True, True])
+        self.account.ip_allowlist = False  # back to YooKassa's own networks
+        with mute_logger("odoo.addons.customer_success.controllers.webhook"):
+            self.assertEqual(self.post(body).status_code, 403)
+            self.account.ip_allowlist = "127.0.0.1"
+            bad = self.url_open(
+                self.url,
+                data="event=payment.succeeded",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+            self.assertEqual(bad.status_code, 400)
+            unknown = self.post(notification("deal.closed", {"id": "x"}))
+            self.assertEqual(unknown.status_code, 400)
+        ignored = self.post(notification("payment.waiting_for_capture", payment("pending")))
+        self.assertEqual(ignored.status_code, 200)
+
+    def test_refund_waits_for_the_accountant(self):
+        self.post(notification("payment.succeeded", payment()))
+        self.process_with_api(payment())
+        refund = {
+            "id": "216749f7-0016-50be-b000-078d43a63ae4",
+            "payment_id": PAYMENT_ID,
+            "status": "succeeded",
+            "created_at": "2026-09-22T08:00:00.000Z",
+            "amount": {"value": "5000.00", "currency": "KZT"},
+        }
+        self.post(notification("refund.succeeded", refund))
+        self.process_with_api(refund)
+        event = self.Event.search([("event_type", "=", "refund.succeeded")])
+        self.assertEqual(event.state, "processed", event.error)
+        self.assertEqual(event.subscription_id, self.sub)
+        self.assertTrue(event.to_reconcile)
+        self.assertEqual(event.amount, -5000.0)
+
+    def test_missing_credentials_fail_with_a_clear_error(self):
+        self.account.api_key = False
+        self.post(notification("payment.succeeded", payment()))
+        with mute_logger("odoo.addons.customer_success.models.cs_billing_event"):
+            self.Event._process_due()
+        event = self.Event.search([("account_id", "=", self.account.id)])
+        self.assertEqual((event.state, event.attempts), ("received", 1))
+        self.assertIn("secret key are not configured", event.error)
