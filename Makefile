@@ -5,7 +5,7 @@ DEMO_DB ?= cs_demo
 DEMO_CUSTOMERS ?= 200
 ODOO := $(PYTHON) -m odoo
 
-.PHONY: setup test demo demo-db lint i18n clean
+.PHONY: setup test demo demo-db bench-webhooks lint clean
 
 setup:
 	bash tools/setup.sh
@@ -21,6 +21,11 @@ demo: demo-db
 demo-db:
 	@test -f $(CONF) || (echo "Run 'make setup' first." && exit 1)
 	$(PYTHON) tools/make_demo.py --db $(DEMO_DB) --customers $(DEMO_CUSTOMERS)
+
+# Stripe webhooks vs Odoo's /web/health with 2 HTTP workers; last line is JSON.
+bench-webhooks:
+	@test -f $(CONF) || (echo "Run 'make setup' first." && exit 1)
+	$(PYTHON) tools/bench_webhooks.py
 
 lint:
 	ruff check . && ruff format --check .

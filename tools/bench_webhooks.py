@@ -1,0 +1,310 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Benchmark of the Stripe webhook against Odoo's own floor, ``/web/health``.
+
+Builds a database with the addon and a generated book, starts Odoo with 2 HTTP
+workers and a cron worker, then for ``--seconds`` each runs 8 concurrent
+senders: first against ``/web/health``, then with signed Stripe
+``customer.subscription.updated`` events (30 % of them re-sent duplicates).
+Waits until the inbox is drained and prints one JSON line:
+accepted_per_s, health_per_s, ratio_to_health, processed_per_s, p99_ack_ms,
+health_p99_ms, lost, duplicated_effects.
+
+    python3 tools/bench_webhooks.py [--seconds 20] [--senders 8] [--keep-db]
+"""
+
+import argparse
+import calendar
+import http.client
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF = ROOT / ".build" / "odoo.conf"
+SECRET = "whsec_bench_secret"
+DB = "cs_bench_webhooks"
+
+
+def percentile(values, pct):
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(pct / 100.0 * (len(ordered) - 1))))]
+
+
+def prepare(customers):
+    import odoo
+    from odoo import SUPERUSER_ID
+    from odoo import api
+
+    odoo.tools.config.parse_config(["-c", str(CONF)], setup_logging=False)
+    odoo.service.db.exp_drop(DB)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "odoo",
+            "-c",
+            str(CONF),
+            "-d",
+            DB,
+            "-i",
+            "customer_success",
+            "--without-demo=all",
+            "--stop-after-init",
+            "--log-level=warn",
+        ],
+        check=True,
+    )
+    registry = odoo.modules.registry.Registry(DB)
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        env["cs.demo.generator"]._generate(customers=customers, seed=5, invoices=False)
+        account = env["cs.billing.account"].search([("provider", "=", "stripe")], limit=1)
+        account.webhook_secret = SECRET
+        subs = env["sale.subscription"].search(
+            [
+                ("billing_account_id", "=", account.id),
+                ("stage_id.type", "=", "in_progress"),
+                ("cs_is_trial", "=", False),
+            ]
+        )
+        refs = [
+            (s.external_subscription_ref, s.currency_id.name.lower(), s.template_id.id)
+            for s in subs
+        ]
+        account_id = account.id
+    odoo.sql_db.close_all()
+    return account_id, refs
+
+
+def start_server(port):
+    log = open(ROOT / ".build" / "bench_webhooks_server.log", "w")  # noqa: SIM115
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "odoo",
+            "-c",
+            str(CONF),
+            "-d",
+            DB,
+            "--db-filter",
+            "^%s$" % DB,
+            "--workers",
+            "2",
+            "--max-cron-threads",
+            "1",
+            "--http-port",
+            str(port),
+            "--limit-time-real",
+            "300",
+            "--log-level",
+            "warn",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    for _ in range(120):
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/web/health")
+            if conn.getresponse().status == 200:
+                return server
+        except OSError:
+            pass
+        time.sleep(1)
+    server.kill()
+    raise SystemExit("Odoo did not start, see .build/bench_webhooks_server.log")
+
+
+def run_load(port, senders, seconds, make_request):
+    """``senders`` threads with keep-alive connections for ``seconds``."""
+    results = [[] for _ in range(senders)]
+    stop = time.monotonic() + seconds
+
+    def sender(index):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        sequence = 0
+        while time.monotonic() < stop:
+            method, path, body, headers, tag = make_request(index, sequence)
+            sequence += 1
+            started = time.perf_counter()
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
+                payload = response.read()
+                status = response.status
+            except OSError:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                status, payload = 0, b""
+            results[index].append((status, (time.perf_counter() - started) * 1000.0, tag, payload))
+
+    threads = [threading.Thread(target=sender, args=(i,)) for i in range(senders)]
+    began = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - began
+    return [r for chunk in results for r in chunk], elapsed
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--senders", type=int, default=8)
+    parser.add_argument("--customers", type=int, default=400)
+    parser.add_argument("--duplicates", type=float, default=0.30)
+    parser.add_argument("--port", type=int, default=8869)
+    parser.add_argument("--keep-db", action="store_true")
+    opts = parser.parse_args()
+    if not CONF.exists():
+        raise SystemExit("Run 'make setup' first.")
+    sys.path.insert(0, str(ROOT))
+    from services.providers.stripe_adapter import sign  # noqa: PLC0415
+
+    account_id, refs = prepare(opts.customers)
+    server = start_server(opts.port)
+    try:
+        health, health_elapsed = run_load(
+            opts.port,
+            opts.senders,
+            opts.seconds,
+            lambda i, n: ("GET", "/web/health", None, {}, None),
+        )
+        rng = random.Random(7)
+        sent = [[] for _ in range(opts.senders)]
+        counters = {}
+        path = "/customer_success/webhook/stripe/%d" % account_id
+        base_time = int(time.time())
+
+        def webhook(index, sequence):
+            own = sent[index]
+            if own and rng.random() < opts.duplicates:
+                body, event_id = own[rng.randrange(len(own))]
+            else:
+                ref, currency, _template = refs[(index + opts.senders * sequence) % len(refs)]
+                step = counters[ref] = counters.get(ref, 0) + 1
+                event_id = "evt_bench_%s_%d" % (ref, step)
+                body = json.dumps(
+                    {
+                        "id": event_id,
+                        "object": "event",
+                        "type": "customer.subscription.updated",
+                        "api_version": "2025-03-31.basil",
+                        "created": base_time + step,
+                        "livemode": False,
+                        "data": {
+                            "object": {
+                                "id": ref,
+                                "object": "subscription",
+                                "status": "active",
+                                "currency": currency,
+                                "customer": "cus_bench",
+                                "items": {
+                                    "data": [
+                                        {
+                                            "quantity": 1,
+                                            "price": {
+                                                "unit_amount": 10000 + 100 * step,
+                                                "currency": currency,
+                                                "recurring": {
+                                                    "interval": "month",
+                                                    "interval_count": 1,
+                                                    "usage_type": "licensed",
+                                                },
+                                            },
+                                        }
+                                    ]
+                                },
+                            }
+                        },
+                    }
+                ).encode()
+                own.append((body, event_id))
+            headers = {"Content-Type": "application/json", "Stripe-Signature": sign(body, SECRET)}
+            return "POST", path, body, headers, event_id
+
+        started = time.time()
+        hooks, hooks_elapsed = run_load(opts.port, opts.senders, opts.seconds, webhook)
+        accepted_ids = {tag for status, _ms, tag, _p in hooks if status == 200}
+        accepted = sum(1 for status, *_rest in hooks if status == 200)
+        # Wait for the inbox to drain.
+        import odoo  # noqa: PLC0415
+        from odoo import SUPERUSER_ID  # noqa: PLC0415
+        from odoo import api  # noqa: PLC0415
+
+        registry = odoo.modules.registry.Registry(DB)
+        deadline = time.time() + 600
+        while True:
+            with registry.cursor() as cr:
+                cr.execute("SELECT count(*) FROM cs_billing_event WHERE state = 'received'")
+                waiting = cr.fetchone()[0]
+                cr.execute("SELECT max(processed_at) FROM cs_billing_event")
+                last_processed = cr.fetchone()[0]
+            if not waiting or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        with registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            Event = env["cs.billing.event"]
+            stored = Event.search([("external_id", "in", list(accepted_ids))])
+            processed = Event.search_count([("state", "in", ("processed", "ignored"))])
+            changing = Event.search_count(
+                [
+                    ("state", "=", "processed"),
+                    "|",
+                    ("result", "ilike", "Upgrade"),
+                    ("result", "ilike", "Downgrade"),
+                ]
+            )
+            movements = env["cs.mrr.movement"].search_count([("source", "=", "stripe")])
+            failed = Event.search_count([("state", "=", "failed")])
+        # processed_at is naive UTC: from the first request to the last event processed.
+        drain_seconds = hooks_elapsed
+        if last_processed:
+            drain_seconds = max(
+                calendar.timegm(last_processed.timetuple()) - started, hooks_elapsed
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        if not opts.keep_db:
+            import odoo  # noqa: PLC0415
+
+            odoo.sql_db.close_all()
+            odoo.service.db.exp_drop(DB)
+    health_ok = [ms for status, ms, *_ in health if status == 200]
+    hook_ms = [ms for status, ms, *_ in hooks if status == 200]
+    health_per_s = len(health_ok) / health_elapsed
+    accepted_per_s = accepted / hooks_elapsed
+    result = {
+        "senders": opts.senders,
+        "seconds": opts.seconds,
+        "requests": len(hooks),
+        "unique_events": len(accepted_ids),
+        "accepted_per_s": round(accepted_per_s, 1),
+        "health_per_s": round(health_per_s, 1),
+        "ratio_to_health": round(accepted_per_s / health_per_s, 3) if health_per_s else 0,
+        "processed_per_s": round(processed / drain_seconds, 1) if drain_seconds else 0,
+        "p99_ack_ms": round(percentile(hook_ms, 99), 1),
+        "health_p99_ms": round(percentile(health_ok, 99), 1),
+        "lost": len(accepted_ids) - len(stored),
+        "duplicated_effects": max(movements - changing, 0),
+        "failed_events": failed,
+        "errors": sum(1 for status, *_ in hooks if status != 200),
+    }
+    print(json.dumps(result))
+    return 0 if os.environ.get("CS_BENCH_STRICT") is None else int(result["lost"] > 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
