@@ -120,12 +120,24 @@ class CsBillingEvent(models.Model):
         row = self.env.cr.fetchone()
         if row:
             if state == "received":
-                self.env.ref("customer_success.ir_cron_billing_events")._trigger()
+                self._wake_processing()
             return self.browse(row[0]), True
         existing = self.search(
             [("account_id", "=", account.id), ("external_id", "=", event.external_id)], limit=1
         )
         return existing, False
+
+    def _wake_processing(self):
+        """Trigger the inbox cron unless a trigger is already pending.
+
+        One pending trigger is enough: the cron re-runs while work remains. This
+        keeps the webhook's acknowledgement cheap under load (no trigger row and
+        no wake-up notification per request).
+        """
+        cron = self.env.ref("customer_success.ir_cron_billing_events")
+        self.env.cr.execute("SELECT 1 FROM ir_cron_trigger WHERE cron_id = %s LIMIT 1", [cron.id])
+        if not self.env.cr.fetchone():
+            cron._trigger()
 
     # ------------------------------------------------------------------
     # Processing
@@ -221,7 +233,8 @@ class CsBillingEvent(models.Model):
         return partner.csm_id or partner.user_id or subscription.user_id or self.env.user
 
     def _schedule(self, subscription, summary, note, days=0):
-        subscription.activity_schedule(
+        # quick update: no assignment email per activity, the CSM sees it in Odoo.
+        subscription.with_context(mail_activity_quick_update=True).activity_schedule(
             "mail.mail_activity_data_todo",
             date_deadline=fields.Date.context_today(self) + timedelta(days=days),
             summary=summary,

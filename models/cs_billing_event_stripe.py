@@ -72,6 +72,8 @@ class CsBillingEventStripe(models.Model):
         period_end = _ts(item.get("current_period_end") or obj.get("current_period_end"))
         vals.update(
             {
+                # Stripe gave up collecting: delinquent churn until paid again.
+                "cs_delinquent": status == "unpaid",
                 "cs_is_trial": status == "trialing",
                 "cs_trial_end_date": _ts(obj.get("trial_end")) if status == "trialing" else False,
                 "seats": stripe_adapter.subscription_quantity(obj) or subscription.seats,
@@ -83,8 +85,11 @@ class CsBillingEventStripe(models.Model):
             vals["next_payment_date"] = period_end
             if subscription.renewal_type == "auto":
                 vals["renewal_date"] = period_end
-        subscription.write(vals)
-        subscription._cs_set_recurring_amount(new_mrr)
+        commands = subscription._cs_recurring_amount_commands(new_mrr)
+        if commands:
+            vals["sale_subscription_line_ids"] = commands
+        # One write: flags, dates and price move together, so the ledger sees one change.
+        subscription.with_context(cs_churn_kind="delinquent").write(vals)
         if subscription.stage_id.type != "in_progress" and status in (
             "active",
             "trialing",
@@ -137,9 +142,9 @@ class CsBillingEventStripe(models.Model):
         if previous.get("status") == "trialing" and status == "active":
             messages.append(self.env._("Trial converted"))
         result = "; ".join(messages) or self.env._("Subscription synced")
-        subscription.message_post(
+        subscription._message_log(
             body=Markup("<p>%s</p>")
-            % self.env._("Stripe %(type)s: %(result)s", type=self.event_type, result=result)
+            % self.env._("Stripe %(type)s: %(result)s", type=self.event_type, result=result),
         )
         return "processed", result
 
@@ -164,12 +169,12 @@ class CsBillingEventStripe(models.Model):
             ),
             days=1,
         )
-        subscription.message_post(
+        subscription._message_log(
             body=Markup("<p>%s</p>")
             % self.env._(
                 "Stripe: subscription cancelled (%(reason)s).",
                 reason=reason or self.env._("no reason given"),
-            )
+            ),
         )
         return "processed", self.env._("Cancelled (%(reason)s)", reason=reason or "-")
 
@@ -229,22 +234,24 @@ class SaleSubscriptionBilling(models.Model):
             "view_mode": "form",
         }
 
-    def _cs_set_recurring_amount(self, mrr):
-        """Make the recurring lines bill ``mrr`` a month (provider-run subscriptions)."""
+    def _cs_recurring_amount_commands(self, mrr):
+        """Line commands making the subscription bill ``mrr`` a month, or [] if it does.
+
+        Provider-run subscriptions keep one recurring line priced from the
+        provider. No MRR from the provider (trial, paused, unpaid) keeps the
+        contract price: the trial flag or the payment status tells the rest.
+        """
         self.ensure_one()
-        # No MRR from the provider (trial, paused, unpaid): keep the contract price;
-        # the trial flag or the payment status tells the rest.
-        if not mrr or self.currency_id.compare_amounts(self.mrr, mrr) == 0:
-            return
+        lines = self.sale_subscription_line_ids
+        if not mrr or not lines:
+            return []
         months = mrr_service.months_in_period(
             self.template_id.recurring_rule_type, self.template_id.recurring_interval
         )
-        period_amount = mrr * months
-        lines = self.sale_subscription_line_ids
-        if not lines:
-            return
+        current = sum(lines.mapped("price_subtotal")) / months
+        if self.currency_id.compare_amounts(current, mrr) == 0:
+            return []
         first = lines[0]
         quantity = first.product_uom_qty or 1.0
-        commands = [(1, first.id, {"price_unit": period_amount / quantity, "discount": 0.0})]
-        commands += [(2, line.id) for line in lines[1:]]
-        self.write({"sale_subscription_line_ids": commands})
+        commands = [(1, first.id, {"price_unit": mrr * months / quantity, "discount": 0.0})]
+        return commands + [(2, line.id) for line in lines[1:]]

@@ -70,14 +70,14 @@ class CsBillingEventYookassa(models.Model):
             )
         # refund.succeeded: money went back; the accountant issues the credit note.
         self.write({"amount": -amount, "currency_id": currency.id, "to_reconcile": True})
-        subscription.message_post(
+        subscription._message_log(
             body=Markup("<p>%s</p>")
             % self.env._(
                 "YooKassa refund of %(amount)s %(currency)s (payment %(payment)s).",
                 amount=amount,
                 currency=currency.name,
                 payment=obj.get("payment_id") or "-",
-            )
+            ),
         )
         return "processed", self.env._(
             "Refund of %(amount)s %(currency)s — to reconcile",

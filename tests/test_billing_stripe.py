@@ -442,6 +442,23 @@ class TestStripeWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(self.stripe_movements().movement_type, "reactivation")
         self.assertAlmostEqual(self.sub.mrr, 100.0)
 
+    def test_unpaid_is_delinquent_churn_until_paid(self):
+        self.post(
+            stripe_event(
+                "customer.subscription.updated", stripe_subscription(status="unpaid"), 1790000000
+            )
+        )
+        self.post(
+            stripe_event(
+                "customer.subscription.updated", stripe_subscription(status="active"), 1790000900
+            )
+        )
+        self.process()
+        churn, back = self.stripe_movements()
+        self.assertEqual((churn.movement_type, churn.churn_kind), ("churn", "delinquent"))
+        self.assertEqual(back.movement_type, "reactivation")
+        self.assertFalse(self.sub.cs_delinquent)
+
     def test_scheduled_cancellation(self):
         self.post(
             stripe_event(

@@ -19,6 +19,7 @@ import http.client
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import threading
@@ -86,11 +87,15 @@ def prepare(customers):
 
 def start_server(port):
     log = open(ROOT / ".build" / "bench_webhooks_server.log", "w")  # noqa: SIM115
+    # The odoo launcher script, not "python -m odoo": in prefork mode Odoo re-runs
+    # sys.argv[0] to spawn its gevent (websocket) process.
+    launcher = Path(sys.executable).with_name("odoo")
+    if not launcher.exists():
+        launcher = Path(shutil.which("odoo-bin") or shutil.which("odoo") or "odoo")
     server = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "odoo",
+            str(launcher),
             "-c",
             str(CONF),
             "-d",
