@@ -11,7 +11,7 @@
     "application": True,
     "installable": True,
     "depends": ["crm", "sale_management", "account", "mail", "subscription_oca"],
-    "external_dependencies": {"python": ["python-dateutil", "stripe"]},
+    "external_dependencies": {"python": ["python-dateutil", "stripe", "yookassa", "requests"]},
     "data": [
         "security/customer_success_security.xml",
         "security/ir.model.access.csv",

@@ -5,10 +5,13 @@ import logging
 from datetime import datetime
 from datetime import timedelta
 
+import psycopg2
+
 from odoo import api
 from odoo import fields
 from odoo import models
 from odoo.tools import SQL
+from odoo.tools import mute_logger
 
 from .cs_billing_account import PROVIDERS
 
@@ -91,6 +94,22 @@ class CsBillingEvent(models.Model):
         """
         now = fields.Datetime.now()
         created = datetime.utcfromtimestamp(event.created) if event.created else now
+        try:
+            with self.env.cr.savepoint(flush=False), mute_logger("odoo.sql_db"):
+                row = self._insert_event(account, event, state, result, created, now)
+        except psycopg2.errors.SerializationFailure:
+            # The same event arrived on another connection that committed first.
+            return self.browse(), False
+        if row:
+            if state == "received":
+                self._wake_processing()
+            return self.browse(row[0]), True
+        existing = self.search(
+            [("account_id", "=", account.id), ("external_id", "=", event.external_id)], limit=1
+        )
+        return existing, False
+
+    def _insert_event(self, account, event, state, result, created, now):
         self.env.cr.execute(
             SQL(
                 """
@@ -117,15 +136,7 @@ class CsBillingEvent(models.Model):
                 now=now,
             )
         )
-        row = self.env.cr.fetchone()
-        if row:
-            if state == "received":
-                self._wake_processing()
-            return self.browse(row[0]), True
-        existing = self.search(
-            [("account_id", "=", account.id), ("external_id", "=", event.external_id)], limit=1
-        )
-        return existing, False
+        return self.env.cr.fetchone()
 
     def _wake_processing(self):
         """Trigger the inbox cron unless a trigger is already pending.

@@ -108,6 +108,8 @@ def start_server(port):
             "1",
             "--http-port",
             str(port),
+            "--gevent-port",
+            str(port + 1),
             "--limit-time-real",
             "300",
             "--log-level",
