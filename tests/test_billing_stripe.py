@@ -1,10 +1,12 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import json
+import threading
 import time
 from datetime import date
 from unittest.mock import patch
 
+import requests
 from freezegun import freeze_time
 
 from odoo import fields
@@ -286,6 +288,34 @@ class TestStripeWebhook(CustomerSuccessMixin, HttpCase):
         self.process()
         self.assertEqual(len(self.stripe_movements()), 1)
         self.assertEqual(self.Event.search_count([("external_id", "=", event["id"])]), 1)
+
+    def test_same_event_on_two_concurrent_connections(self):
+        event = stripe_event(
+            "customer.subscription.updated",
+            stripe_subscription(unit_amount=15000),
+            created=1790000000,
+        )
+        body = json.dumps(event).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "Stripe-Signature": stripe_adapter.sign(body, SECRET),
+        }
+        answers = []
+
+        def send():
+            answers.append(
+                requests.post(self.base_url() + self.url, data=body, headers=headers, timeout=30)
+            )
+
+        threads = [threading.Thread(target=send) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual([a.status_code for a in answers], [200, 200])
+        self.assertEqual(sorted(a.json()["duplicate"] for a in answers), [False, True])
+        self.process()
+        self.assertEqual(len(self.stripe_movements()), 1)
 
     def test_updated_before_created(self):
         created = stripe_event(
