@@ -41,6 +41,7 @@ class BillingWebhook(http.Controller):
         methods=["GET", "POST"],
         csrf=False,
         save_session=False,
+        readonly=False,
     )
     def billing_webhook(self, provider, account_id, **_params):
         httprequest = request.httprequest

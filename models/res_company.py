@@ -21,6 +21,11 @@ class ResCompany(models.Model):
         help="A subscription unpaid for this many days after its due date counts as "
         "churned (delinquent churn) until it is paid. 0 disables delinquent churn.",
     )
+    cs_raw_event_retention_days = fields.Integer(
+        string="Keep Raw Usage Events (days)",
+        default=90,
+        help="Raw usage events older than this are deleted; daily aggregates are kept.",
+    )
     cs_segment_mid_arr = fields.Monetary(
         string="Mid-market from ARR", currency_field="currency_id", default=0.0
     )
@@ -32,6 +37,7 @@ class ResCompany(models.Model):
 
     @api.constrains(
         "cs_delinquent_churn_days",
+        "cs_raw_event_retention_days",
         "cs_segment_mid_arr",
         "cs_segment_enterprise_arr",
         "cs_segment_mid_team",
@@ -39,6 +45,8 @@ class ResCompany(models.Model):
     )
     def _check_cs_thresholds(self):
         for company in self:
+            if company.cs_raw_event_retention_days < 1:
+                raise ValidationError(self.env._("Raw usage events must be kept at least one day."))
             if company.cs_delinquent_churn_days < 0:
                 raise ValidationError(self.env._("The delinquent churn delay cannot be negative."))
             values = (

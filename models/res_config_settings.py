@@ -18,6 +18,9 @@ class ResConfigSettings(models.TransientModel):
     cs_delinquent_churn_days = fields.Integer(
         related="company_id.cs_delinquent_churn_days", readonly=False
     )
+    cs_raw_event_retention_days = fields.Integer(
+        related="company_id.cs_raw_event_retention_days", readonly=False
+    )
     cs_segment_mid_arr = fields.Monetary(
         related="company_id.cs_segment_mid_arr", readonly=False, currency_field="currency_id"
     )

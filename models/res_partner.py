@@ -93,6 +93,7 @@ class ResPartner(models.Model):
         help="Keep the segment chosen by hand instead of the automatic thresholds.",
     )
     cs_mrr_movement_ids = fields.One2many("cs.mrr.movement", "partner_id", string="MRR History")
+    cs_usage_daily_ids = fields.One2many("cs.usage.daily", "partner_id", string="Daily Usage")
 
     @api.depends_context("company")
     @api.depends("company_id")

@@ -4,3 +4,4 @@ from . import demo_book
 from . import mrr
 from . import providers
 from . import segment
+from . import usage

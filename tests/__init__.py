@@ -9,4 +9,5 @@ from . import test_mrr_ledger
 from . import test_mrr_service
 from . import test_security
 from . import test_subscription_mrr
+from . import test_usage_api
 from . import test_validation
