@@ -25,6 +25,8 @@
         "views/res_partner_views.xml",
         "views/res_config_settings_views.xml",
         "views/cs_usage_views.xml",
+        "views/cs_nps_views.xml",
+        "views/nps_templates.xml",
         "wizards/cs_assign_csm_views.xml",
         "wizards/cs_usage_import_views.xml",
         "views/menus.xml",

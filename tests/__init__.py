@@ -7,7 +7,9 @@ from . import test_customer_card
 from . import test_demo_generator
 from . import test_mrr_ledger
 from . import test_mrr_service
+from . import test_nps
 from . import test_security
+from . import test_signals
 from . import test_subscription_mrr
 from . import test_usage_api
 from . import test_validation
