@@ -8,12 +8,14 @@ from . import cs_billing_event_kaspi
 from . import cs_billing_event_stripe
 from . import cs_billing_event_yookassa
 from . import cs_demo_generator
+from . import cs_health
 from . import cs_mrr_movement
 from . import cs_nps_survey
 from . import cs_usage_event
 from . import res_company
 from . import res_config_settings
 from . import res_partner
+from . import res_partner_health
 from . import res_partner_signals
 from . import sale_subscription
 from . import sale_subscription_line

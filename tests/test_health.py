@@ -1,0 +1,196 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from datetime import date
+from datetime import datetime
+
+from odoo.exceptions import ValidationError
+from odoo.tests import TransactionCase
+from odoo.tests import tagged
+
+from ..services import health
+from .common import CustomerSuccessCase
+
+TODAY = date(2026, 11, 20)
+
+
+@tagged("post_install", "-at_install", "customer_success")
+class TestHealthService(TransactionCase):
+    def test_rules(self):
+        rules = [(None, 10, 0), (10, 30, 50), (30, None, 100)]
+        cases = [(-5, 0), (0, 0), (9.99, 0), (10, 50), (29, 50), (30, 100), (1000, 100)]
+        for value, points in cases:
+            with self.subTest(value=value):
+                self.assertEqual(health.points_for(value, rules), points)
+        self.assertIsNone(health.points_for(5, [(10, 20, 50)]))
+        self.assertFalse(health.overlapping(rules))
+        self.assertTrue(health.overlapping([(None, 10, 0), (5, None, 100)]))
+
+    def test_score_zones_and_missing_metrics(self):
+        measures = [
+            {"code": 1, "metric": "a", "weight": 60, "rules": [(None, None, 100)]},
+            {"code": 2, "metric": "b", "weight": 40, "rules": [(None, None, 0)]},
+        ]
+        score, zone, rows = health.score(measures, {"a": 1, "b": 1})
+        self.assertEqual((score, zone), (60.0, "yellow"))
+        self.assertEqual([r["contribution"] for r in rows], [60.0, 0.0])
+        # b unknown: a alone carries the whole weight.
+        self.assertEqual(health.score(measures, {"a": 1, "b": None})[:2], (100.0, "green"))
+        self.assertEqual(health.score(measures, {})[:2], (None, None))
+        self.assertEqual(health.zone_for(39.9, 70, 40), "red")
+        cases = [
+            ("green", None, "low"),
+            ("green", -12, "medium"),
+            ("yellow", 0, "medium"),
+            ("yellow", -10, "high"),
+            ("red", 5, "high"),
+        ]
+        for zone, trend, risk in cases:
+            with self.subTest(zone=zone, trend=trend):
+                self.assertEqual(health.churn_risk(zone, trend), risk)
+
+
+@tagged("post_install", "-at_install", "customer_success")
+class TestHealthScoring(CustomerSuccessCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.customer.ref = "C-1"
+        cls.sub = cls._subscription(seats=10)
+        cls.Model = cls.env["cs.health.model"]
+        cls.model = cls.env.ref("customer_success.cs_health_model_seed000")
+        cls.Model.search([("id", "!=", cls.model.id)]).active = False
+
+    def ingest(self, rows):
+        items = [
+            {"customer_ref": "C-1", "type": t, "timestamp": ts, "value": v} for t, ts, v in rows
+        ]
+        accepted, _dup, errors = self.env["cs.usage.event"]._ingest(
+            self.company, items, now=datetime(2026, 11, 20, 12)
+        )
+        self.assertFalse(errors)
+        return accepted
+
+    def test_shipped_models_are_valid(self):
+        models = self.Model.with_context(active_test=False).search([])
+        self.assertGreaterEqual(len(models), 3)
+        for model in models:
+            self.assertAlmostEqual(sum(model.measure_ids.mapped("weight")), 100.0)
+        self.assertTrue(self.model.active)
+
+    def test_invalid_models(self):
+        with self.assertRaises(ValidationError):
+            self.Model.create(
+                {
+                    "name": "Bad weights",
+                    "measure_ids": [
+                        (
+                            0,
+                            0,
+                            {
+                                "name": "A",
+                                "metric": "nps",
+                                "weight": 50,
+                                "rule_ids": [(0, 0, {"points": 100, "has_min": False})],
+                            },
+                        )
+                    ],
+                }
+            )
+        with self.assertRaises(ValidationError):
+            self.Model.create(
+                {
+                    "name": "Overlap",
+                    "measure_ids": [
+                        (
+                            0,
+                            0,
+                            {
+                                "name": "A",
+                                "metric": "nps",
+                                "weight": 100,
+                                "rule_ids": [
+                                    (
+                                        0,
+                                        0,
+                                        {
+                                            "has_min": False,
+                                            "has_max": True,
+                                            "max_value": 8,
+                                            "points": 0,
+                                        },
+                                    ),
+                                    (0, 0, {"min_value": 5, "points": 100}),
+                                ],
+                            },
+                        )
+                    ],
+                }
+            )
+        with self.assertRaises(ValidationError):
+            self.Model.create({"name": "Zones", "green_min": 30, "yellow_min": 50})
+        version = self.model.version
+        self.model.green_min = 75
+        self.assertEqual(self.model.version, version + 1)
+
+    def test_daily_score_with_explanation(self):
+        self.ingest(
+            [
+                ("login", "2026-11-18T10:00:00Z", 40),
+                ("active_users", "2026-11-18", 9),
+                ("ticket_opened", "2026-11-10", 2),
+                ("ticket_closed", "2026-11-11", 1),
+            ]
+        )
+        self.customer.write({"cs_nps_score": 10, "cs_nps_date": date(2026, 10, 1)})
+        self.Model._cron_compute_health(today=TODAY)
+        self.Model._cron_compute_health(today=TODAY)  # idempotent: one snapshot a day
+        snapshots = self.env["cs.health.snapshot"].search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(len(snapshots), 1)
+        # logins 40 -> 80 x 30 %, seats 90 % -> 100 x 25 %, NPS 10 -> 100 x 20 %,
+        # no overdue -> 100 x 15 %, 1 open ticket -> 70 x 10 %  = 24 + 25 + 20 + 15 + 7
+        self.assertEqual(snapshots.score, 91.0)
+        self.assertEqual((self.customer.health_score, self.customer.health_zone), (91.0, "green"))
+        self.assertEqual(self.customer.churn_risk, "low")
+        self.assertEqual(snapshots.model_version, self.model.version)
+        breakdown = self.customer.cs_health_breakdown
+        self.assertIn("Product activity", breakdown)
+        self.assertIn("Adoption (seats used)", breakdown)
+
+    def test_export_request_forces_red_and_trend_alerts(self):
+        self.env["cs.health.snapshot"].create(
+            {
+                "partner_id": self.customer.id,
+                "date": date(2026, 10, 20),
+                "score": 95.0,
+                "zone": "green",
+            }
+        )
+        self.ingest([("login", "2026-11-18", 40), ("export_request", "2026-11-19", 1)])
+        self.Model._cron_compute_health(today=TODAY)
+        snapshot = self.env["cs.health.snapshot"].search(
+            [("partner_id", "=", self.customer.id), ("date", "=", TODAY)]
+        )
+        self.assertEqual(snapshot.zone, "red")
+        self.assertIn("Data export", snapshot.forced_reason)
+        self.assertLessEqual(self.customer.cs_health_trend_30, -10)
+        self.assertTrue(self.customer.cs_health_falling)
+        self.assertEqual(self.customer.churn_risk, "high")
+
+    def test_locked_override_survives_the_nightly_run(self):
+        customer = self.customer.with_user(self.cs_user)
+        with self.assertRaises(ValidationError):
+            customer.write({"cs_health_override": 30, "cs_health_locked": True})
+        customer.write(
+            {
+                "cs_health_override": 30,
+                "cs_health_locked": True,
+                "cs_health_override_reason": "Champion left, budget frozen",
+                "cs_health_override_until": date(2026, 12, 31),
+            }
+        )
+        self.assertEqual((self.customer.health_score, self.customer.health_zone), (30, "red"))
+        self.ingest([("login", "2026-11-18", 100)])
+        self.Model._cron_compute_health(today=TODAY)
+        self.assertEqual(self.customer.health_score, 30)
+        snapshot = self.env["cs.health.snapshot"].search([("partner_id", "=", self.customer.id)])
+        self.assertIn("Locked by", snapshot.forced_reason)
