@@ -1,6 +1,7 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
+import random
 import time
 from collections import defaultdict
 from datetime import timedelta
@@ -48,7 +49,17 @@ class CsDemoGenerator(models.AbstractModel):
     _description = "Customer Success Demo Data Generator"
 
     @api.model
-    def _generate(self, customers=200, months=24, seed=42, today=None, invoices=None, company=None):
+    def _generate(
+        self,
+        customers=200,
+        months=24,
+        seed=42,
+        today=None,
+        invoices=None,
+        company=None,
+        usage_days=None,
+        health_days=30,
+    ):
         if not self.env.is_superuser():
             raise UserError(self.env._("Only the superuser can generate demo data."))
         started = time.time()
@@ -75,11 +86,17 @@ class CsDemoGenerator(models.AbstractModel):
         if invoices is None:
             invoices = customers <= 2000
         invoice_count = self._demo_invoices(book, company, sub_ids) if invoices else 0
+        if usage_days is None:
+            usage_days = 90 if customers <= 5000 else 0
+        usage_rows = self._demo_usage(book, company, partner_ids, usage_days, seed)
+        if usage_days and health_days:
+            self._demo_health(partner_ids, book.today, health_days)
         stats = {
             "customers": len(partner_ids),
             "subscriptions": len(sub_ids),
             "movements": movements,
             "invoices": invoice_count,
+            "usage_rows": usage_rows,
             "seconds": round(time.time() - started, 1),
         }
         _logger.info("customer_success demo data: %s", stats)
@@ -445,6 +462,89 @@ class CsDemoGenerator(models.AbstractModel):
                 [(partner_ids[c], d) for c, d in first_paid.items()],
             )
         return len(vals_list)
+
+    def _demo_usage(self, book, company, partner_ids, days, seed):
+        """Daily usage of the running customers over the last ``days`` days, in bulk.
+
+        Each customer gets a deterministic profile (engaged, steady, declining or
+        drifting away) that drives logins, key actions, active users against its
+        seats, tickets, an occasional data-export request and its NPS.
+        """
+        if not days:
+            return 0
+        rng = random.Random(seed * 7919)
+        running = {}
+        for sub in book.subscriptions:
+            if not sub.end and not sub.is_trial:
+                running[sub.customer] = running.get(sub.customer, 0) + sub.seats
+        rows, nps_rows = [], []
+        profiles = ["engaged", "steady", "steady", "declining", "drifting"]
+        trend = {"engaged": 0.2, "steady": 0.0, "declining": -0.6, "drifting": -0.9}
+        nps_range = {"engaged": (8, 10), "steady": (6, 10), "declining": (3, 8), "drifting": (0, 6)}
+        for customer_key, seats in sorted(running.items()):
+            pid = partner_ids[customer_key]
+            profile = profiles[rng.randrange(len(profiles))]
+            base = max(seats, 1) * rng.uniform(0.4, 1.1)
+            for offset in range(days, 0, -1):
+                day = book.today - timedelta(days=offset)
+                factor = 1.0 + trend[profile] * (1.0 - offset / days)
+                if day.weekday() >= 5:
+                    factor *= 0.25
+                active = min(max(int(base * factor * rng.uniform(0.7, 1.0)), 0), seats)
+                rows.append((pid, company.id, "active_users", day, float(active)))
+                rows.append((pid, company.id, "login", day, float(int(active * rng.uniform(1, 3)))))
+                rows.append(
+                    (pid, company.id, "key_action", day, float(int(active * rng.uniform(2, 6))))
+                )
+                if rng.random() < (0.06 if trend[profile] < 0 else 0.03):
+                    rows.append((pid, company.id, "ticket_opened", day, 1.0))
+                    if rng.random() < 0.7:
+                        closed = min(day + timedelta(days=2), book.today)
+                        rows.append((pid, company.id, "ticket_closed", closed, 1.0))
+            if profile == "drifting" and rng.random() < 0.3:
+                day = book.today - timedelta(days=rng.randint(1, 20))
+                rows.append((pid, company.id, "export_request", day, 1.0))
+            if rng.random() < 0.45:
+                nps_rows.append(
+                    (
+                        pid,
+                        rng.randint(*nps_range[profile]),
+                        book.today - timedelta(days=rng.randint(5, 200)),
+                    )
+                )
+        folded = {}
+        for pid, company_id, metric, day, value in rows:
+            key = (pid, company_id, metric, day)
+            total, count = folded.get(key, (0.0, 0))
+            folded[key] = (total + value, count + 1)
+        uid, now = self.env.uid, fields.Datetime.now()
+        execute_values(
+            self.env.cr._obj,
+            "INSERT INTO cs_usage_daily (partner_id, company_id, metric, date, value, "
+            "event_count, create_uid, create_date, write_uid, write_date) VALUES %s "
+            "ON CONFLICT (partner_id, date, metric) DO NOTHING",
+            [key + (value, count, uid, now, uid, now) for key, (value, count) in folded.items()],
+            page_size=5000,
+        )
+        if nps_rows:
+            execute_values(
+                self.env.cr._obj,
+                "UPDATE res_partner p SET cs_nps_score = v.score, cs_nps_date = v.day "
+                "FROM (VALUES %s) AS v(id, score, day) WHERE p.id = v.id",
+                nps_rows,
+            )
+        self.env.invalidate_all()
+        return len(folded)
+
+    def _demo_health(self, partner_ids, today, days):
+        """Score the book for each of the last ``days`` days so that cards show trends."""
+        Model = self.env["cs.health.model"]
+        ids = sorted(partner_ids.values())
+        self.env["res.partner"]._cs_refresh_signals(ids, today=today)
+        for offset in range(days, -1, -1):
+            day = today - timedelta(days=offset)
+            for start in range(0, len(ids), 2000):
+                Model._compute_health(ids[start : start + 2000], day)
 
     def _demo_refresh_totals(self, partners):
         """Customer totals, payment status and renewal date, in one statement."""

@@ -76,6 +76,13 @@ class TestDemoGenerator(TransactionCase):
         sample.flush_recordset(["cs_mrr"])
         for partner in sample:
             self.assertAlmostEqual(partner.cs_mrr, expected[partner.id], places=1)
+        # Usage, NPS and 31 days of health history come with the book.
+        self.assertGreater(stats["usage_rows"], 1000)
+        scored = paying.filtered("health_zone")
+        self.assertTrue(scored)
+        self.assertTrue(set(scored.mapped("health_zone")) & {"green", "yellow", "red"})
+        snapshots = self.env["cs.health.snapshot"].search_count([("partner_id", "in", scored.ids)])
+        self.assertGreaterEqual(snapshots, len(scored) * 31)
         # Editing a generated subscription keeps writing to the same ledger.
         sub = paying[0].cs_subscription_ids.filtered(lambda s: s.mrr)[:1]
         before = self.env["cs.mrr.movement"].search_count([("subscription_id", "=", sub.id)])
