@@ -388,6 +388,100 @@ class CsHealthModel(models.Model):
             }
         return result
 
+    # ------------------------------------------------------------------
+    # Backtest (D6): would this model have warned in time?
+    # ------------------------------------------------------------------
+    backtest_date = fields.Datetime(readonly=True)
+    backtest_churned = fields.Integer(string="Churned Customers", readonly=True)
+    backtest_detected = fields.Float(
+        string="Warned ≥ 30 Days Before (%)",
+        readonly=True,
+        help="Share of churned customers that were red or yellow 30 days before churning.",
+    )
+    backtest_false_alarm = fields.Float(
+        string="False Alarms (%)",
+        readonly=True,
+        help="Share of red or yellow customers that did not churn in the following 90 days.",
+    )
+    backtest_sample = fields.Integer(string="Customers Scored", readonly=True)
+
+    def action_backtest(self, today=None, lead_days=30, horizon_days=90):
+        """Score the database's own history with this model and compare with what happened.
+
+        For every customer who churned in the last year, the model scores the
+        metrics as they stood ``lead_days`` before the churn. False alarms are
+        customers red or yellow on the first of each of the last 12 months who
+        did not churn within ``horizon_days``.
+        """
+        today = today or fields.Date.context_today(self)
+        Movement = self.env["cs.mrr.movement"].sudo()
+        year_ago = today - timedelta(days=365)
+        churns = Movement.search_read(
+            [
+                ("movement_type", "=", "churn"),
+                ("mrr_after", "=", 0),
+                ("date", ">=", year_ago),
+                ("date", "<=", today),
+            ],
+            ["partner_id", "date"],
+        )
+        churn_dates = {}
+        for row in churns:
+            churn_dates.setdefault(row["partner_id"][0], []).append(row["date"])
+        for model in self:
+            definition = model._definition()
+
+            def warns(values, model=model, definition=definition):
+                score_, zone, _rows = health_service.score(
+                    definition, values, model.green_min, model.yellow_min
+                )
+                if score_ is None:
+                    return None
+                return zone in ("red", "yellow") or bool(model._critical(model, values))
+
+            by_day = {}
+            for pid, dates in churn_dates.items():
+                for day in dates:
+                    by_day.setdefault(day - timedelta(days=lead_days), []).append(pid)
+            detected = scored = 0
+            for day, pids in by_day.items():
+                values = self._metric_values(pids, day)
+                for pid in pids:
+                    verdict = warns(values.get(pid, {}))
+                    if verdict is not None:
+                        scored += 1
+                        detected += verdict
+            alarms = false_alarms = 0
+            self.env.cr.execute(
+                "SELECT id FROM res_partner WHERE cs_is_account AND customer_since IS NOT NULL"
+            )
+            account_ids = [r[0] for r in self.env.cr.fetchall()]
+            for months_back in range(1, 13):
+                day = fields.Date.subtract(today.replace(day=1), months=months_back)
+                if day + timedelta(days=horizon_days) > today:
+                    continue
+                values = self._metric_values(account_ids, day)
+                for pid in account_ids:
+                    if warns(values.get(pid, {})):
+                        alarms += 1
+                        churned = any(
+                            day < d <= day + timedelta(days=horizon_days)
+                            for d in churn_dates.get(pid, [])
+                        )
+                        false_alarms += not churned
+            model.write(
+                {
+                    "backtest_date": fields.Datetime.now(),
+                    "backtest_churned": scored,
+                    "backtest_detected": round(100.0 * detected / scored, 1) if scored else 0.0,
+                    "backtest_false_alarm": round(100.0 * false_alarms / alarms, 1)
+                    if alarms
+                    else 0.0,
+                    "backtest_sample": len(account_ids),
+                }
+            )
+        return True
+
     def action_recompute_now(self):
         self.env["cs.health.snapshot"].search(
             [("date", "=", fields.Date.context_today(self))]

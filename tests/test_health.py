@@ -194,3 +194,55 @@ class TestHealthScoring(CustomerSuccessCase):
         self.assertEqual(self.customer.health_score, 30)
         snapshot = self.env["cs.health.snapshot"].search([("partner_id", "=", self.customer.id)])
         self.assertIn("Locked by", snapshot.forced_reason)
+
+
+@tagged("post_install", "-at_install", "customer_success")
+class TestHealthBacktest(CustomerSuccessCase):
+    def test_backtest_on_a_crafted_history(self):
+        Model = self.env["cs.health.model"]
+        model = self.env.ref("customer_success.cs_health_model_seed000")
+        Daily, Movement = self.env["cs.usage.daily"], self.env["cs.mrr.movement"]
+        quiet = self.env["res.partner"].create({"name": "Quiet LLP", "is_company": True})
+        busy = self.env["res.partner"].create({"name": "Busy LLP", "is_company": True})
+        for partner in (quiet, busy):
+            Movement.create(
+                {
+                    "partner_id": partner.id,
+                    "date": date(2026, 10, 15),
+                    "movement_type": "churn",
+                    "amount": -100,
+                    "amount_currency": -100,
+                    "currency_id": self.usd.id,
+                    "mrr_before": 100,
+                    "mrr_after": 0,
+                }
+            )
+        # 30 days before churning: Quiet barely logged in, Busy used the product a lot.
+        Daily.create(
+            [
+                {
+                    "partner_id": quiet.id,
+                    "company_id": self.company.id,
+                    "date": date(2026, 9, 1),
+                    "metric": "login",
+                    "value": 1,
+                    "event_count": 1,
+                },
+                {
+                    "partner_id": busy.id,
+                    "company_id": self.company.id,
+                    "date": date(2026, 9, 1),
+                    "metric": "login",
+                    "value": 80,
+                    "event_count": 1,
+                },
+            ]
+        )
+        model.action_backtest(today=TODAY)
+        self.assertEqual(model.backtest_churned, 2)
+        self.assertEqual(model.backtest_detected, 50.0)  # Quiet was yellow, Busy green
+        pessimist = model.copy({"name": "Pessimist", "active": False})
+        pessimist.measure_ids.rule_ids.points = 0
+        pessimist.action_backtest(today=TODAY)
+        self.assertEqual(pessimist.backtest_detected, 100.0)
+        self.assertTrue(Model.browse(pessimist.id).backtest_date)
