@@ -482,6 +482,32 @@ class CsHealthModel(models.Model):
             )
         return True
 
+    coverage = fields.Float(
+        string="Coverage (%)",
+        compute="_compute_coverage",
+        help="Share of paying customers with a health score from today or yesterday.",
+    )
+
+    def _compute_coverage(self):
+        today = fields.Date.context_today(self)
+        self.env["cs.health.snapshot"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT count(*),
+                       count(*) FILTER (WHERE EXISTS (
+                           SELECT 1 FROM cs_health_snapshot s
+                            WHERE s.partner_id = p.id AND s.date >= %(since)s))
+                  FROM res_partner p
+                 WHERE p.cs_is_account AND p.active AND p.cs_mrr > 0
+                """,
+                since=today - timedelta(days=1),
+            )
+        )
+        total, fresh = self.env.cr.fetchone()
+        for model in self:
+            model.coverage = round(100.0 * fresh / total, 1) if total else 0.0
+
     def action_recompute_now(self):
         self.env["cs.health.snapshot"].search(
             [("date", "=", fields.Date.context_today(self))]

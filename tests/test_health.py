@@ -3,6 +3,8 @@
 from datetime import date
 from datetime import datetime
 
+from freezegun import freeze_time
+
 from odoo.exceptions import ValidationError
 from odoo.tests import TransactionCase
 from odoo.tests import tagged
@@ -152,6 +154,8 @@ class TestHealthScoring(CustomerSuccessCase):
         self.assertEqual((self.customer.health_score, self.customer.health_zone), (91.0, "green"))
         self.assertEqual(self.customer.churn_risk, "low")
         self.assertEqual(snapshots.model_version, self.model.version)
+        with freeze_time("2026-11-21"):
+            self.assertEqual(self.model.coverage, 100.0)
         breakdown = self.customer.cs_health_breakdown
         self.assertIn("Product activity", breakdown)
         self.assertIn("Adoption (seats used)", breakdown)
