@@ -74,6 +74,7 @@ class CsBillingEventStripe(models.Model):
             {
                 # Stripe gave up collecting: delinquent churn until paid again.
                 "cs_delinquent": status == "unpaid",
+                "cs_cancel_scheduled": bool(obj.get("cancel_at_period_end")),
                 "cs_is_trial": status == "trialing",
                 "cs_trial_end_date": _ts(obj.get("trial_end")) if status == "trialing" else False,
                 "seats": stripe_adapter.subscription_quantity(obj) or subscription.seats,
@@ -210,6 +211,12 @@ class SaleSubscriptionBilling(models.Model):
         readonly=True,
         copy=False,
         help="Provider time of the newest subscription event applied: older ones are ignored.",
+    )
+    cs_cancel_scheduled = fields.Boolean(
+        string="Cancellation Scheduled",
+        readonly=True,
+        copy=False,
+        help="The customer asked to cancel at the end of the paid period.",
     )
     cs_payment_synced_at = fields.Datetime(
         string="Provider Payment Time", readonly=True, copy=False

@@ -58,6 +58,11 @@ class CsHealthModel(models.Model):
         default=True,
         help="A data-export request in the last 30 days is a strong churn signal.",
     )
+    critical_cancel = fields.Boolean(
+        string="Cancellation notice forces red",
+        default=True,
+        help="A subscription whose cancellation is scheduled at the end of the period.",
+    )
     critical_overdue_days = fields.Integer(
         string="Overdue days forcing red",
         default=45,
@@ -92,6 +97,7 @@ class CsHealthModel(models.Model):
             "green_min",
             "yellow_min",
             "critical_export",
+            "critical_cancel",
             "critical_overdue_days",
         }.intersection(vals):
             for model in self:
@@ -222,6 +228,8 @@ class CsHealthModel(models.Model):
 
     @api.model
     def _critical(self, model, values):
+        if model.critical_cancel and values.get("cancel_scheduled"):
+            return self.env._("Cancellation scheduled")
         if model.critical_export and (values.get("export_requests_30d") or 0) > 0:
             return self.env._("Data export requested in the last 30 days")
         if (
@@ -319,7 +327,8 @@ class CsHealthModel(models.Model):
                      WHERE partner_id = ANY(%(ids)s) AND date > %(d90)s
                   GROUP BY partner_id
                 ), seats AS (
-                    SELECT s.commercial_partner_id AS pid, sum(s.seats) AS seats
+                    SELECT s.commercial_partner_id AS pid, sum(s.seats) AS seats,
+                           bool_or(s.cs_cancel_scheduled) AS cancel
                       FROM sale_subscription s
                       JOIN sale_subscription_stage st ON st.id = s.stage_id
                      WHERE s.commercial_partner_id = ANY(%(ids)s) AND st.type = 'in_progress'
@@ -337,7 +346,7 @@ class CsHealthModel(models.Model):
                 SELECT p.pid, d.logins, d.actions_now, d.actions_before, d.active_users,
                        d.opened, d.closed, d.critical, d.exports, seats.seats,
                        COALESCE(overdue.days, 0), rp.cs_nps_score, rp.cs_nps_date,
-                       rp.cs_days_silent, rp.cs_sentiment
+                       rp.cs_days_silent, rp.cs_sentiment, COALESCE(seats.cancel, false)
                   FROM p
                   JOIN res_partner rp ON rp.id = p.pid
              LEFT JOIN daily d ON d.pid = p.pid
@@ -369,6 +378,7 @@ class CsHealthModel(models.Model):
             nps_date,
             silent,
             sentiment,
+            cancel,
         ) in self.env.cr.fetchall():
             if before:
                 change = ((now_ or 0.0) - before) / before * 100.0
@@ -385,6 +395,7 @@ class CsHealthModel(models.Model):
                 "days_silent": float(silent) if silent is not None else None,
                 "sentiment": sentiments.get(sentiment),
                 "export_requests_30d": exports or 0.0,
+                "cancel_scheduled": cancel,
             }
         return result
 

@@ -56,22 +56,25 @@ class ResPartnerHealth(models.Model):
     def _compute_cs_health_breakdown(self):
         Snapshot = self.env["cs.health.snapshot"]
         for partner in self:
-            snapshots = Snapshot.search([("partner_id", "=", partner.id)], limit=8)
+            snapshots = Snapshot.search([("partner_id", "=", partner.id)], limit=31)
             if not snapshots:
                 partner.cs_health_breakdown = False
                 continue
             latest = snapshots[0]
             week_ago = snapshots.filtered(lambda s, d=latest.date: (d - s.date).days >= 7)[:1]
+            month_ago = snapshots.filtered(lambda s, d=latest.date: (d - s.date).days >= 30)[:1]
             before = {row["code"]: row for row in json.loads(week_ago.contributions or "[]")}
+            before_30 = {row["code"]: row for row in json.loads(month_ago.contributions or "[]")}
             rows = []
             for row in json.loads(latest.contributions or "[]"):
-                old = before.get(row["code"])
+                old, old_30 = before.get(row["code"]), before_30.get(row["code"])
                 delta = (row["contribution"] - old["contribution"]) if old else None
+                delta_30 = (row["contribution"] - old_30["contribution"]) if old_30 else None
                 rows.append(
                     Markup(
                         "<tr><td>%s</td><td class='text-end'>%s</td><td class='text-end'>%s</td>"
                         "<td class='text-end'>%s %%</td><td class='text-end'>%s</td>"
-                        "<td class='text-end'>%s</td></tr>"
+                        "<td class='text-end'>%s</td><td class='text-end'>%s</td></tr>"
                     )
                     % (
                         row.get("name") or row["metric"],
@@ -80,13 +83,14 @@ class ResPartnerHealth(models.Model):
                         round(row["weight"]),
                         round(row["contribution"], 1),
                         "" if delta is None else ("%+.1f" % delta),
+                        "" if delta_30 is None else ("%+.1f" % delta_30),
                     )
                 )
             header = Markup(
                 "<table class='table table-sm o_cs_health_breakdown'><thead><tr>"
                 "<th>%s</th><th class='text-end'>%s</th><th class='text-end'>%s</th>"
                 "<th class='text-end'>%s</th><th class='text-end'>%s</th>"
-                "<th class='text-end'>%s</th></tr></thead><tbody>"
+                "<th class='text-end'>%s</th><th class='text-end'>%s</th></tr></thead><tbody>"
             ) % (
                 self.env._("Measure"),
                 self.env._("Value"),
@@ -94,6 +98,7 @@ class ResPartnerHealth(models.Model):
                 self.env._("Weight"),
                 self.env._("Contribution"),
                 self.env._("vs 7 days"),
+                self.env._("vs 30 days"),
             )
             footer = Markup("</tbody></table>")
             forced = (

@@ -501,6 +501,7 @@ class TestStripeWebhook(CustomerSuccessMixin, HttpCase):
         self.process()
         self.assertIn("Cancellation scheduled", self.sub.activity_ids.summary)
         self.assertEqual(self.sub.stage_id.type, "in_progress")
+        self.assertTrue(self.sub.cs_cancel_scheduled)
 
     def test_unmatched_then_linked_and_reprocessed(self):
         other = stripe_subscription()

@@ -180,6 +180,14 @@ class TestHealthScoring(CustomerSuccessCase):
         self.assertTrue(self.customer.cs_health_falling)
         self.assertEqual(self.customer.churn_risk, "high")
 
+    def test_cancellation_notice_forces_red(self):
+        self.ingest([("login", "2026-11-18", 100), ("active_users", "2026-11-18", 10)])
+        self.sub.cs_cancel_scheduled = True
+        self.Model._cron_compute_health(today=TODAY)
+        snapshot = self.env["cs.health.snapshot"].search([("partner_id", "=", self.customer.id)])
+        self.assertEqual((snapshot.zone, snapshot.forced_reason), ("red", "Cancellation scheduled"))
+        self.assertIn("vs 30 days", self.customer.cs_health_breakdown)
+
     def test_locked_override_survives_the_nightly_run(self):
         customer = self.customer.with_user(self.cs_user)
         with self.assertRaises(ValidationError):

@@ -31,8 +31,9 @@ class TestNps(CustomerSuccessMixin, HttpCase):
         url = "/customer_success/nps/%d/%s" % (survey.id, token or survey.sudo().access_token)
         page = self.url_open(url)
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-        if csrf:
-            data["csrf_token"] = csrf.group(1)
+        if csrf:  # the token belongs to the session: keep it for pages without a form
+            self._csrf = csrf.group(1)
+        data["csrf_token"] = getattr(self, "_csrf", "")
         return page, self.url_open(url, data=data)
 
     def test_survey_email_and_answer(self):
@@ -50,9 +51,10 @@ class TestNps(CustomerSuccessMixin, HttpCase):
         self.assertEqual((survey.state, survey.score, survey.category), ("answered", 9, "promoter"))
         self.assertEqual(survey.comment, "Great onboarding")
         self.assertEqual(self.customer.cs_nps_score, 9)
-        # A second answer is refused.
+        # A second answer is refused (with a valid CSRF token: the survey says why).
         _page, again = self.answer(survey, score="2")
         self.assertEqual(again.status_code, 400)
+        self.assertIn("already answered", again.text)
         self.assertEqual(survey.score, 9)
 
     def test_token_misuse(self):
