@@ -253,6 +253,20 @@ class CsBillingEvent(models.Model):
             user_id=self._csm_of(subscription).id,
         )
 
+    def _bind(self, subscription):
+        """Link the event to its subscription; the returned subscription writes ledger
+        movements dated at the event and sourced from its provider."""
+        self.ensure_one()
+        self.write(
+            {
+                "subscription_id": subscription.id,
+                "partner_id": subscription.commercial_partner_id.id,
+            }
+        )
+        return subscription.with_context(
+            cs_movement_date=self._event_date(), cs_movement_source=self.provider
+        )
+
     def _find_currency(self, code, default):
         return (
             self.env["res.currency"]

@@ -82,15 +82,7 @@ class CsBillingEventKaspi(models.Model):
                 "No running subscription of this account has the number %(ref)s.",
                 ref=data.get("account") or "-",
             )
-        self.write(
-            {
-                "subscription_id": subscription.id,
-                "partner_id": subscription.commercial_partner_id.id,
-            }
-        )
-        subscription = subscription.with_context(
-            cs_movement_date=self._event_date(), cs_movement_source="kaspi"
-        )
+        subscription = self._bind(subscription)
         currency = self._find_currency("KZT", subscription.currency_id)
         return self._effect_payment_succeeded(
             subscription,

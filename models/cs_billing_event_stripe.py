@@ -41,18 +41,10 @@ class CsBillingEventStripe(models.Model):
                 "Link one on this event, then reprocess.",
                 ref=ref or "-",
             )
-        self.write(
-            {
-                "subscription_id": subscription.id,
-                "partner_id": subscription.commercial_partner_id.id,
-            }
-        )
+        subscription = self._bind(subscription)
         customer = stripe_adapter.customer_ref(obj)
         if customer and not subscription.external_customer_ref:
             subscription.external_customer_ref = customer
-        subscription = subscription.with_context(
-            cs_movement_date=self._event_date(), cs_movement_source="stripe"
-        )
         if self.event_type.startswith("customer.subscription."):
             return self._stripe_subscription(subscription, obj, data)
         return self._stripe_invoice(subscription, obj)

@@ -44,15 +44,7 @@ class CsBillingEventYookassa(models.Model):
                 "Link one on this event, then reprocess.",
                 ref=yookassa_adapter.subscription_ref(obj) or "-",
             )
-        self.write(
-            {
-                "subscription_id": subscription.id,
-                "partner_id": subscription.commercial_partner_id.id,
-            }
-        )
-        subscription = subscription.with_context(
-            cs_movement_date=self._event_date(), cs_movement_source="yookassa"
-        )
+        subscription = self._bind(subscription)
         amount, code = yookassa_adapter.amount_of(obj)
         currency = self._find_currency(code, subscription.currency_id)
         if effect == "payment.succeeded":

@@ -114,14 +114,7 @@ class CsHealthModel(models.Model):
                 "name": m.name,
                 "metric": m.metric,
                 "weight": m.weight,
-                "rules": [
-                    (
-                        r.min_value if r.has_min else None,
-                        r.max_value if r.has_max else None,
-                        r.points,
-                    )
-                    for r in m.rule_ids
-                ],
+                "rules": m._rule_tuples(),
             }
             for m in self.measure_ids
         ]
@@ -177,7 +170,7 @@ class CsHealthModel(models.Model):
                 not partner.cs_health_override_until or partner.cs_health_override_until >= today
             ):
                 model = self.browse()
-                score, zone = partner.cs_health_override, partner.health_zone
+                score = partner.cs_health_override
                 zone = health_service.zone_for(score, 70.0, 40.0)
                 contributions = []
                 forced = self.env._(
@@ -540,6 +533,14 @@ class CsHealthMeasure(models.Model):
     weight = fields.Float(string="Weight (%)", required=True)
     rule_ids = fields.One2many("cs.health.rule", "measure_id", string="Scoring Rules", copy=True)
 
+    def _rule_tuples(self):
+        """The rules as (min or None, max or None, points), the form services.health reads."""
+        self.ensure_one()
+        return [
+            (r.min_value if r.has_min else None, r.max_value if r.has_max else None, r.points)
+            for r in self.rule_ids
+        ]
+
     @api.constrains("weight", "rule_ids")
     def _check_measure(self):
         for measure in self:
@@ -547,11 +548,7 @@ class CsHealthMeasure(models.Model):
                 raise ValidationError(
                     self.env._("Measure %(name)s: the weight must be positive.", name=measure.name)
                 )
-            rules = [
-                (r.min_value if r.has_min else None, r.max_value if r.has_max else None, r.points)
-                for r in measure.rule_ids
-            ]
-            if health_service.overlapping(rules):
+            if health_service.overlapping(measure._rule_tuples()):
                 raise ValidationError(
                     self.env._(
                         "Measure %(name)s: two scoring rules cover the same values.",
