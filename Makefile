@@ -5,7 +5,7 @@ DEMO_DB ?= cs_demo
 DEMO_CUSTOMERS ?= 200
 ODOO := $(PYTHON) -m odoo
 
-.PHONY: setup test demo demo-db bench-webhooks lint clean
+.PHONY: setup test demo demo-db bench-webhooks bench-scoring lint clean
 
 setup:
 	bash tools/setup.sh
@@ -26,6 +26,11 @@ demo-db:
 bench-webhooks:
 	@test -f $(CONF) || (echo "Run 'make setup' first." && exit 1)
 	$(PYTHON) tools/bench_webhooks.py
+
+# Daily health recompute of 100k customers vs one set-based SQL statement; last line is JSON.
+bench-scoring:
+	@test -f $(CONF) || (echo "Run 'make setup' first." && exit 1)
+	$(PYTHON) tools/bench_scoring.py
 
 lint:
 	ruff check . && ruff format --check .

@@ -1,10 +1,9 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import io
 import json
 import threading
 from datetime import timedelta
-
-from psycopg2.extras import execute_values
 
 from odoo import api
 from odoo import fields
@@ -31,7 +30,18 @@ CATEGORIES = [
     ("communication", "Communication"),
 ]
 ZONES = [("green", "Green"), ("yellow", "Yellow"), ("red", "Red")]
-_BATCH = 2000
+_BATCH = 5000
+# COPY text format: NULL as \N, backslash, tab and line breaks escaped.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value):
+    return "\\N" if value is None else str(value).translate(_COPY_ESCAPES)
+
+
+# Memory for the one hash aggregation of the nightly run over all daily usage.
+_WORK_MEM = "256MB"
+_SENTIMENT_POINTS = {"green": 100.0, "yellow": 50.0, "red": 0.0}
 
 
 class CsHealthModel(models.Model):
@@ -132,103 +142,152 @@ class CsHealthModel(models.Model):
     # ------------------------------------------------------------------
     @api.model
     def _cron_compute_health(self, today=None, batch=_BATCH):
-        """Score every account once a day; each batch commits, a rerun skips done ones."""
+        """Score every account once a day; each batch commits, a rerun skips done ones.
+
+        The metrics of every account not yet scored today are aggregated by one
+        set-based statement into a temporary table; batches of it are then
+        scored, stored and committed. Killed half-way, the next run aggregates
+        only the accounts still without today's snapshot.
+        """
         today = today or fields.Date.context_today(self)
-        while True:
-            self.env.cr.execute(
-                SQL(
-                    """
-                    SELECT p.id FROM res_partner p
-                     WHERE p.cs_is_account AND p.active
-                       AND NOT EXISTS (SELECT 1 FROM cs_health_snapshot s
-                                        WHERE s.partner_id = p.id AND s.date = %(today)s)
-                     ORDER BY p.id LIMIT %(batch)s
-                    """,
-                    today=today,
-                    batch=batch,
-                )
+        cr = self.env.cr
+        self.env.flush_all()
+        cr.execute("DROP TABLE IF EXISTS cs_health_todo, cs_health_pending")
+        cr.execute(
+            SQL(
+                """
+                CREATE TEMP TABLE cs_health_todo AS
+                SELECT p.id AS pid FROM res_partner p
+                 WHERE p.cs_is_account AND p.active
+                   AND NOT EXISTS (SELECT 1 FROM cs_health_snapshot s
+                                    WHERE s.partner_id = p.id AND s.date = %s)
+                """,
+                today,
             )
-            ids = [row[0] for row in self.env.cr.fetchall()]
-            if not ids:
+        )
+        # Real row counts for the planner: one hash aggregation over the usage table.
+        cr.execute("ANALYZE cs_health_todo")
+        cr.execute("SET LOCAL work_mem = %s", [_WORK_MEM])
+        cr.execute(
+            SQL(
+                "CREATE TEMP TABLE cs_health_pending AS %s",
+                self._metric_query(today, pending=True),
+            )
+        )
+        cr.execute("CREATE INDEX ON cs_health_pending (pid)")
+        last = 0
+        while True:
+            cr.execute(
+                "SELECT * FROM cs_health_pending WHERE pid > %s ORDER BY pid LIMIT %s",
+                [last, batch],
+            )
+            rows = cr.fetchall()
+            if not rows:
                 break
-            self._compute_health(ids, today)
+            last = rows[-1][0]
+            self._score_rows(rows, today)
             # A long job over every customer: commit each batch so that a crash
-            # resumes where it stopped (the query above skips scored accounts).
+            # resumes where it stopped (only accounts without a snapshot are pending).
             if not getattr(threading.current_thread(), "testing", False):
-                self.env.cr.commit()
+                cr.commit()
+        cr.execute("DROP TABLE IF EXISTS cs_health_todo, cs_health_pending")
         self.env["ir.cron"]._notify_progress(done=0, remaining=0)
 
     @api.model
     def _compute_health(self, partner_ids, today):
-        values = self._metric_values(partner_ids, today)
-        partners = self.env["res.partner"].browse(partner_ids)
+        """Score the given accounts for ``today`` (snapshot and customer fields)."""
+        self.env.flush_all()
+        self.env.cr.execute(self._metric_query(today, ids=list(partner_ids)))
+        self._score_rows(self.env.cr.fetchall(), today)
+
+    @api.model
+    def _score_rows(self, metric_rows, today):
+        """Score rows of :meth:`_metric_query` and store snapshots and customer fields."""
         by_segment = {}
-        rows, partner_updates = [], []
-        trends = self._trends(partner_ids, today)
-        for partner in partners:
-            if partner.cs_health_locked and (
-                not partner.cs_health_override_until or partner.cs_health_override_until >= today
-            ):
-                model = self.browse()
-                score = partner.cs_health_override
+        rows = []
+        trends = self._trends([row[0] for row in metric_rows], today)
+        for row in metric_rows:
+            pid, company_id, segment = row[0], row[16], row[17] or False
+            locked, override_until, override, reason, locked_by = row[18:23]
+            if locked and (not override_until or override_until >= today):
+                flags = None  # a locked manual score belongs to no model
+                score = override
                 zone = health_service.zone_for(score, 70.0, 40.0)
                 contributions = []
                 forced = self.env._(
-                    "Locked by %(user)s: %(reason)s",
-                    user=partner.cs_health_override_user_id.name or "-",
-                    reason=partner.cs_health_override_reason or "-",
+                    "Locked by %(user)s: %(reason)s", user=locked_by or "-", reason=reason or "-"
                 )
             else:
-                segment = partner.cs_segment or False
                 if segment not in by_segment:
                     found = self._for_segment(segment)
-                    by_segment[segment] = (found, found._definition() if found else [])
-                model, definition = by_segment[segment]
+                    definition = found._definition() if found else []
+                    by_segment[segment] = (
+                        found,
+                        definition,
+                        {m["code"]: m["name"] for m in definition},
+                        found._critical_flags() if found else None,
+                    )
+                model, definition, names, flags = by_segment[segment]
                 if not model:
                     continue
-                metric_values = values.get(partner.id, {})
+                metric_values = self._values_of(row, today)
                 score, zone, contributions = health_service.score(
-                    definition, metric_values, model.green_min, model.yellow_min
+                    definition, metric_values, flags["green_min"], flags["yellow_min"]
                 )
                 if score is None:
                     continue
-                forced = self._critical(model, metric_values)
+                forced = self._critical_of(flags, metric_values)
                 if forced:
                     zone = "red"
-                for row in contributions:
-                    row["name"] = next(m["name"] for m in definition if m["code"] == row["code"])
-            previous_7, previous_30 = trends.get(partner.id, (None, None))
+                for contribution in contributions:
+                    contribution["name"] = names[contribution["code"]]
+            previous_7, previous_30 = trends.get(pid, (None, None))
             risk = health_service.churn_risk(
                 zone, None if previous_30 is None else score - previous_30
             )
             rows.append(
                 (
-                    partner.id,
+                    pid,
                     today,
                     score,
                     zone,
-                    model.id or None,
-                    model.version or 0,
-                    json.dumps(contributions),
+                    flags and flags["id"],
+                    flags["version"] if flags else 0,
+                    json.dumps(contributions, separators=(",", ":")),
                     forced or None,
-                    partner.company_id.id or None,
+                    company_id,
+                    risk,
+                    previous_7,
+                    previous_30,
                 )
             )
-            partner_updates.append(
-                (partner.id, score, zone, risk, previous_7, previous_30, model.id or None)
-            )
-        self._store(rows, partner_updates)
+        self._store(rows)
+
+    def _critical_flags(self):
+        """What scoring reads of the model, read once per run (not once per customer)."""
+        self.ensure_one()
+        return {
+            "id": self.id,
+            "version": self.version,
+            "green_min": self.green_min,
+            "yellow_min": self.yellow_min,
+            "cancel": self.critical_cancel,
+            "export": self.critical_export,
+            "overdue_days": self.critical_overdue_days,
+        }
 
     @api.model
     def _critical(self, model, values):
-        if model.critical_cancel and values.get("cancel_scheduled"):
+        return self._critical_of(model._critical_flags(), values)
+
+    @api.model
+    def _critical_of(self, flags, values):
+        """The reason a critical override forces red, or False."""
+        if flags["cancel"] and values.get("cancel_scheduled"):
             return self.env._("Cancellation scheduled")
-        if model.critical_export and (values.get("export_requests_30d") or 0) > 0:
+        if flags["export"] and (values.get("export_requests_30d") or 0) > 0:
             return self.env._("Data export requested in the last 30 days")
-        if (
-            model.critical_overdue_days
-            and (values.get("overdue_days") or 0) >= model.critical_overdue_days
-        ):
+        if flags["overdue_days"] and (values.get("overdue_days") or 0) >= flags["overdue_days"]:
             return self.env._("Invoice overdue %(days)s days", days=values["overdue_days"])
         return False
 
@@ -253,110 +312,158 @@ class CsHealthModel(models.Model):
         return {pid: (s7, s30) for pid, s7, s30 in self.env.cr.fetchall()}
 
     @api.model
-    def _store(self, rows, partner_updates):
+    def _store(self, rows):
+        """Write scored rows set-based: COPY into a work table, then one upsert of the
+        snapshots and one update of the customers.
+
+        :param rows: tuples (partner id, date, score, zone, model id, model version,
+            contributions JSON, forced reason, company id, churn risk, score 7 days
+            ago, score 30 days ago)
+        """
         if not rows:
             return
-        uid, now = self.env.uid, fields.Datetime.now()
-        execute_values(
-            self.env.cr._obj,
+        cr = self.env.cr
+        cr.execute(
             """
-            INSERT INTO cs_health_snapshot
-                   (partner_id, date, score, zone, model_id, model_version, contributions,
-                    forced_reason, company_id, create_uid, create_date, write_uid, write_date)
-            VALUES %s
-            ON CONFLICT (partner_id, date) DO UPDATE
-               SET score = EXCLUDED.score, zone = EXCLUDED.zone, model_id = EXCLUDED.model_id,
-                   model_version = EXCLUDED.model_version,
-                   contributions = EXCLUDED.contributions,
-                   forced_reason = EXCLUDED.forced_reason, write_date = EXCLUDED.write_date
-            """,
-            [row + (uid, now, uid, now) for row in rows],
+            CREATE TEMP TABLE IF NOT EXISTS cs_health_result (
+                partner_id int, date date, score float8, zone varchar, model_id int,
+                model_version int, contributions text, forced_reason varchar,
+                company_id int, risk varchar, s7 float8, s30 float8)
+            """
         )
-        execute_values(
-            self.env.cr._obj,
+        cr.execute("TRUNCATE cs_health_result")
+        buffer = io.StringIO("".join("\t".join(map(_copy_text, row)) + "\n" for row in rows))
+        cr._obj.copy_expert("COPY cs_health_result FROM STDIN", buffer)
+        uid, now = self.env.uid, fields.Datetime.now()
+        cr.execute(
+            SQL(
+                """
+                INSERT INTO cs_health_snapshot
+                       (partner_id, date, score, zone, model_id, model_version, contributions,
+                        forced_reason, company_id, create_uid, create_date, write_uid,
+                        write_date)
+                SELECT partner_id, date, score, zone, model_id, model_version, contributions,
+                       forced_reason, company_id, %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM cs_health_result
+                ON CONFLICT (partner_id, date) DO UPDATE
+                   SET score = EXCLUDED.score, zone = EXCLUDED.zone,
+                       model_id = EXCLUDED.model_id, model_version = EXCLUDED.model_version,
+                       contributions = EXCLUDED.contributions,
+                       forced_reason = EXCLUDED.forced_reason, write_date = EXCLUDED.write_date
+                """,
+                uid=uid,
+                now=now,
+            )
+        )
+        cr.execute(
             """
             UPDATE res_partner p
                SET health_score = v.score, health_zone = v.zone, churn_risk = v.risk,
                    cs_health_trend_7 = v.score - v.s7, cs_health_trend_30 = v.score - v.s30,
                    cs_health_falling = COALESCE(v.score - v.s30 <= -10, false),
-                   cs_health_model_id = v.model
-              FROM (VALUES %s) AS v(id, score, zone, risk, s7, s30, model)
-             WHERE p.id = v.id
-            """,
-            [
-                (pid, score, zone, risk, s7, s30, model)
-                for pid, score, zone, risk, s7, s30, model in partner_updates
-            ],
-            template="(%s, %s::float, %s, %s, %s::float, %s::float, %s::int)",
+                   cs_health_model_id = v.model_id
+              FROM cs_health_result v
+             WHERE p.id = v.partner_id
+            """
         )
-        self.env.invalidate_all()
+        self.env["res.partner"].invalidate_model(
+            [
+                "health_score",
+                "health_zone",
+                "churn_risk",
+                "cs_health_trend_7",
+                "cs_health_trend_30",
+                "cs_health_falling",
+                "cs_health_model_id",
+            ]
+        )
+        self.env["cs.health.snapshot"].invalidate_model()
 
     @api.model
-    def _metric_values(self, partner_ids, today):
-        """Every metric of every given partner in one query."""
-        self.env.flush_all()
-        self.env.cr.execute(
-            SQL(
-                """
-                WITH p AS (SELECT unnest(%(ids)s::int[]) AS pid),
-                daily AS (
-                    SELECT partner_id AS pid,
-                           sum(value) FILTER (WHERE metric = 'login' AND date > %(d30)s) AS logins,
-                           sum(value) FILTER (WHERE metric = 'key_action' AND date > %(d30)s)
-                               AS actions_now,
-                           sum(value) FILTER (WHERE metric = 'key_action' AND date <= %(d30)s
-                               AND date > %(d60)s) AS actions_before,
-                           max(value) FILTER (WHERE metric = 'active_users' AND date > %(d30)s)
-                               AS active_users,
-                           sum(value) FILTER (WHERE metric = 'ticket_opened' AND date > %(d90)s)
-                               AS opened,
-                           sum(value) FILTER (WHERE metric = 'ticket_closed' AND date > %(d90)s)
-                               AS closed,
-                           sum(value) FILTER (WHERE metric = 'ticket_critical' AND date > %(d30)s)
-                               AS critical,
-                           sum(value) FILTER (WHERE metric = 'export_request' AND date > %(d30)s)
-                               AS exports
-                      FROM cs_usage_daily
-                     WHERE partner_id = ANY(%(ids)s) AND date > %(d90)s
-                  GROUP BY partner_id
-                ), seats AS (
-                    SELECT s.commercial_partner_id AS pid, sum(s.seats) AS seats,
-                           bool_or(s.cs_cancel_scheduled) AS cancel
-                      FROM sale_subscription s
-                      JOIN sale_subscription_stage st ON st.id = s.stage_id
-                     WHERE s.commercial_partner_id = ANY(%(ids)s) AND st.type = 'in_progress'
-                  GROUP BY 1
-                ), overdue AS (
-                    SELECT m.commercial_partner_id AS pid,
-                           %(today)s::date - min(m.invoice_date_due) AS days
-                      FROM account_move m
-                     WHERE m.commercial_partner_id = ANY(%(ids)s)
-                       AND m.move_type = 'out_invoice' AND m.state = 'posted'
-                       AND m.payment_state IN ('not_paid', 'partial')
-                       AND m.invoice_date_due < %(today)s
-                  GROUP BY 1
-                )
-                SELECT p.pid, d.logins, d.actions_now, d.actions_before, d.active_users,
-                       d.opened, d.closed, d.critical, d.exports, seats.seats,
-                       COALESCE(overdue.days, 0), rp.cs_nps_score, rp.cs_nps_date,
-                       rp.cs_days_silent, rp.cs_sentiment, COALESCE(seats.cancel, false)
-                  FROM p
-                  JOIN res_partner rp ON rp.id = p.pid
-             LEFT JOIN daily d ON d.pid = p.pid
-             LEFT JOIN seats ON seats.pid = p.pid
-             LEFT JOIN overdue ON overdue.pid = p.pid
-                """,
-                ids=list(partner_ids),
-                today=today,
-                d30=today - timedelta(days=30),
-                d60=today - timedelta(days=60),
-                d90=today - timedelta(days=90),
+    def _metric_query(self, today, ids=None, pending=False):
+        """Raw metrics and scoring inputs per account, one row each, in one statement.
+
+        Either for the accounts ``ids``, or (``pending``) for the accounts of the
+        temporary table ``cs_health_todo`` (see :meth:`_cron_compute_health`).
+        Columns: see :meth:`_values_of` and :meth:`_score_rows`.
+        """
+        if pending:
+            # Every account: whole-table aggregations, hash-joined (no per-account probes).
+            accounts = SQL("cs_health_todo AS p")
+            daily_filter = sub_filter = move_filter = SQL("TRUE")
+        else:
+            ids = list(ids or [])
+            accounts = SQL("unnest(%s::int[]) AS p(pid)", ids)
+            daily_filter = SQL("partner_id = ANY(%s)", ids)
+            sub_filter = SQL("s.commercial_partner_id = ANY(%s)", ids)
+            move_filter = SQL("m.commercial_partner_id = ANY(%s)", ids)
+        return SQL(
+            """
+            WITH daily AS (
+                SELECT partner_id AS pid,
+                       sum(value) FILTER (WHERE metric = 'login' AND date > %(d30)s) AS logins,
+                       sum(value) FILTER (WHERE metric = 'key_action' AND date > %(d30)s)
+                           AS actions_now,
+                       sum(value) FILTER (WHERE metric = 'key_action' AND date <= %(d30)s
+                           AND date > %(d60)s) AS actions_before,
+                       max(value) FILTER (WHERE metric = 'active_users' AND date > %(d30)s)
+                           AS active_users,
+                       sum(value) FILTER (WHERE metric = 'ticket_opened') AS opened,
+                       sum(value) FILTER (WHERE metric = 'ticket_closed') AS closed,
+                       sum(value) FILTER (WHERE metric = 'ticket_critical' AND date > %(d30)s)
+                           AS critical,
+                       sum(value) FILTER (WHERE metric = 'export_request' AND date > %(d30)s)
+                           AS exports
+                  FROM cs_usage_daily
+                 WHERE %(daily_filter)s AND date > %(d90)s AND date <= %(today)s
+              GROUP BY partner_id
+            ), seats AS (
+                SELECT s.commercial_partner_id AS pid, sum(s.seats) AS seats,
+                       bool_or(s.cs_cancel_scheduled) AS cancel
+                  FROM sale_subscription s
+                  JOIN sale_subscription_stage st ON st.id = s.stage_id
+                 WHERE %(sub_filter)s AND st.type = 'in_progress'
+              GROUP BY 1
+            ), overdue AS (
+                SELECT m.commercial_partner_id AS pid,
+                       %(today)s::date - min(m.invoice_date_due) AS days
+                  FROM account_move m
+                 WHERE %(move_filter)s
+                   AND m.move_type = 'out_invoice' AND m.state = 'posted'
+                   AND m.payment_state IN ('not_paid', 'partial')
+                   AND m.invoice_date_due < %(today)s
+              GROUP BY 1
             )
+            SELECT p.pid, d.logins, d.actions_now, d.actions_before, d.active_users,
+                   d.opened, d.closed, d.critical, d.exports, seats.seats,
+                   COALESCE(overdue.days, 0) AS overdue_days, rp.cs_nps_score, rp.cs_nps_date,
+                   rp.cs_days_silent, rp.cs_sentiment, COALESCE(seats.cancel, false) AS cancel,
+                   rp.company_id, rp.cs_segment, rp.cs_health_locked,
+                   rp.cs_health_override_until, rp.cs_health_override,
+                   rp.cs_health_override_reason, locker.name AS locked_by
+              FROM %(accounts)s
+              JOIN res_partner rp ON rp.id = p.pid
+         LEFT JOIN daily d ON d.pid = p.pid
+         LEFT JOIN seats ON seats.pid = p.pid
+         LEFT JOIN overdue ON overdue.pid = p.pid
+         LEFT JOIN res_users lu ON lu.id = rp.cs_health_override_user_id
+         LEFT JOIN res_partner locker ON locker.id = lu.partner_id
+            """,
+            accounts=accounts,
+            daily_filter=daily_filter,
+            sub_filter=sub_filter,
+            move_filter=move_filter,
+            today=today,
+            d30=today - timedelta(days=30),
+            d60=today - timedelta(days=60),
+            d90=today - timedelta(days=90),
         )
-        result = {}
-        sentiments = {"green": 100.0, "yellow": 50.0, "red": 0.0}
-        for (
-            pid,
+
+    @api.model
+    def _values_of(self, row, today):
+        """{metric: value} of one :meth:`_metric_query` row (None: no data)."""
+        (
+            _pid,
             logins,
             now_,
             before,
@@ -372,25 +479,31 @@ class CsHealthModel(models.Model):
             silent,
             sentiment,
             cancel,
-        ) in self.env.cr.fetchall():
-            if before:
-                change = ((now_ or 0.0) - before) / before * 100.0
-            else:
-                change = 100.0 if now_ else None
-            result[pid] = {
-                "logins_30d": logins or 0.0,
-                "activity_change": change,
-                "seat_utilization": (active or 0.0) / seats * 100.0 if seats else None,
-                "open_tickets": max((opened or 0.0) - (closed or 0.0), 0.0),
-                "critical_tickets_30d": critical or 0.0,
-                "nps": float(nps) if nps_date and nps_date > today - timedelta(days=365) else None,
-                "overdue_days": float(overdue_days or 0),
-                "days_silent": float(silent) if silent is not None else None,
-                "sentiment": sentiments.get(sentiment),
-                "export_requests_30d": exports or 0.0,
-                "cancel_scheduled": cancel,
-            }
-        return result
+        ) = row[:16]
+        if before:
+            change = ((now_ or 0.0) - before) / before * 100.0
+        else:
+            change = 100.0 if now_ else None
+        return {
+            "logins_30d": logins or 0.0,
+            "activity_change": change,
+            "seat_utilization": (active or 0.0) / seats * 100.0 if seats else None,
+            "open_tickets": max((opened or 0.0) - (closed or 0.0), 0.0),
+            "critical_tickets_30d": critical or 0.0,
+            "nps": float(nps) if nps_date and nps_date > today - timedelta(days=365) else None,
+            "overdue_days": float(overdue_days or 0),
+            "days_silent": float(silent) if silent is not None else None,
+            "sentiment": _SENTIMENT_POINTS.get(sentiment),
+            "export_requests_30d": exports or 0.0,
+            "cancel_scheduled": cancel,
+        }
+
+    @api.model
+    def _metric_values(self, partner_ids, today):
+        """Every metric of every given partner in one query: {partner id: {metric: value}}."""
+        self.env.flush_all()
+        self.env.cr.execute(self._metric_query(today, ids=list(partner_ids)))
+        return {row[0]: self._values_of(row, today) for row in self.env.cr.fetchall()}
 
     # ------------------------------------------------------------------
     # Backtest (D6): would this model have warned in time?

@@ -1,0 +1,284 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Benchmark of the daily health recompute (SPEC D5) on a large book.
+
+Builds a database with the addon, a generated book of ``--customers`` customers
+and 90 days of daily usage aggregates from the demo generator, plus two earlier
+snapshots per customer (30 and 7 days ago) so that trends are looked up as in a
+real daily run. Then, in a fresh process, times the daily cron
+(``cs.health.model._cron_compute_health``: every customer scored, one snapshot
+each, customer fields updated, committed per batch) and, in the same run, one
+set-based SQL statement computing the same weighted score from the same data.
+The last line printed is one JSON object:
+customers, snapshots, seconds, max_rss_mb, sql_baseline_seconds, ratio_to_sql.
+
+    python3 tools/bench_scoring.py [--customers 100000] [--reuse-db]
+"""
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF = ROOT / ".build" / "odoo.conf"
+DB = "cs_bench_scoring"
+USAGE_DAYS = 90
+
+# The metric expressions of cs.health.model._metric_values, over the joined
+# aggregates below: the baseline scores exactly what the cron scores.
+METRIC_SQL = {
+    "logins_30d": "COALESCE(d.logins, 0)",
+    "activity_change": (
+        "CASE WHEN d.actions_before > 0"
+        " THEN (COALESCE(d.actions_now, 0) - d.actions_before) / d.actions_before * 100"
+        " WHEN d.actions_now > 0 THEN 100 END"
+    ),
+    "seat_utilization": "CASE WHEN s.seats > 0 THEN COALESCE(d.active, 0) / s.seats * 100 END",
+    "open_tickets": "GREATEST(COALESCE(d.opened, 0) - COALESCE(d.closed, 0), 0)",
+    "critical_tickets_30d": "COALESCE(d.critical, 0)",
+    "nps": "CASE WHEN rp.cs_nps_date > %(d365)s THEN rp.cs_nps_score END",
+    "overdue_days": "COALESCE(o.days, 0)",
+    "days_silent": "rp.cs_days_silent",
+    "sentiment": (
+        "CASE rp.cs_sentiment WHEN 'green' THEN 100 WHEN 'yellow' THEN 50 WHEN 'red' THEN 0 END"
+    ),
+}
+
+
+def baseline_sql(definition):
+    """One statement: metrics per customer -> rule points -> weighted score."""
+    points, weights = [], []
+    for i, measure in enumerate(definition):
+        value = METRIC_SQL[measure["metric"]]
+        cases = []
+        for low, high, pts in measure["rules"]:
+            cond = " AND ".join(
+                part
+                for part in (
+                    f"v.m{i} >= {low!r}" if low is not None else "",
+                    f"v.m{i} < {high!r}" if high is not None else "",
+                )
+                if part
+            )
+            cases.append(f"WHEN {cond or 'true'} THEN {float(pts)!r}")
+        points.append((f"{value} AS m{i}", f"CASE {' '.join(cases)} END AS p{i}"))
+        weights.append(float(measure["weight"]))
+    metrics = ", ".join(p[0] for p in points)
+    rule_points = ", ".join(p[1] for p in points)
+    weight_sum = " + ".join(
+        f"CASE WHEN p{i} IS NOT NULL THEN {w!r} ELSE 0 END" for i, w in enumerate(weights)
+    )
+    weighted = " + ".join(f"COALESCE(p{i} * {w!r}, 0)" for i, w in enumerate(weights))
+    return f"""
+        SELECT pid, round((({weighted}) / NULLIF({weight_sum}, 0))::numeric, 1) AS score
+          FROM (
+            SELECT v.pid, {rule_points}
+              FROM (
+                SELECT rp.id AS pid, {metrics}
+                  FROM res_partner rp
+             LEFT JOIN (
+                    SELECT partner_id AS pid,
+                           sum(value) FILTER (WHERE metric = 'login' AND date > %(d30)s)
+                               AS logins,
+                           sum(value) FILTER (WHERE metric = 'key_action' AND date > %(d30)s)
+                               AS actions_now,
+                           sum(value) FILTER (WHERE metric = 'key_action' AND date <= %(d30)s
+                               AND date > %(d60)s) AS actions_before,
+                           max(value) FILTER (WHERE metric = 'active_users' AND date > %(d30)s)
+                               AS active,
+                           sum(value) FILTER (WHERE metric = 'ticket_opened') AS opened,
+                           sum(value) FILTER (WHERE metric = 'ticket_closed') AS closed,
+                           sum(value) FILTER (WHERE metric = 'ticket_critical'
+                               AND date > %(d30)s) AS critical
+                      FROM cs_usage_daily WHERE date > %(d90)s AND date <= %(today)s
+                  GROUP BY partner_id) d ON d.pid = rp.id
+             LEFT JOIN (
+                    SELECT sub.commercial_partner_id AS pid, sum(sub.seats) AS seats
+                      FROM sale_subscription sub
+                      JOIN sale_subscription_stage st ON st.id = sub.stage_id
+                     WHERE st.type = 'in_progress'
+                  GROUP BY 1) s ON s.pid = rp.id
+             LEFT JOIN (
+                    SELECT m.commercial_partner_id AS pid,
+                           %(today)s::date - min(m.invoice_date_due) AS days
+                      FROM account_move m
+                     WHERE m.move_type = 'out_invoice' AND m.state = 'posted'
+                       AND m.payment_state IN ('not_paid', 'partial')
+                       AND m.invoice_date_due < %(today)s
+                  GROUP BY 1) o ON o.pid = rp.id
+                 WHERE rp.cs_is_account AND rp.active
+              ) AS v
+          ) AS pts
+    """
+
+
+def odoo_env(cr):
+    from odoo import SUPERUSER_ID
+    from odoo import api
+
+    return api.Environment(cr, SUPERUSER_ID, {})
+
+
+def build(customers):
+    """A fresh database: addon, book, 90 days of usage, two earlier snapshots each."""
+    import odoo
+    from odoo import fields
+
+    odoo.service.db.exp_drop(DB)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "odoo",
+            "-c",
+            str(CONF),
+            "-d",
+            DB,
+            "-i",
+            "customer_success",
+            "--without-demo=all",
+            "--stop-after-init",
+            "--log-level=warn",
+        ],
+        check=True,
+    )
+    registry = odoo.modules.registry.Registry(DB)
+    with registry.cursor() as cr:
+        env = odoo_env(cr)
+        # Bulk load as pg_restore does: secondary indexes and foreign keys of the
+        # usage table are set aside during the load and rebuilt after it.
+        cr.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = 'cs_usage_daily'::regclass AND contype = 'f'"
+        )
+        foreign_keys = cr.fetchall()
+        cr.execute(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+            "WHERE i.tablename = 'cs_usage_daily' AND i.indexname NOT IN "
+            "(SELECT conname FROM pg_constraint WHERE conrelid = 'cs_usage_daily'::regclass)"
+        )
+        indexes = cr.fetchall()
+        for name, _definition in foreign_keys:
+            cr.execute(f'ALTER TABLE cs_usage_daily DROP CONSTRAINT "{name}"')
+        for name, _definition in indexes:
+            cr.execute(f'DROP INDEX "{name}"')
+        started = time.time()
+        stats = env["cs.demo.generator"]._generate(
+            customers=customers, seed=3, invoices=False, usage_days=USAGE_DAYS, health_days=0
+        )
+        for _name, definition in indexes:
+            cr.execute(definition)
+        for name, definition in foreign_keys:
+            cr.execute(f'ALTER TABLE cs_usage_daily ADD CONSTRAINT "{name}" {definition}')
+        today = fields.Date.context_today(env["cs.health.model"])
+        # Two earlier snapshots per customer, as a daily run finds them.
+        cr.execute(
+            """
+            INSERT INTO cs_health_snapshot (partner_id, date, score, zone, model_version,
+                   company_id, create_uid, create_date, write_uid, write_date)
+            SELECT p.id, %(today)s::date - back, s.score,
+                   CASE WHEN s.score >= 70 THEN 'green' WHEN s.score >= 40 THEN 'yellow'
+                        ELSE 'red' END, 1, p.company_id, 1, now(), 1, now()
+              FROM res_partner p
+        CROSS JOIN unnest(ARRAY[30, 7]) AS back
+        CROSS JOIN LATERAL (SELECT (hashint8extended(p.id::bigint * 100 + back, 7)
+                                    & 1023) %% 101 AS score) s
+             WHERE p.cs_is_account AND p.active
+            """,
+            {"today": today},
+        )
+        cr.execute("ANALYZE")
+        stats["build_seconds"] = round(time.time() - started, 1)
+        print(json.dumps({"built": stats}), flush=True)
+
+
+def measure():
+    """Runs in a fresh process: the cron, then the SQL baseline, on the same data."""
+    import odoo
+    from odoo import fields
+
+    registry = odoo.modules.registry.Registry(DB)
+    with registry.cursor() as cr:
+        env = odoo_env(cr)
+        Model = env["cs.health.model"]
+        today = fields.Date.context_today(Model)
+        cr.execute("DELETE FROM cs_health_snapshot WHERE date = %s", [today])
+        cr.execute("UPDATE res_partner SET health_score = NULL WHERE health_score IS NOT NULL")
+        cr.commit()
+        cr.execute("SELECT count(*) FROM res_partner WHERE cs_is_account AND active")
+        customers = cr.fetchone()[0]
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.perf_counter()
+        Model._cron_compute_health(today=today)
+        seconds = time.perf_counter() - started
+        max_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        cr.execute("SELECT count(*) FROM cs_health_snapshot WHERE date = %s", [today])
+        snapshots = cr.fetchone()[0]
+
+        model = Model.search([("segment", "=", False)], limit=1)
+        query = baseline_sql(model._definition())
+        params = {
+            "today": today,
+            "d30": today - timedelta(days=30),
+            "d60": today - timedelta(days=60),
+            "d90": today - timedelta(days=90),
+            "d365": today - timedelta(days=365),
+        }
+        # The same memory for its hash aggregation as the cron's (_WORK_MEM).
+        cr.execute("SET LOCAL work_mem = '256MB'")
+        started = time.perf_counter()
+        cr.execute(query, params)
+        rows = cr.fetchall()
+        sql_seconds = time.perf_counter() - started
+        # The baseline must agree with the cron wherever no override applies.
+        baseline = dict(rows)
+        cr.execute(
+            "SELECT partner_id, score FROM cs_health_snapshot WHERE date = %s "
+            "AND model_id IS NOT NULL",
+            [today],
+        )
+        mismatches = sum(
+            1
+            for pid, score in cr.fetchall()
+            if baseline.get(pid) is None or abs(float(baseline[pid]) - score) > 0.11
+        )
+    result = {
+        "customers": customers,
+        "snapshots": snapshots,
+        "seconds": round(seconds, 2),
+        "max_rss_mb": round(max_rss_mb, 1),
+        "rss_before_mb": round(rss_before / 1024.0, 1),
+        "sql_baseline_seconds": round(sql_seconds, 2),
+        "sql_baseline_rows": len(rows),
+        "baseline_mismatches": mismatches,
+        "ratio_to_sql": round(seconds / sql_seconds, 2) if sql_seconds else None,
+    }
+    print(json.dumps(result), flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=100000)
+    parser.add_argument("--reuse-db", action="store_true", help="skip the build")
+    parser.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
+    opts = parser.parse_args()
+
+    import odoo
+
+    odoo.tools.config.parse_config(["-c", str(CONF), "--log-level=warn"], setup_logging=True)
+    if opts.measure_only:
+        measure()
+        return
+    if not opts.reuse_db:
+        build(opts.customers)
+    # Measure in a process of its own, so that max_rss_mb is the recompute's.
+    subprocess.run([sys.executable, __file__, "--measure-only"], check=True)
+
+
+if __name__ == "__main__":
+    main()
