@@ -196,7 +196,8 @@ class TestHealthScoring(CustomerSuccessCase):
             {
                 "cs_health_override": 30,
                 "cs_health_locked": True,
-                "cs_health_override_reason": "Champion left, budget frozen",
+                # Tab, line break and backslash: the nightly run stores them as typed.
+                "cs_health_override_reason": "Champion left,\tbudget frozen\nC:\\plans",
                 "cs_health_override_until": date(2026, 12, 31),
             }
         )
@@ -206,6 +207,7 @@ class TestHealthScoring(CustomerSuccessCase):
         self.assertEqual(self.customer.health_score, 30)
         snapshot = self.env["cs.health.snapshot"].search([("partner_id", "=", self.customer.id)])
         self.assertIn("Locked by", snapshot.forced_reason)
+        self.assertIn("Champion left,\tbudget frozen\nC:\\plans", snapshot.forced_reason)
 
 
 @tagged("post_install", "-at_install", "customer_success")
