@@ -2,6 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from datetime import date
 from datetime import datetime
+from unittest.mock import patch
 
 from freezegun import freeze_time
 
@@ -187,6 +188,45 @@ class TestHealthScoring(CustomerSuccessCase):
         snapshot = self.env["cs.health.snapshot"].search([("partner_id", "=", self.customer.id)])
         self.assertEqual((snapshot.zone, snapshot.forced_reason), ("red", "Cancellation scheduled"))
         self.assertIn("vs 30 days", self.customer.cs_health_breakdown)
+
+    def test_nightly_run_resumes_after_being_killed(self):
+        other = self.env["res.partner"].create({"name": "Second LLP", "is_company": True})
+        self._subscription(partner=other, seats=5)
+        accounts = self.env["res.partner"].search([("cs_is_account", "=", True)])
+        self.assertGreaterEqual(len(accounts), 2)
+        original = type(self.Model)._score_rows
+        batches = []
+
+        def killed_after_one_batch(model, rows, today):
+            if batches:
+                raise RuntimeError("killed")
+            batches.append([row[0] for row in rows])
+            return original(model, rows, today)
+
+        # Not assertRaises: Odoo's rolls the savepoint back, a killed run keeps its
+        # committed batches.
+        killed = False
+        with patch.object(type(self.Model), "_score_rows", killed_after_one_batch):
+            try:
+                self.Model._cron_compute_health(today=TODAY, batch=1)
+            except RuntimeError:
+                killed = True
+        self.assertTrue(killed)
+        Snapshot = self.env["cs.health.snapshot"]
+        first = Snapshot.search([("date", "=", TODAY)])
+        self.assertEqual(first.partner_id.ids, batches[0])
+        # The next run scores only the accounts still without today's snapshot.
+        rescored = []
+
+        def recording(model, rows, today):
+            rescored.extend(row[0] for row in rows)
+            return original(model, rows, today)
+
+        with patch.object(type(self.Model), "_score_rows", recording):
+            self.Model._cron_compute_health(today=TODAY, batch=1)
+        self.assertNotIn(batches[0][0], rescored)
+        self.assertEqual(sorted(rescored + batches[0]), sorted(accounts.ids))
+        self.assertEqual(Snapshot.search_count([("date", "=", TODAY)]), len(accounts))
 
     def test_locked_override_survives_the_nightly_run(self):
         customer = self.customer.with_user(self.cs_user)
