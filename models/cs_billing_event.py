@@ -2,6 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import json
 import logging
+import threading
 from datetime import datetime
 from datetime import timedelta
 
@@ -19,6 +20,7 @@ _logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 BATCH = 200
+CHUNK = 10
 STATES = [
     ("received", "Received"),
     ("processed", "Processed"),
@@ -92,6 +94,15 @@ class CsBillingEvent(models.Model):
 
         :return: (event record, True if it was new)
         """
+        # A re-delivery is answered from a plain read: an INSERT ... ON CONFLICT would
+        # wait for the inbox cron's transaction whenever it is updating that row.
+        self.env.cr.execute(
+            "SELECT id FROM cs_billing_event WHERE account_id = %s AND external_id = %s",
+            [account.id, event.external_id],
+        )
+        row = self.env.cr.fetchone()
+        if row:
+            return self.browse(row[0]), False
         now = fields.Datetime.now()
         created = datetime.utcfromtimestamp(event.created) if event.created else now
         try:
@@ -104,6 +115,7 @@ class CsBillingEvent(models.Model):
             if state == "received":
                 self._wake_processing()
             return self.browse(row[0]), True
+        # Inserted meanwhile by a concurrent delivery of the same event.
         existing = self.search(
             [("account_id", "=", account.id), ("external_id", "=", event.external_id)], limit=1
         )
@@ -154,9 +166,22 @@ class CsBillingEvent(models.Model):
     # Processing
     # ------------------------------------------------------------------
     @api.model
-    def _cron_process_events(self, limit=BATCH):
-        """Process due events in batches; the scheduler re-runs while work remains."""
-        done = self._process_due(limit=limit)
+    def _cron_process_events(self, limit=BATCH, chunk=CHUNK):
+        """Process due events in batches; the scheduler re-runs while work remains.
+
+        Each chunk commits: rows of the inbox, subscriptions and the ledger stay
+        locked for a few events' time, never a whole batch's, so that webhooks
+        and users are not kept waiting behind the cron.
+        """
+        testing = getattr(threading.current_thread(), "testing", False)
+        done = 0
+        while done < limit:
+            count = self._process_due(limit=min(chunk, limit - done))
+            if not count:
+                break
+            done += count
+            if not testing:
+                self.env.cr.commit()
         remaining = self.search_count(
             [("state", "=", "received"), ("next_attempt_at", "<=", fields.Datetime.now())]
         )
