@@ -55,6 +55,12 @@ class CsBillingEvent(models.Model):
         string="Provider Time", readonly=True, help="When the provider emitted the event."
     )
     payload = fields.Text(readonly=True)
+    object_ref = fields.Char(
+        string="Provider Object",
+        index=True,
+        readonly=True,
+        help="The provider subscription whose full state the event carries.",
+    )
     state = fields.Selection(STATES, default="received", required=True, index=True, readonly=True)
     error = fields.Text(readonly=True)
     result = fields.Char(readonly=True, help="What processing did with the event.")
@@ -127,10 +133,11 @@ class CsBillingEvent(models.Model):
                 """
                 INSERT INTO cs_billing_event
                        (account_id, provider, company_id, external_id, event_type, event_created,
-                        payload, state, result, attempts, next_attempt_at,
+                        payload, object_ref, state, result, attempts, next_attempt_at,
                         create_uid, create_date, write_uid, write_date)
                 VALUES (%(account)s, %(provider)s, %(company)s, %(external_id)s, %(type)s,
-                        %(created)s, %(payload)s, %(state)s, %(result)s, 0, %(now)s,
+                        %(created)s, %(payload)s, %(object_ref)s, %(state)s, %(result)s, 0,
+                        %(now)s,
                         %(uid)s, %(now)s, %(uid)s, %(now)s)
                 ON CONFLICT (account_id, external_id) DO NOTHING
                 RETURNING id
@@ -142,6 +149,7 @@ class CsBillingEvent(models.Model):
                 type=event.event_type,
                 created=created,
                 payload=json.dumps(event.payload, ensure_ascii=False),
+                object_ref=getattr(event, "object_ref", "") or None,
                 state=state,
                 result=result,
                 uid=self.env.uid,
@@ -256,6 +264,41 @@ class CsBillingEvent(models.Model):
 
     def _event_date(self):
         return (self.event_created or fields.Datetime.now()).date()
+
+    def _superseded_by(self, status):
+        """A newer event of the same day carrying the same provider object in the same
+        status, still waiting in the inbox: it will apply the newest state, so this
+        one need not apply an intermediate one. The day's MRR, status and flags end
+        the same; the ledger keeps one movement for the day's net change."""
+        self.ensure_one()
+        if not self.object_ref or not self.event_created:
+            return False
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT external_id FROM cs_billing_event
+                 WHERE account_id = %(account)s AND object_ref = %(ref)s
+                   AND state = 'received' AND id != %(id)s
+                   AND event_type = ANY(%(types)s)
+                   AND event_created > %(created)s AND event_created < %(day_end)s
+                   AND payload::jsonb -> 'data' -> 'object' ->> 'status' = %(status)s
+              ORDER BY event_created DESC
+                 LIMIT 1
+                """,
+                account=self.account_id.id,
+                ref=self.object_ref,
+                id=self.id,
+                types=list(self._SUPERSEDABLE_TYPES),
+                created=self.event_created,
+                day_end=datetime.combine(self.event_created.date(), datetime.min.time())
+                + timedelta(days=1),
+                status=status or "",
+            )
+        )
+        row = self.env.cr.fetchone()
+        return row[0] if row else False
+
+    _SUPERSEDABLE_TYPES = ("customer.subscription.created", "customer.subscription.updated")
 
     def _is_stale(self, synced_at):
         """Older than the newest state already applied (out-of-order delivery)."""

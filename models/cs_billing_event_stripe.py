@@ -58,6 +58,16 @@ class CsBillingEventStripe(models.Model):
         vals = {"cs_billing_synced_at": self.event_created}
         if self.event_type == "customer.subscription.deleted" or status == "canceled":
             return self._stripe_cancel(subscription, obj, vals)
+        if self.event_type in self._SUPERSEDABLE_TYPES:
+            newer = self._superseded_by(status)
+            if newer:
+                return "ignored", self.env._(
+                    "Superseded by %(event)s, a newer state of the same day.", event=newer
+                )
+        # Transitions are read from the state already applied, not only from
+        # previous_attributes: a superseded event may have carried them.
+        was_cancel_scheduled = subscription.cs_cancel_scheduled
+        was_trial = subscription.cs_is_trial or previous.get("status") == "trialing"
         old_mrr = subscription.mrr
         new_mrr = stripe_adapter.subscription_mrr(obj)
         item = ((obj.get("items") or {}).get("data") or [{}])[0]
@@ -120,7 +130,7 @@ class CsBillingEventStripe(models.Model):
                 ),
             )
             messages.append(self.env._("Downgrade, MRR %(delta)s", delta=round(delta, 2)))
-        if obj.get("cancel_at_period_end") and previous.get("cancel_at_period_end") is False:
+        if obj.get("cancel_at_period_end") and not was_cancel_scheduled:
             self._schedule(
                 subscription,
                 self.env._("Cancellation scheduled: %(customer)s", customer=partner.name),
@@ -132,7 +142,7 @@ class CsBillingEventStripe(models.Model):
                 ),
             )
             messages.append(self.env._("Cancellation scheduled"))
-        if previous.get("status") == "trialing" and status == "active":
+        if was_trial and status == "active":
             messages.append(self.env._("Trial converted"))
         result = "; ".join(messages) or self.env._("Subscription synced")
         subscription._message_log(

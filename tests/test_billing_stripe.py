@@ -261,6 +261,58 @@ class TestStripeWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(self.sub.payment_status, "paid")
         self.assertEqual(self.sub.next_payment_date, date(2027, 1, 1))
 
+    def test_newer_state_of_the_same_day_supersedes_older_ones(self):
+        # A burst of quantity changes: the inbox applies the day's newest state once.
+        events = [
+            stripe_event(
+                "customer.subscription.updated",
+                stripe_subscription(unit_amount=amount),
+                created=1790000000 + offset,
+            )
+            for amount, offset in ((15000, 0), (20000, 60), (25000, 120))
+        ]
+        for event in events:
+            self.post(event)
+        self.process()
+        states = [self.Event.search([("external_id", "=", e["id"])]).state for e in events]
+        self.assertEqual(states, ["ignored", "ignored", "processed"])
+        first = self.Event.search([("external_id", "=", events[0]["id"])])
+        self.assertIn(events[2]["id"], first.result)
+        self.assertAlmostEqual(self.sub.mrr, 250.0)
+        movement = self.stripe_movements()
+        self.assertEqual((movement.movement_type, movement.amount), ("expansion", 150.0))
+        self.assertEqual(len(self.sub.activity_ids), 1)
+        # Another day is another state of the ledger: not superseded.
+        later = stripe_event(
+            "customer.subscription.updated",
+            stripe_subscription(unit_amount=30000),
+            created=1790000000 + 86400,
+        )
+        self.post(later)
+        self.process()
+        self.assertEqual(len(self.stripe_movements()), 2)
+
+    def test_superseded_cancellation_notice_still_reaches_the_csm(self):
+        notice = stripe_event(
+            "customer.subscription.updated",
+            stripe_subscription(cancel_at_period_end=True),
+            created=1790000000,
+            previous={"cancel_at_period_end": False},
+        )
+        price = stripe_event(
+            "customer.subscription.updated",
+            stripe_subscription(unit_amount=12000, cancel_at_period_end=True),
+            created=1790000300,
+            previous={"items": stripe_subscription()["items"]},
+        )
+        self.post(notice)
+        self.post(price)
+        self.process()
+        self.assertEqual(self.Event.search([("external_id", "=", notice["id"])]).state, "ignored")
+        self.assertTrue(self.sub.cs_cancel_scheduled)
+        summaries = self.sub.activity_ids.mapped("summary")
+        self.assertTrue(any("Cancellation scheduled" in s for s in summaries), summaries)
+
     def test_downgrade_asks_for_an_urgent_call(self):
         event = stripe_event(
             "customer.subscription.updated",

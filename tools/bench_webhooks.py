@@ -250,6 +250,9 @@ def main():
         from odoo import api  # noqa: PLC0415
 
         registry = odoo.modules.registry.Registry(DB)
+        with registry.cursor() as cr:
+            cr.execute("SELECT count(*) FROM cs_billing_event WHERE state = 'received'")
+            backlog_at_end = cr.fetchone()[0]
         deadline = time.time() + 600
         while True:
             with registry.cursor() as cr:
@@ -302,6 +305,9 @@ def main():
         "health_per_s": round(health_per_s, 1),
         "ratio_to_health": round(accepted_per_s / health_per_s, 3) if health_per_s else 0,
         "processed_per_s": round(processed / drain_seconds, 1) if drain_seconds else 0,
+        "unique_accepted_per_s": round(len(accepted_ids) / hooks_elapsed, 1),
+        "backlog_at_end_of_load": backlog_at_end,
+        "drain_after_load_s": round(max(drain_seconds - hooks_elapsed, 0.0), 1),
         "p99_ack_ms": round(percentile(hook_ms, 99), 1),
         "health_p99_ms": round(percentile(health_ok, 99), 1),
         "lost": len(accepted_ids) - len(stored),

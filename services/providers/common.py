@@ -43,3 +43,6 @@ class BillingEvent:
     event_type: str
     created: int  # provider timestamp (unix seconds)
     payload: dict = field(default_factory=dict)
+    # The provider object whose full state the event carries (a Stripe subscription),
+    # so that a newer state of the same day can supersede an older one in the inbox.
+    object_ref: str = ""

@@ -76,6 +76,9 @@ def verify(payload, sig_header, secret, tolerance=TOLERANCE):
         event_type=str(data["type"]),
         created=int(data.get("created") or 0),
         payload=data,
+        object_ref=str(subscription_ref(data["data"]["object"]) or "")
+        if str(data["type"]).startswith("customer.subscription.")
+        else "",
     )
 
 
