@@ -24,6 +24,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from bench_common import fresh_database
+
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / ".build" / "odoo.conf"
 DB = "cs_bench_scoring"
@@ -136,28 +138,9 @@ def odoo_env(cr):
 
 def build(db, customers):
     """A fresh database: addon, book, 90 days of usage, two earlier snapshots each."""
-    import odoo
     from odoo import fields
 
-    odoo.service.db.exp_drop(db)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "odoo",
-            "-c",
-            str(CONF),
-            "-d",
-            db,
-            "-i",
-            "customer_success",
-            "--without-demo=all",
-            "--stop-after-init",
-            "--log-level=warn",
-        ],
-        check=True,
-    )
-    registry = odoo.modules.registry.Registry(db)
+    registry = fresh_database(db)
     with registry.cursor() as cr:
         env = odoo_env(cr)
         # Bulk load as pg_restore does: secondary indexes and foreign keys of the

@@ -26,6 +26,8 @@ import threading
 import time
 from pathlib import Path
 
+from bench_common import fresh_database
+
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / ".build" / "odoo.conf"
 SECRET = "whsec_bench_secret"
@@ -45,25 +47,7 @@ def prepare(customers):
     from odoo import api
 
     odoo.tools.config.parse_config(["-c", str(CONF)], setup_logging=False)
-    odoo.service.db.exp_drop(DB)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "odoo",
-            "-c",
-            str(CONF),
-            "-d",
-            DB,
-            "-i",
-            "customer_success",
-            "--without-demo=all",
-            "--stop-after-init",
-            "--log-level=warn",
-        ],
-        check=True,
-    )
-    registry = odoo.modules.registry.Registry(DB)
+    registry = fresh_database(DB)
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         env["cs.demo.generator"]._generate(customers=customers, seed=5, invoices=False)
