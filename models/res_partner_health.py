@@ -1,6 +1,7 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import json
+from datetime import timedelta
 
 from markupsafe import Markup
 
@@ -8,6 +9,7 @@ from odoo import api
 from odoo import fields
 from odoo import models
 from odoo.exceptions import ValidationError
+from odoo.tools import format_date
 
 from ..services import health as health_service
 from .cs_health import ZONES
@@ -48,6 +50,9 @@ class ResPartnerHealth(models.Model):
     )
     cs_health_breakdown = fields.Html(
         compute="_compute_cs_health_breakdown", sanitize=False, string="Health Breakdown"
+    )
+    cs_health_chart = fields.Html(
+        compute="_compute_cs_health_chart", sanitize=False, string="Health Chart"
     )
 
     @api.depends("cs_health_trend_30")
@@ -109,6 +114,105 @@ class ResPartnerHealth(models.Model):
                 else Markup("")
             )
             partner.cs_health_breakdown = forced + header + Markup("").join(rows) + footer
+
+    # Health history chart: an inline SVG, so the card needs no extra asset.
+    _CHART_DAYS = 90
+    _CHART = {"width": 640, "height": 180, "left": 34, "right": 10, "top": 10, "bottom": 24}
+    _ZONE_COLORS = {"green": "#28a745", "yellow": "#e0a800", "red": "#dc3545"}
+
+    def _compute_cs_health_chart(self):
+        """The daily score of the last 90 days over the model's zone bands."""
+        Snapshot = self.env["cs.health.snapshot"]
+        today = fields.Date.context_today(self)
+        for partner in self:
+            rows = (
+                Snapshot.search_read(
+                    [
+                        ("partner_id", "=", partner.id),
+                        ("date", ">", today - timedelta(days=self._CHART_DAYS)),
+                    ],
+                    ["date", "score", "zone"],
+                    order="date",
+                )
+                if partner.id
+                else []
+            )
+            if len(rows) < 2:
+                partner.cs_health_chart = (
+                    Markup("<p class='text-muted'>%s</p>")
+                    % self.env._("The chart appears after two daily scores.")
+                    if rows
+                    else False
+                )
+                continue
+            model = partner.cs_health_model_id
+            partner.cs_health_chart = self._cs_health_svg(
+                rows, model.green_min or 70.0, model.yellow_min or 40.0
+            )
+
+    def _cs_health_svg(self, rows, green_min, yellow_min):
+        c = self._CHART
+        plot_w = c["width"] - c["left"] - c["right"]
+        plot_h = c["height"] - c["top"] - c["bottom"]
+        first, last = rows[0]["date"], rows[-1]["date"]
+        span = max((last - first).days, 1)
+
+        def x(day):
+            return round(c["left"] + (day - first).days / span * plot_w, 1)
+
+        def y(score):
+            return round(c["top"] + (100.0 - max(min(score, 100.0), 0.0)) / 100.0 * plot_h, 1)
+
+        parts = []
+        for low, high, zone in (
+            (green_min, 100.0, "green"),
+            (yellow_min, green_min, "yellow"),
+            (0.0, yellow_min, "red"),
+        ):
+            parts.append(
+                Markup("<rect x='%s' y='%s' width='%s' height='%s' fill='%s' fill-opacity='0.12'/>")
+                % (c["left"], y(high), plot_w, round(y(low) - y(high), 1), self._ZONE_COLORS[zone])
+            )
+        for tick in sorted({0.0, yellow_min, green_min, 100.0}):
+            parts.append(
+                Markup(
+                    "<text x='%s' y='%s' font-size='10' text-anchor='end' fill='#6c757d'>%s</text>"
+                )
+                % (c["left"] - 4, y(tick) + 3, round(tick))
+            )
+        for day, anchor in ((first, "start"), (last, "end")):
+            parts.append(
+                Markup(
+                    "<text x='%s' y='%s' font-size='10' text-anchor='%s' fill='#6c757d'>%s</text>"
+                )
+                % (x(day), c["height"] - 6, anchor, format_date(self.env, day))
+            )
+        points = " ".join("%s,%s" % (x(r["date"]), y(r["score"])) for r in rows)
+        parts.append(
+            Markup("<polyline points='%s' fill='none' stroke='#495057' stroke-width='1.5'/>")
+            % points
+        )
+        for row in rows:
+            parts.append(
+                Markup("<circle cx='%s' cy='%s' r='2.5' fill='%s'><title>%s: %s</title></circle>")
+                % (
+                    x(row["date"]),
+                    y(row["score"]),
+                    self._ZONE_COLORS.get(row["zone"], "#495057"),
+                    format_date(self.env, row["date"]),
+                    round(row["score"], 1),
+                )
+            )
+        title = self.env._("Health score, last %(days)s days", days=self._CHART_DAYS)
+        return (
+            Markup(
+                "<svg class='o_cs_health_chart' viewBox='0 0 %s %s' role='img' aria-label='%s' "
+                "style='width:100%%;max-width:%spx;height:auto'><title>%s</title>"
+            )
+            % (c["width"], c["height"], title, c["width"], title)
+            + Markup("").join(parts)
+            + Markup("</svg>")
+        )
 
     @api.constrains("cs_health_override", "cs_health_override_reason", "cs_health_locked")
     def _check_cs_health_override(self):

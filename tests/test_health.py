@@ -189,6 +189,27 @@ class TestHealthScoring(CustomerSuccessCase):
         self.assertEqual((snapshot.zone, snapshot.forced_reason), ("red", "Cancellation scheduled"))
         self.assertIn("vs 30 days", self.customer.cs_health_breakdown)
 
+    @freeze_time("2026-11-20")
+    def test_history_chart_on_the_card(self):
+        Snapshot = self.env["cs.health.snapshot"]
+        self.assertFalse(self.customer.cs_health_chart)
+        for day, score, zone in ((1, 82.0, "green"), (10, 55.0, "yellow"), (19, 31.5, "red")):
+            Snapshot.create(
+                {"partner_id": self.customer.id, "date": date(2026, 11, day), "score": score,
+                 "zone": zone}
+            )  # fmt: skip
+        self.customer.invalidate_recordset(["cs_health_chart"])
+        chart = str(self.customer.cs_health_chart)
+        self.assertIn("<svg", chart)
+        self.assertEqual(chart.count("<circle"), 3)
+        self.assertIn("31.5", chart)  # each point's tooltip
+        self.assertIn(">70<", chart)  # the model's zone thresholds on the axis
+        self.assertIn(">40<", chart)
+        # Older than 90 days: off the chart.
+        Snapshot.create({"partner_id": self.customer.id, "date": date(2026, 6, 1), "score": 90})
+        self.customer.invalidate_recordset(["cs_health_chart"])
+        self.assertEqual(str(self.customer.cs_health_chart).count("<circle"), 3)
+
     def test_nightly_run_resumes_after_being_killed(self):
         other = self.env["res.partner"].create({"name": "Second LLP", "is_company": True})
         self._subscription(partner=other, seats=5)
