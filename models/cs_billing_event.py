@@ -312,13 +312,29 @@ class CsBillingEvent(models.Model):
         return partner.csm_id or partner.user_id or subscription.user_id or self.env.user
 
     def _schedule(self, subscription, summary, note, days=0):
+        """A to-do for the CSM; an identical one still open is brought up to date
+        instead (one "Upgrade" to-do for three upgrades, not three)."""
+        deadline = fields.Date.context_today(self) + timedelta(days=days)
+        user = self._csm_of(subscription)
+        open_todo = self.env["mail.activity"].search(
+            [
+                ("res_model", "=", subscription._name),
+                ("res_id", "=", subscription.id),
+                ("user_id", "=", user.id),
+                ("summary", "=", summary),
+            ],
+            limit=1,
+        )
+        if open_todo:
+            open_todo.write({"note": note, "date_deadline": min(open_todo.date_deadline, deadline)})
+            return open_todo
         # quick update: no assignment email per activity, the CSM sees it in Odoo.
-        subscription.with_context(mail_activity_quick_update=True).activity_schedule(
+        return subscription.with_context(mail_activity_quick_update=True).activity_schedule(
             "mail.mail_activity_data_todo",
-            date_deadline=fields.Date.context_today(self) + timedelta(days=days),
+            date_deadline=deadline,
             summary=summary,
             note=note,
-            user_id=self._csm_of(subscription).id,
+            user_id=user.id,
         )
 
     def _bind(self, subscription):

@@ -291,6 +291,9 @@ class TestStripeWebhook(CustomerSuccessMixin, HttpCase):
         self.post(later)
         self.process()
         self.assertEqual(len(self.stripe_movements()), 2)
+        # The open "Upgrade" to-do is brought up to date, not doubled.
+        self.assertEqual(len(self.sub.activity_ids), 1)
+        self.assertIn("300", str(self.sub.activity_ids.note))
 
     def test_superseded_cancellation_notice_still_reaches_the_csm(self):
         notice = stripe_event(
