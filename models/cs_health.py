@@ -189,7 +189,7 @@ class CsHealthModel(models.Model):
         cr.execute(
             SQL(
                 "CREATE TEMP TABLE cs_health_pending AS %s",
-                self._metric_query(today, pending=True),
+                self._metric_query(today, accounts=SQL("cs_health_todo AS p")),
             )
         )
         cr.execute("CREATE INDEX ON cs_health_pending (pid)")
@@ -214,9 +214,7 @@ class CsHealthModel(models.Model):
     @api.model
     def _compute_health(self, partner_ids, today):
         """Score the given accounts for ``today`` (snapshot and customer fields)."""
-        self.env.flush_all()
-        self.env.cr.execute(self._metric_query(today, ids=list(partner_ids)))
-        self._score_rows(self.env.cr.fetchall(), today)
+        self._score_rows(self._metric_rows(partner_ids, today), today)
 
     @api.model
     def _score_rows(self, metric_rows, today):
@@ -398,16 +396,15 @@ class CsHealthModel(models.Model):
         self.env["cs.health.snapshot"].invalidate_model()
 
     @api.model
-    def _metric_query(self, today, ids=None, pending=False):
+    def _metric_query(self, today, ids=None, accounts=None):
         """Raw metrics and scoring inputs per account, one row each, in one statement.
 
-        Either for the accounts ``ids``, or (``pending``) for the accounts of the
-        temporary table ``cs_health_todo`` (see :meth:`_cron_compute_health`).
+        Either for the accounts ``ids``, or for ``accounts``: an SQL FROM item
+        ``... AS p`` with a ``pid`` column (the nightly run's ``cs_health_todo``),
+        scored by whole-table aggregations, hash-joined (no per-account probes).
         Columns: see :meth:`_values_of` and :meth:`_score_rows`.
         """
-        if pending:
-            # Every account: whole-table aggregations, hash-joined (no per-account probes).
-            accounts = SQL("cs_health_todo AS p")
+        if accounts is not None:
             daily_filter = sub_filter = move_filter = SQL("TRUE")
         else:
             ids = list(ids or [])
@@ -519,9 +516,16 @@ class CsHealthModel(models.Model):
     @api.model
     def _metric_values(self, partner_ids, today):
         """Every metric of every given partner in one query: {partner id: {metric: value}}."""
+        return {
+            row[0]: self._values_of(row, today) for row in self._metric_rows(partner_ids, today)
+        }
+
+    @api.model
+    def _metric_rows(self, partner_ids, today):
+        """The rows of :meth:`_metric_query` for the given accounts."""
         self.env.flush_all()
         self.env.cr.execute(self._metric_query(today, ids=list(partner_ids)))
-        return {row[0]: self._values_of(row, today) for row in self.env.cr.fetchall()}
+        return self.env.cr.fetchall()
 
     # ------------------------------------------------------------------
     # Backtest (D6): would this model have warned in time?

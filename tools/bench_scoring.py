@@ -31,32 +31,38 @@ CONF = ROOT / ".build" / "odoo.conf"
 DB = "cs_bench_scoring"
 USAGE_DAYS = 90
 
-# The metric expressions of cs.health.model._metric_values, over the joined
-# aggregates below: the baseline scores exactly what the cron scores.
+# The metric expressions of cs.health.model._values_of, over the columns of its
+# _metric_query: the baseline scores exactly what the cron scores, from the same
+# aggregation, in SQL instead of Python.
 METRIC_SQL = {
-    "logins_30d": "COALESCE(d.logins, 0)",
+    "logins_30d": "COALESCE(m.logins, 0)",
     "activity_change": (
-        "CASE WHEN d.actions_before > 0"
-        " THEN (COALESCE(d.actions_now, 0) - d.actions_before) / d.actions_before * 100"
-        " WHEN d.actions_now > 0 THEN 100 END"
+        "CASE WHEN m.actions_before > 0"
+        " THEN (COALESCE(m.actions_now, 0) - m.actions_before) / m.actions_before * 100"
+        " WHEN m.actions_now > 0 THEN 100 END"
     ),
-    "seat_utilization": "CASE WHEN s.seats > 0 THEN COALESCE(d.active, 0) / s.seats * 100 END",
-    "open_tickets": "GREATEST(COALESCE(d.opened, 0) - COALESCE(d.closed, 0), 0)",
-    "critical_tickets_30d": "COALESCE(d.critical, 0)",
-    "nps": "CASE WHEN rp.cs_nps_date > %(d365)s THEN rp.cs_nps_score END",
-    "overdue_days": "COALESCE(o.days, 0)",
-    "days_silent": "rp.cs_days_silent",
+    "seat_utilization": (
+        "CASE WHEN m.seats > 0 THEN COALESCE(m.active_users, 0) / m.seats * 100 END"
+    ),
+    "open_tickets": "GREATEST(COALESCE(m.opened, 0) - COALESCE(m.closed, 0), 0)",
+    "critical_tickets_30d": "COALESCE(m.critical, 0)",
+    "nps": "CASE WHEN m.cs_nps_date > DATE '{d365}' THEN m.cs_nps_score END",
+    "overdue_days": "COALESCE(m.overdue_days, 0)",
+    "days_silent": "m.cs_days_silent",
     "sentiment": (
-        "CASE rp.cs_sentiment WHEN 'green' THEN 100 WHEN 'yellow' THEN 50 WHEN 'red' THEN 0 END"
+        "CASE m.cs_sentiment WHEN 'green' THEN 100 WHEN 'yellow' THEN 50 WHEN 'red' THEN 0 END"
     ),
 }
 
 
-def baseline_sql(definition):
-    """One statement: metrics per customer -> rule points -> weighted score."""
+def baseline_sql(definition, metric_query, today):
+    """One statement: the cron's metric aggregation -> rule points -> weighted score."""
+    from odoo.tools import SQL
+
+    d365 = (today - timedelta(days=365)).isoformat()
     points, weights = [], []
     for i, measure in enumerate(definition):
-        value = METRIC_SQL[measure["metric"]]
+        value = METRIC_SQL[measure["metric"]].format(d365=d365)
         cases = []
         for low, high, pts in measure["rules"]:
             cond = " AND ".join(
@@ -76,47 +82,14 @@ def baseline_sql(definition):
         f"CASE WHEN p{i} IS NOT NULL THEN {w!r} ELSE 0 END" for i, w in enumerate(weights)
     )
     weighted = " + ".join(f"COALESCE(p{i} * {w!r}, 0)" for i, w in enumerate(weights))
-    return f"""
+    return SQL(
+        f"""
         SELECT pid, round((({weighted}) / NULLIF({weight_sum}, 0))::numeric, 1) AS score
-          FROM (
-            SELECT v.pid, {rule_points}
-              FROM (
-                SELECT rp.id AS pid, {metrics}
-                  FROM res_partner rp
-             LEFT JOIN (
-                    SELECT partner_id AS pid,
-                           sum(value) FILTER (WHERE metric = 'login' AND date > %(d30)s)
-                               AS logins,
-                           sum(value) FILTER (WHERE metric = 'key_action' AND date > %(d30)s)
-                               AS actions_now,
-                           sum(value) FILTER (WHERE metric = 'key_action' AND date <= %(d30)s
-                               AND date > %(d60)s) AS actions_before,
-                           max(value) FILTER (WHERE metric = 'active_users' AND date > %(d30)s)
-                               AS active,
-                           sum(value) FILTER (WHERE metric = 'ticket_opened') AS opened,
-                           sum(value) FILTER (WHERE metric = 'ticket_closed') AS closed,
-                           sum(value) FILTER (WHERE metric = 'ticket_critical'
-                               AND date > %(d30)s) AS critical
-                      FROM cs_usage_daily WHERE date > %(d90)s AND date <= %(today)s
-                  GROUP BY partner_id) d ON d.pid = rp.id
-             LEFT JOIN (
-                    SELECT sub.commercial_partner_id AS pid, sum(sub.seats) AS seats
-                      FROM sale_subscription sub
-                      JOIN sale_subscription_stage st ON st.id = sub.stage_id
-                     WHERE st.type = 'in_progress'
-                  GROUP BY 1) s ON s.pid = rp.id
-             LEFT JOIN (
-                    SELECT m.commercial_partner_id AS pid,
-                           %(today)s::date - min(m.invoice_date_due) AS days
-                      FROM account_move m
-                     WHERE m.move_type = 'out_invoice' AND m.state = 'posted'
-                       AND m.payment_state IN ('not_paid', 'partial')
-                       AND m.invoice_date_due < %(today)s
-                  GROUP BY 1) o ON o.pid = rp.id
-                 WHERE rp.cs_is_account AND rp.active
-              ) AS v
-          ) AS pts
-    """
+          FROM (SELECT v.pid, {rule_points}
+                  FROM (SELECT m.pid, {metrics} FROM (%s) AS m) AS v) AS pts
+        """,
+        metric_query,
+    )
 
 
 def peak_rss_mb():
@@ -186,10 +159,6 @@ def build(db, customers):
             {"today": today},
         )
         stats["build_seconds"] = round(time.time() - started, 1)
-    # As autovacuum leaves the tables between two nightly runs.
-    with registry.cursor() as cr:
-        cr._cnx.autocommit = True
-        cr.execute("VACUUM (ANALYZE)")
     print(json.dumps({"built": stats}), flush=True)
 
 
@@ -197,6 +166,7 @@ def measure(db):
     """Runs in a fresh process: the cron, then the SQL baseline, on the same data."""
     import odoo
     from odoo import fields
+    from odoo.tools import SQL
 
     registry = odoo.modules.registry.Registry(db)
     with registry.cursor() as cr:
@@ -206,6 +176,14 @@ def measure(db):
         cr.execute("DELETE FROM cs_health_snapshot WHERE date = %s", [today])
         cr.execute("UPDATE res_partner SET health_score = NULL WHERE health_score IS NOT NULL")
         cr.commit()
+    # As autovacuum leaves the tables between two nightly runs (after a build, or
+    # after an earlier measurement on the same database).
+    with registry.cursor() as cr:
+        cr._cnx.autocommit = True
+        cr.execute("VACUUM (ANALYZE)")
+    with registry.cursor() as cr:
+        env = odoo_env(cr)
+        Model = env["cs.health.model"]
         cr.execute("SELECT count(*) FROM res_partner WHERE cs_is_account AND active")
         customers = cr.fetchone()[0]
         rss_before = peak_rss_mb()
@@ -217,19 +195,15 @@ def measure(db):
         snapshots = cr.fetchone()[0]
 
         model = Model.search([("segment", "=", False)], limit=1)
-        query = baseline_sql(model._definition())
-        params = {
-            "today": today,
-            "d30": today - timedelta(days=30),
-            "d60": today - timedelta(days=60),
-            "d90": today - timedelta(days=90),
-            "d365": today - timedelta(days=365),
-        }
+        accounts = SQL("(SELECT id AS pid FROM res_partner WHERE cs_is_account AND active) AS p")
+        query = baseline_sql(
+            model._definition(), Model._metric_query(today, accounts=accounts), today
+        )
         # The same settings for its hash aggregation as the cron's (_WORK_MEM, no JIT).
         cr.execute("SET LOCAL work_mem = '256MB'")
         cr.execute("SET LOCAL jit = off")
         started = time.perf_counter()
-        cr.execute(query, params)
+        cr.execute(query)
         rows = cr.fetchall()
         sql_seconds = time.perf_counter() - started
         # The baseline must agree with the cron wherever no override applies.
