@@ -102,13 +102,9 @@ class CsBillingEvent(models.Model):
         """
         # A re-delivery is answered from a plain read: an INSERT ... ON CONFLICT would
         # wait for the inbox cron's transaction whenever it is updating that row.
-        self.env.cr.execute(
-            "SELECT id FROM cs_billing_event WHERE account_id = %s AND external_id = %s",
-            [account.id, event.external_id],
-        )
-        row = self.env.cr.fetchone()
-        if row:
-            return self.browse(row[0]), False
+        existing = self._stored(account, event.external_id)
+        if existing:
+            return existing, False
         now = fields.Datetime.now()
         created = datetime.utcfromtimestamp(event.created) if event.created else now
         try:
@@ -122,10 +118,16 @@ class CsBillingEvent(models.Model):
                 self._wake_processing()
             return self.browse(row[0]), True
         # Inserted meanwhile by a concurrent delivery of the same event.
-        existing = self.search(
-            [("account_id", "=", account.id), ("external_id", "=", event.external_id)], limit=1
+        return self._stored(account, event.external_id), False
+
+    def _stored(self, account, external_id):
+        """The inbox event of this account with this provider id, if any."""
+        self.env.cr.execute(
+            "SELECT id FROM cs_billing_event WHERE account_id = %s AND external_id = %s",
+            [account.id, external_id],
         )
-        return existing, False
+        row = self.env.cr.fetchone()
+        return self.browse(row[0] if row else [])
 
     def _insert_event(self, account, event, state, result, created, now):
         self.env.cr.execute(
@@ -265,6 +267,9 @@ class CsBillingEvent(models.Model):
     def _event_date(self):
         return (self.event_created or fields.Datetime.now()).date()
 
+    # Events carrying a subscription's full state, so that a newer one supersedes them.
+    _SUPERSEDABLE_TYPES = ("customer.subscription.created", "customer.subscription.updated")
+
     def _superseded_by(self, status):
         """A newer event of the same day carrying the same provider object in the same
         status, still waiting in the inbox: it will apply the newest state, so this
@@ -297,8 +302,6 @@ class CsBillingEvent(models.Model):
         )
         row = self.env.cr.fetchone()
         return row[0] if row else False
-
-    _SUPERSEDABLE_TYPES = ("customer.subscription.created", "customer.subscription.updated")
 
     def _is_stale(self, synced_at):
         """Older than the newest state already applied (out-of-order delivery)."""
