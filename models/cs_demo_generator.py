@@ -562,15 +562,17 @@ class CsDemoGenerator(models.AbstractModel):
         # Tickets (a closing lands two days after its opening) and export requests.
         cr.execute(
             f"""
+            WITH tickets AS (
+                SELECT d.pid, d.date, d.r4 FROM ({days_sql}) AS d WHERE d.r3 < d.ticket_rate
+            )
             INSERT INTO cs_usage_daily ({columns})
             SELECT pid, %(company)s, metric, date, count(*), count(*),
                    %(uid)s, %(now)s, %(uid)s, %(now)s
               FROM (
-                    SELECT d.pid, 'ticket_opened' AS metric, d.date FROM ({days_sql}) AS d
-                     WHERE d.r3 < d.ticket_rate
+                    SELECT t.pid, 'ticket_opened' AS metric, t.date FROM tickets t
                  UNION ALL
-                    SELECT d.pid, 'ticket_closed', LEAST(d.date + 2, %(today)s::date)
-                      FROM ({days_sql}) AS d WHERE d.r3 < d.ticket_rate AND d.r4 < 0.7
+                    SELECT t.pid, 'ticket_closed', LEAST(t.date + 2, %(today)s::date)
+                      FROM tickets t WHERE t.r4 < 0.7
                  UNION ALL
                     SELECT e.pid, e.metric, e.date FROM cs_demo_extra e
                    ) AS u
