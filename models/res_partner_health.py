@@ -173,20 +173,16 @@ class ResPartnerHealth(models.Model):
                 Markup("<rect x='%s' y='%s' width='%s' height='%s' fill='%s' fill-opacity='0.12'/>")
                 % (c["left"], y(high), plot_w, round(y(low) - y(high), 1), self._ZONE_COLORS[zone])
             )
+
+        def label(x_at, y_at, anchor, text):
+            return Markup(
+                "<text x='%s' y='%s' font-size='10' text-anchor='%s' fill='#6c757d'>%s</text>"
+            ) % (x_at, y_at, anchor, text)
+
         for tick in sorted({0.0, yellow_min, green_min, 100.0}):
-            parts.append(
-                Markup(
-                    "<text x='%s' y='%s' font-size='10' text-anchor='end' fill='#6c757d'>%s</text>"
-                )
-                % (c["left"] - 4, y(tick) + 3, round(tick))
-            )
+            parts.append(label(c["left"] - 4, y(tick) + 3, "end", round(tick)))
         for day, anchor in ((first, "start"), (last, "end")):
-            parts.append(
-                Markup(
-                    "<text x='%s' y='%s' font-size='10' text-anchor='%s' fill='#6c757d'>%s</text>"
-                )
-                % (x(day), c["height"] - 6, anchor, format_date(self.env, day))
-            )
+            parts.append(label(x(day), c["height"] - 6, anchor, format_date(self.env, day)))
         points = " ".join("%s,%s" % (x(r["date"]), y(r["score"])) for r in rows)
         parts.append(
             Markup("<polyline points='%s' fill='none' stroke='#495057' stroke-width='1.5'/>")
