@@ -2,10 +2,12 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import ipaddress
 import secrets
+from typing import NamedTuple
 
 from odoo import api
 from odoo import fields
 from odoo import models
+from odoo import tools
 from odoo.exceptions import ValidationError
 
 PROVIDERS = [
@@ -14,6 +16,35 @@ PROVIDERS = [
     ("kaspi", "Kaspi.kz"),
 ]
 STRIPE_API_VERSION = "2025-03-31.basil"
+
+
+class WebhookSettings(NamedTuple):
+    """What the webhook controller needs of an account, cached per worker."""
+
+    id: int
+    provider: str
+    active: bool
+    company_id: int
+    webhook_secret: str
+    url_token: str
+    networks: tuple  # ipaddress networks of the allow-list; empty: no restriction
+
+    def ip_allowed(self, address):
+        if not self.networks:
+            return True
+        try:
+            ip = ipaddress.ip_address(address or "")
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+
+def _parse_networks(text):
+    return tuple(
+        ipaddress.ip_network(line.strip(), strict=False)
+        for line in (text or "").splitlines()
+        if line.strip()
+    )
 
 
 class CsBillingAccount(models.Model):
@@ -123,7 +154,7 @@ class CsBillingAccount(models.Model):
             for line in (account.ip_allowlist or "").splitlines():
                 if line.strip():
                     try:
-                        ipaddress.ip_network(line.strip(), strict=False)
+                        _parse_networks(line)
                     except ValueError as exc:
                         raise ValidationError(
                             self.env._(
@@ -135,14 +166,52 @@ class CsBillingAccount(models.Model):
     def _ip_allowed(self, address):
         """Whether ``address`` is in the allow-list (an empty list allows all)."""
         self.ensure_one()
-        networks = [n.strip() for n in (self.ip_allowlist or "").splitlines() if n.strip()]
-        if not networks:
-            return True
-        try:
-            ip = ipaddress.ip_address(address or "")
-        except ValueError:
-            return False
-        return any(ip in ipaddress.ip_network(n, strict=False) for n in networks)
+        return self._webhook_settings(self.id).ip_allowed(address)
+
+    # ------------------------------------------------------------------
+    # What the webhook reads on every request: one cache entry per account
+    # ------------------------------------------------------------------
+    @api.model_create_multi
+    def create(self, vals_list):
+        accounts = super().create(vals_list)
+        self.env.registry.clear_cache()
+        return accounts
+
+    def write(self, vals):
+        res = super().write(vals)
+        self.env.registry.clear_cache()  # other workers drop theirs on their next request
+        return res
+
+    def unlink(self):
+        res = super().unlink()
+        self.env.registry.clear_cache()
+        return res
+
+    @api.model
+    @tools.ormcache("account_id")
+    def _webhook_settings(self, account_id):
+        """The account's webhook settings, or None for an unknown id.
+
+        Read with SQL, not through the ORM: the webhook has no user, and the
+        cache saves the provider's requests a query each.
+        """
+        if not 0 < account_id < 2**31:  # any number fits the URL, not the column
+            return None
+        self.env["cs.billing.account"].flush_model(
+            ["provider", "active", "company_id", "webhook_secret", "url_token", "ip_allowlist"]
+        )
+        self.env.cr.execute(
+            """
+            SELECT id, provider, active, company_id, webhook_secret, url_token, ip_allowlist
+              FROM cs_billing_account
+             WHERE id = %s
+            """,
+            [account_id],
+        )
+        row = self.env.cr.fetchone()
+        if not row:
+            return None
+        return WebhookSettings(*row[:4], row[4] or "", row[5] or "", _parse_networks(row[6]))
 
     def action_view_subscriptions(self):
         self.ensure_one()

@@ -3,6 +3,7 @@
 import json
 import logging
 import threading
+import time
 from datetime import datetime
 from datetime import timedelta
 
@@ -13,14 +14,19 @@ from odoo import fields
 from odoo import models
 from odoo.tools import SQL
 from odoo.tools import mute_logger
+from odoo.tools.sql import create_index
 
 from .cs_billing_account import PROVIDERS
 
 _logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-BATCH = 200
-CHUNK = 10
+BATCH = 5000  # events at most per run of the inbox job
+CHUNK = 50  # events per transaction
+BUDGET = 5.0  # seconds per run of the inbox job (the scheduler re-runs it while work remains)
+LINGER = 3.0  # seconds an empty inbox is watched before the job ends
+POLL = 0.5  # seconds between two looks at the inbox when it has no backlog
+WAKE_EVERY = 1.0  # seconds: webhooks wake the inbox job at most this often
 STATES = [
     ("received", "Received"),
     ("processed", "Processed"),
@@ -45,27 +51,30 @@ class CsBillingEvent(models.Model):
     _rec_name = "external_id"
 
     account_id = fields.Many2one(
-        "cs.billing.account", required=True, index=True, ondelete="cascade", readonly=True
+        # indexed by the unique (account_id, external_id) constraint
+        "cs.billing.account",
+        required=True,
+        ondelete="cascade",
+        readonly=True,
     )
     provider = fields.Selection(PROVIDERS, required=True, readonly=True)
-    company_id = fields.Many2one(related="account_id.company_id", store=True, index=True)
+    company_id = fields.Many2one(related="account_id.company_id", store=True)
     external_id = fields.Char(string="Provider Event ID", required=True, readonly=True)
-    event_type = fields.Char(readonly=True, index=True)
+    event_type = fields.Char(readonly=True)
     event_created = fields.Datetime(
         string="Provider Time", readonly=True, help="When the provider emitted the event."
     )
     payload = fields.Text(readonly=True)
     object_ref = fields.Char(
         string="Provider Object",
-        index=True,
         readonly=True,
         help="The provider subscription whose full state the event carries.",
     )
-    state = fields.Selection(STATES, default="received", required=True, index=True, readonly=True)
+    state = fields.Selection(STATES, default="received", required=True, readonly=True)
     error = fields.Text(readonly=True)
     result = fields.Char(readonly=True, help="What processing did with the event.")
     attempts = fields.Integer(readonly=True)
-    next_attempt_at = fields.Datetime(index=True, readonly=True)
+    next_attempt_at = fields.Datetime(readonly=True)
     processed_at = fields.Datetime(readonly=True)
     subscription_id = fields.Many2one(
         "sale.subscription",
@@ -75,7 +84,6 @@ class CsBillingEvent(models.Model):
     )
     partner_id = fields.Many2one("res.partner", string="Customer", index=True, readonly=True)
     to_reconcile = fields.Boolean(
-        index=True,
         readonly=True,
         help="A payment no open invoice matched: an accountant reconciles it by hand.",
     )
@@ -91,6 +99,33 @@ class CsBillingEvent(models.Model):
         ),
     ]
 
+    def init(self):
+        # Few, partial indexes: each event is inserted once and updated once or
+        # twice (a new state is never a HOT update), so every index costs the
+        # webhook and the cron; these cover the inbox queries and the lists of
+        # open work, not the millions of processed events.
+        create_index(
+            self.env.cr,
+            "cs_billing_event_open_index",
+            self._table,
+            ["state", "next_attempt_at"],
+            where="state IN ('received', 'unmatched', 'failed')",
+        )
+        create_index(
+            self.env.cr,
+            "cs_billing_event_waiting_object_index",
+            self._table,
+            ["object_ref"],
+            where="state = 'received'",
+        )
+        create_index(
+            self.env.cr,
+            "cs_billing_event_to_reconcile_index",
+            self._table,
+            ["company_id"],
+            where="to_reconcile",
+        )
+
     # ------------------------------------------------------------------
     # Receiving (called by the webhook controller, must stay fast)
     # ------------------------------------------------------------------
@@ -98,26 +133,85 @@ class CsBillingEvent(models.Model):
     def _store(self, account, event, state="received", result=None):
         """Insert a verified event once; a duplicate (even concurrent) is a no-op.
 
+        One statement: a re-delivery is recognised by a plain read (an INSERT ...
+        ON CONFLICT would wait for the inbox cron's transaction whenever it is
+        updating that row), a new event is inserted, and the inbox cron gets a
+        trigger and a wake-up unless another request gave it one less than
+        ``WAKE_EVERY`` seconds ago (a wake-up opens a connection: not one per
+        request). The job watches an empty inbox for ``LINGER`` seconds, longer
+        than ``WAKE_EVERY`` plus a poll, so an event that skipped its wake-up is
+        still seen by the job that the last wake-up started.
+
         :return: (event record, True if it was new)
         """
-        # A re-delivery is answered from a plain read: an INSERT ... ON CONFLICT would
-        # wait for the inbox cron's transaction whenever it is updating that row.
-        existing = self._stored(account, event.external_id)
-        if existing:
-            return existing, False
+        settings = self.env["cs.billing.account"]._webhook_settings(account.id)
         now = fields.Datetime.now()
         created = datetime.utcfromtimestamp(event.created) if event.created else now
+        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
+            "customer_success.ir_cron_billing_events"
+        )
         try:
-            with self.env.cr.savepoint(flush=False), mute_logger("odoo.sql_db"):
-                row = self._insert_event(account, event, state, result, created, now)
-        except psycopg2.errors.SerializationFailure:
+            with mute_logger("odoo.sql_db"):
+                self.env.cr.execute(
+                    SQL(
+                        """
+                        SAVEPOINT cs_billing_event_store;
+                        WITH found AS (
+                            SELECT id FROM cs_billing_event
+                             WHERE account_id = %(account)s AND external_id = %(external_id)s
+                        ), inserted AS (
+                            INSERT INTO cs_billing_event
+                                   (account_id, provider, company_id, external_id, event_type,
+                                    event_created, payload, object_ref, state, result, attempts,
+                                    next_attempt_at, create_uid, create_date, write_uid, write_date)
+                            SELECT %(account)s, %(provider)s, %(company)s, %(external_id)s,
+                                   %(type)s, %(created)s, %(payload)s, %(object_ref)s, %(state)s,
+                                   %(result)s, 0, %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+                             WHERE NOT EXISTS (SELECT FROM found)
+                            ON CONFLICT (account_id, external_id) DO NOTHING
+                            RETURNING id
+                        ), woken AS (
+                            INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid,
+                                   create_date, write_uid, write_date)
+                            SELECT %(cron)s, %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+                             WHERE %(wake)s AND EXISTS (SELECT FROM inserted)
+                               AND NOT EXISTS (
+                                   SELECT FROM ir_cron_trigger
+                                    WHERE cron_id = %(cron)s AND call_at > %(recent)s)
+                            RETURNING id
+                        )
+                        SELECT (SELECT id FROM found), (SELECT id FROM inserted),
+                               EXISTS (SELECT FROM woken)
+                        """,
+                        account=settings.id,
+                        provider=settings.provider,
+                        company=settings.company_id,
+                        external_id=event.external_id,
+                        type=event.event_type,
+                        created=created,
+                        payload=event.raw or json.dumps(event.payload, ensure_ascii=False),
+                        object_ref=event.object_ref or None,
+                        state=state,
+                        result=result,
+                        uid=self.env.uid,
+                        now=now,
+                        cron=cron_id,
+                        recent=now - timedelta(seconds=WAKE_EVERY),
+                        wake=bool(cron_id and state == "received"),
+                    )
+                )
+                found_id, inserted_id, woken = self.env.cr.fetchone()
+        except (psycopg2.errors.SerializationFailure, psycopg2.errors.UniqueViolation):
             # The same event arrived on another connection that committed first.
+            self.env.cr.execute("ROLLBACK TO SAVEPOINT cs_billing_event_store")
             return self.browse(), False
-        if row:
-            if state == "received":
-                self._wake_processing()
-            return self.browse(row[0]), True
-        # Inserted meanwhile by a concurrent delivery of the same event.
+        if woken:
+            self.env.cr.postcommit.add(self.env["ir.cron"].browse(cron_id)._notifydb)
+        if inserted_id:
+            return self.browse(inserted_id), True
+        # Stored before (a re-delivery), or inserted meanwhile by a concurrent delivery.
+        if found_id:
+            return self.browse(found_id), False
         return self._stored(account, event.external_id), False
 
     def _stored(self, account, external_id):
@@ -129,72 +223,46 @@ class CsBillingEvent(models.Model):
         row = self.env.cr.fetchone()
         return self.browse(row[0] if row else [])
 
-    def _insert_event(self, account, event, state, result, created, now):
-        self.env.cr.execute(
-            SQL(
-                """
-                INSERT INTO cs_billing_event
-                       (account_id, provider, company_id, external_id, event_type, event_created,
-                        payload, object_ref, state, result, attempts, next_attempt_at,
-                        create_uid, create_date, write_uid, write_date)
-                VALUES (%(account)s, %(provider)s, %(company)s, %(external_id)s, %(type)s,
-                        %(created)s, %(payload)s, %(object_ref)s, %(state)s, %(result)s, 0,
-                        %(now)s,
-                        %(uid)s, %(now)s, %(uid)s, %(now)s)
-                ON CONFLICT (account_id, external_id) DO NOTHING
-                RETURNING id
-                """,
-                account=account.id,
-                provider=account.provider,
-                company=account.company_id.id,
-                external_id=event.external_id,
-                type=event.event_type,
-                created=created,
-                payload=json.dumps(event.payload, ensure_ascii=False),
-                object_ref=getattr(event, "object_ref", "") or None,
-                state=state,
-                result=result,
-                uid=self.env.uid,
-                now=now,
-            )
-        )
-        return self.env.cr.fetchone()
-
-    def _wake_processing(self):
-        """Trigger the inbox cron unless a trigger is already pending.
-
-        One pending trigger is enough: the cron re-runs while work remains. This
-        keeps the webhook's acknowledgement cheap under load (no trigger row and
-        no wake-up notification per request).
-        """
-        cron = self.env.ref("customer_success.ir_cron_billing_events")
-        self.env.cr.execute("SELECT 1 FROM ir_cron_trigger WHERE cron_id = %s LIMIT 1", [cron.id])
-        if not self.env.cr.fetchone():
-            cron._trigger()
-
     # ------------------------------------------------------------------
     # Processing
     # ------------------------------------------------------------------
     @api.model
-    def _cron_process_events(self, limit=BATCH, chunk=CHUNK):
-        """Process due events in batches; the scheduler re-runs while work remains.
+    def _cron_process_events(self, limit=BATCH, chunk=CHUNK, budget=BUDGET, linger=LINGER):
+        """Process due events in chunks for up to ``budget`` seconds.
 
         Each chunk commits: rows of the inbox, subscriptions and the ledger stay
-        locked for a few events' time, never a whole batch's, so that webhooks
-        and users are not kept waiting behind the cron.
+        locked for one chunk's time, never a whole run's, so that users are not
+        kept waiting behind the cron (webhooks never wait for it: they only read
+        and insert). Without a backlog the job looks at the inbox every ``POLL``
+        seconds and ends after ``linger`` seconds without events: under a stream
+        of webhooks one job start (and one wake-up of the cron worker) serves many
+        chunks, and a chunk gathers the events of a poll interval, which the
+        providers' batch paths apply together. Work left when the budget is spent
+        is reported, and the scheduler runs the job again at once.
         """
         testing = getattr(threading.current_thread(), "testing", False)
+        started = idle_since = time.monotonic()
         done = 0
-        while done < limit:
+        while done < limit and time.monotonic() - started < budget:
             count = self._process_due(limit=min(chunk, limit - done))
-            if not count:
-                break
             done += count
-            if not testing:
+            if count and not testing:
                 self.env.cr.commit()
+            if count == chunk:
+                continue  # a backlog: no pause
+            if count:
+                idle_since = time.monotonic()
+            elif testing or time.monotonic() - idle_since >= linger:
+                break
+            if not testing:
+                time.sleep(POLL)  # let the next chunk gather
         remaining = self.search_count(
             [("state", "=", "received"), ("next_attempt_at", "<=", fields.Datetime.now())]
         )
+        if remaining and not testing:
+            # Odoo re-runs a job that reports remaining work, but after ten runs it
+            # waits for a wake-up: this trigger is that wake-up.
+            self.env.ref("customer_success.ir_cron_billing_events")._trigger()
         self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
         return done
 
@@ -218,8 +286,22 @@ class CsBillingEvent(models.Model):
         return len(events)
 
     def _process(self):
-        """Apply each event in its own savepoint: one failure never blocks the rest."""
-        for event in self:
+        """Apply the events: first what a provider applies as a batch
+        (``_apply_<provider>_batch``, returning the events it applied), then each
+        remaining event in its own savepoint: one failure never blocks the rest."""
+        rest = self
+        for provider in set(self.mapped("provider")):
+            method = "_apply_%s_batch" % provider
+            events = self.filtered(lambda e, provider=provider: e.provider == provider)
+            if len(events) < 2 or not hasattr(events, method):
+                continue
+            try:
+                with self.env.cr.savepoint():
+                    rest -= getattr(events, method)()
+            except Exception as exc:  # noqa: BLE001 - the events are then applied one by one
+                _logger.warning("Billing events: batch of %d failed (%s)", len(events), exc)
+                self.env.invalidate_all(flush=False)
+        for event in rest:
             try:
                 with self.env.cr.savepoint():
                     apply = getattr(event, "_apply_%s" % event.provider)
@@ -317,28 +399,49 @@ class CsBillingEvent(models.Model):
     def _schedule(self, subscription, summary, note, days=0):
         """A to-do for the CSM; an identical one still open is brought up to date
         instead (one "Upgrade" to-do for three upgrades, not three)."""
-        deadline = fields.Date.context_today(self) + timedelta(days=days)
-        user = self._csm_of(subscription)
-        open_todo = self.env["mail.activity"].search(
+        return self._schedule_many([(subscription, summary, note, days)])
+
+    def _schedule_many(self, todos):
+        """:meth:`_schedule` for a batch of ``(subscription, summary, note, days)``:
+        one search for the open to-dos, one create for the new ones."""
+        Activity = self.env["mail.activity"]
+        if not todos:
+            return Activity
+        today = fields.Date.context_today(self)
+        open_todos = Activity.search(
             [
-                ("res_model", "=", subscription._name),
-                ("res_id", "=", subscription.id),
-                ("user_id", "=", user.id),
-                ("summary", "=", summary),
-            ],
-            limit=1,
+                ("res_model", "=", "sale.subscription"),
+                ("res_id", "in", list({sub.id for sub, *_rest in todos})),
+                ("summary", "in", list({summary for _sub, summary, *_rest in todos})),
+            ]
         )
-        if open_todo:
-            open_todo.write({"note": note, "date_deadline": min(open_todo.date_deadline, deadline)})
-            return open_todo
+        found = {(a.res_id, a.user_id.id, a.summary): a for a in open_todos}
+        todo_type = self.env.ref("mail.mail_activity_data_todo")
+        model_id = self.env["ir.model"]._get_id("sale.subscription")
+        new = {}
+        for subscription, summary, note, days in todos:
+            deadline = today + timedelta(days=days)
+            user = self._csm_of(subscription)
+            key = (subscription.id, user.id, summary)
+            if key in found:
+                todo = found[key]
+                todo.write({"note": note, "date_deadline": min(todo.date_deadline, deadline)})
+            elif key in new:
+                new[key].update(note=note, date_deadline=min(new[key]["date_deadline"], deadline))
+            else:
+                new[key] = {
+                    "activity_type_id": todo_type.id,
+                    "summary": summary,
+                    "automated": True,
+                    "note": note,
+                    "date_deadline": deadline,
+                    "res_model_id": model_id,
+                    "res_id": subscription.id,
+                    "user_id": user.id,
+                }
         # quick update: no assignment email per activity, the CSM sees it in Odoo.
-        return subscription.with_context(mail_activity_quick_update=True).activity_schedule(
-            "mail.mail_activity_data_todo",
-            date_deadline=deadline,
-            summary=summary,
-            note=note,
-            user_id=user.id,
-        )
+        created = Activity.with_context(mail_activity_quick_update=True).create(list(new.values()))
+        return open_todos | created
 
     def _bind(self, subscription):
         """Link the event to its subscription; the returned subscription writes ledger

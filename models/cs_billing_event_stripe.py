@@ -1,11 +1,14 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from collections import Counter
+from collections import defaultdict
 from datetime import datetime
 
 from markupsafe import Markup
 
 from odoo import fields
 from odoo import models
+from odoo.tools import SQL
 
 from ..services import mrr as mrr_service
 from ..services.providers import stripe_adapter
@@ -55,9 +58,9 @@ class CsBillingEventStripe(models.Model):
             return "ignored", self.env._("Older than the subscription state already applied.")
         status = obj.get("status")
         previous = (data.get("data") or {}).get("previous_attributes") or {}
-        vals = {"cs_billing_synced_at": self.event_created}
         if self.event_type == "customer.subscription.deleted" or status == "canceled":
-            return self._stripe_cancel(subscription, obj, vals)
+            synced = {"cs_billing_synced_at": self.event_created}
+            return self._stripe_cancel(subscription, obj, synced)
         if self.event_type in self._SUPERSEDABLE_TYPES:
             newer = self._superseded_by(status)
             if newer:
@@ -69,28 +72,7 @@ class CsBillingEventStripe(models.Model):
         was_cancel_scheduled = subscription.cs_cancel_scheduled
         was_trial = subscription.cs_is_trial or previous.get("status") == "trialing"
         old_mrr = subscription.mrr
-        new_mrr = stripe_adapter.subscription_mrr(obj)
-        item = ((obj.get("items") or {}).get("data") or [{}])[0]
-        period_end = _ts(item.get("current_period_end") or obj.get("current_period_end"))
-        vals.update(
-            {
-                # Stripe gave up collecting: delinquent churn until paid again.
-                "cs_delinquent": status == "unpaid",
-                "cs_cancel_scheduled": bool(obj.get("cancel_at_period_end")),
-                "cs_is_trial": status == "trialing",
-                "cs_trial_end_date": _ts(obj.get("trial_end")) if status == "trialing" else False,
-                "seats": stripe_adapter.subscription_quantity(obj) or subscription.seats,
-            }
-        )
-        if status in stripe_adapter.PAYMENT_STATUS:
-            vals["payment_status"] = stripe_adapter.PAYMENT_STATUS[status]
-        if period_end:
-            vals["next_payment_date"] = period_end
-            if subscription.renewal_type == "auto":
-                vals["renewal_date"] = period_end
-        commands = subscription._cs_recurring_amount_commands(new_mrr)
-        if commands:
-            vals["sale_subscription_line_ids"] = commands
+        vals, period_end = self._stripe_subscription_vals(subscription, obj)
         # One write: flags, dates and price move together, so the ledger sees one change.
         subscription.with_context(cs_churn_kind="delinquent").write(vals)
         if subscription.stage_id.type != "in_progress" and status in (
@@ -99,57 +81,221 @@ class CsBillingEventStripe(models.Model):
             "past_due",
         ):
             subscription.action_start_subscription()
-        messages = []
+        todos, messages = self._stripe_mrr_change(subscription, old_mrr)
         partner = subscription.commercial_partner_id
-        delta = subscription.mrr - old_mrr
-        if old_mrr and delta > 0:
-            self._schedule(
-                subscription,
-                self.env._("Upgrade: thank %(customer)s", customer=partner.name),
-                self.env._(
-                    "%(customer)s upgraded in Stripe: MRR %(old)s → %(new)s %(currency)s.",
-                    customer=partner.name,
-                    old=old_mrr,
-                    new=subscription.mrr,
-                    currency=subscription.currency_id.name,
-                ),
-                days=2,
-            )
-            messages.append(self.env._("Upgrade, MRR +%(delta)s", delta=round(delta, 2)))
-        elif old_mrr and delta < 0 and subscription.mrr:
-            self._schedule(
-                subscription,
-                self.env._("Downgrade: call %(customer)s today", customer=partner.name),
-                self.env._(
-                    "%(customer)s downgraded in Stripe: MRR %(old)s → %(new)s %(currency)s. "
-                    "Find out why and try to win the revenue back.",
-                    customer=partner.name,
-                    old=old_mrr,
-                    new=subscription.mrr,
-                    currency=subscription.currency_id.name,
-                ),
-            )
-            messages.append(self.env._("Downgrade, MRR %(delta)s", delta=round(delta, 2)))
         if obj.get("cancel_at_period_end") and not was_cancel_scheduled:
-            self._schedule(
-                subscription,
-                self.env._("Cancellation scheduled: %(customer)s", customer=partner.name),
-                self.env._(
-                    "%(customer)s scheduled the cancellation of the subscription at the end of "
-                    "the paid period (%(date)s). Talk to them before it ends.",
-                    customer=partner.name,
-                    date=period_end or "-",
-                ),
+            todos.append(
+                (
+                    subscription,
+                    self.env._("Cancellation scheduled: %(customer)s", customer=partner.name),
+                    self.env._(
+                        "%(customer)s scheduled the cancellation of the subscription at the end "
+                        "of the paid period (%(date)s). Talk to them before it ends.",
+                        customer=partner.name,
+                        date=period_end or "-",
+                    ),
+                    0,
+                )
             )
             messages.append(self.env._("Cancellation scheduled"))
         if was_trial and status == "active":
             messages.append(self.env._("Trial converted"))
+        self._schedule_many(todos)
         result = "; ".join(messages) or self.env._("Subscription synced")
-        subscription._message_log(
-            body=Markup("<p>%s</p>")
-            % self.env._("Stripe %(type)s: %(result)s", type=self.event_type, result=result),
-        )
+        subscription._message_log(body=self._stripe_note(result))
         return "processed", result
+
+    def _stripe_subscription_vals(self, subscription, obj):
+        """The subscription's values for the provider state ``obj``, and its period end."""
+        status = obj.get("status")
+        item = ((obj.get("items") or {}).get("data") or [{}])[0]
+        period_end = _ts(item.get("current_period_end") or obj.get("current_period_end"))
+        vals = {
+            "cs_billing_synced_at": self.event_created,
+            # Stripe gave up collecting: delinquent churn until paid again.
+            "cs_delinquent": status == "unpaid",
+            "cs_cancel_scheduled": bool(obj.get("cancel_at_period_end")),
+            "cs_is_trial": status == "trialing",
+            "cs_trial_end_date": _ts(obj.get("trial_end")) if status == "trialing" else False,
+            "seats": stripe_adapter.subscription_quantity(obj) or subscription.seats,
+        }
+        if status in stripe_adapter.PAYMENT_STATUS:
+            vals["payment_status"] = stripe_adapter.PAYMENT_STATUS[status]
+        if period_end:
+            vals["next_payment_date"] = period_end
+            if subscription.renewal_type == "auto":
+                vals["renewal_date"] = period_end
+        commands = subscription._cs_recurring_amount_commands(stripe_adapter.subscription_mrr(obj))
+        if commands:
+            vals["sale_subscription_line_ids"] = commands
+        return vals, period_end
+
+    def _stripe_mrr_change(self, subscription, old_mrr):
+        """To-dos ``(subscription, summary, note, days)`` and messages for the move of
+        the subscription's MRR from ``old_mrr`` to its applied value."""
+        todos, messages = [], []
+        partner = subscription.commercial_partner_id
+        new_mrr = subscription.mrr
+        delta = new_mrr - old_mrr
+        amounts = {
+            "customer": partner.name,
+            "old": old_mrr,
+            "new": new_mrr,
+            "currency": subscription.currency_id.name,
+        }
+        if old_mrr and delta > 0:
+            todos.append(
+                (
+                    subscription,
+                    self.env._("Upgrade: thank %(customer)s", customer=partner.name),
+                    self.env._(
+                        "%(customer)s upgraded in Stripe: MRR %(old)s → %(new)s %(currency)s.",
+                        **amounts,
+                    ),
+                    2,
+                )
+            )
+            messages.append(self.env._("Upgrade, MRR +%(delta)s", delta=round(delta, 2)))
+        elif old_mrr and delta < 0 and new_mrr:
+            todos.append(
+                (
+                    subscription,
+                    self.env._("Downgrade: call %(customer)s today", customer=partner.name),
+                    self.env._(
+                        "%(customer)s downgraded in Stripe: MRR %(old)s → %(new)s %(currency)s. "
+                        "Find out why and try to win the revenue back.",
+                        **amounts,
+                    ),
+                    0,
+                )
+            )
+            messages.append(self.env._("Downgrade, MRR %(delta)s", delta=round(delta, 2)))
+        return todos, messages
+
+    def _stripe_note(self, result):
+        return Markup("<p>%s</p>") % self.env._(
+            "Stripe %(type)s: %(result)s", type=self.event_type, result=result
+        )
+
+    # ------------------------------------------------------------------
+    # Batch: the bulk of Stripe traffic in a few statements
+    # ------------------------------------------------------------------
+    def _apply_stripe_batch(self):
+        """Apply together the events that only move the price, quantity or period of
+        a running, paid subscription (``customer.subscription.created/updated`` with
+        status active); return them.
+
+        The effects are those of :meth:`_stripe_subscription` for that case — one
+        write per subscription, recomputed and flushed once for the batch, one ledger
+        sync per event day, to-dos and chatter notes created together. Anything
+        else goes one by one: status changes, trials, cancellations, invoices, and
+        every event of a subscription that has another event in this batch or still
+        waiting in the inbox (order and supersession matter there).
+        """
+        parsed = {event: event._data() for event in self}
+        objects = {
+            event: (data.get("data") or {}).get("object") or {} for event, data in parsed.items()
+        }
+        refs = {event: stripe_adapter.subscription_ref(obj) for event, obj in objects.items()}
+        Sub = self.env["sale.subscription"]
+        found = Sub.search(
+            [
+                ("billing_account_id", "in", self.account_id.ids),
+                ("external_subscription_ref", "in", [r for r in refs.values() if r]),
+            ]
+        )
+        by_ref = {(s.billing_account_id.id, s.external_subscription_ref): s for s in found}
+        subs = {
+            event: event.subscription_id or by_ref.get((event.account_id.id, refs[event]), Sub)
+            for event in self
+        }
+        seen = Counter(sub.id for sub in subs.values() if sub)
+        waiting = self._stripe_waiting_refs({r for r in refs.values() if r})
+        batch = []
+        for event in self:
+            sub, obj = subs[event], objects[event]
+            previous = (parsed[event].get("data") or {}).get("previous_attributes") or {}
+            if (
+                event.event_type in self._SUPERSEDABLE_TYPES
+                and obj.get("status") == "active"
+                and not obj.get("cancel_at_period_end")
+                and previous.get("status") in (None, "active")
+                and sub
+                and seen[sub.id] == 1
+                and (event.account_id.id, refs[event]) not in waiting
+                and sub.stage_id.type == "in_progress"
+                and not (sub.cs_is_trial or sub.cs_delinquent or sub.cs_cancel_scheduled)
+                and not event._is_stale(sub.cs_billing_synced_at)
+            ):
+                batch.append((event, sub, obj))
+        if not batch:
+            return self.browse()
+        old_mrr = {sub: sub.mrr for _event, sub, _obj in batch}
+        tracked = set(Sub._track_get_fields())
+        for event, sub, obj in batch:
+            vals, _period_end = event._stripe_subscription_vals(sub, obj)
+            customer = stripe_adapter.customer_ref(obj)
+            if customer and not sub.external_customer_ref:
+                vals["external_customer_ref"] = customer
+            # Only what changes: fewer recomputations, and no tracking pass when no
+            # tracked field (the payment status) moves.
+            vals = {
+                name: value
+                for name, value in vals.items()
+                if sub._fields[name].type == "one2many"
+                or sub._fields[name].convert_to_record(
+                    sub._fields[name].convert_to_cache(value, sub), sub
+                )
+                != sub[name]
+            }
+            sub.with_context(cs_skip_ledger=True, mail_notrack=not tracked & set(vals)).write(vals)
+        self.env.flush_all()  # one recompute of lines, totals and MRR for the batch
+        by_day = defaultdict(lambda: Sub)
+        for event, sub, _obj in batch:
+            by_day[event._event_date()] |= sub
+        for day, day_subs in by_day.items():
+            day_subs.with_context(
+                cs_movement_date=day, cs_movement_source="stripe", cs_churn_kind="delinquent"
+            )._cs_sync_ledger()
+        todos, notes = [], {}
+        now = fields.Datetime.now()
+        for event, sub, _obj in batch:
+            event_todos, messages = event._stripe_mrr_change(sub, old_mrr[sub])
+            todos += event_todos
+            result = "; ".join(messages) or self.env._("Subscription synced")
+            notes[sub.id] = event._stripe_note(result)
+            event.write(
+                {
+                    "subscription_id": sub.id,
+                    "partner_id": sub.commercial_partner_id.id,
+                    "state": "processed",
+                    "result": result,
+                    "error": False,
+                    "processed_at": now,
+                }
+            )
+        self._schedule_many(todos)
+        Sub.browse(list(notes))._message_log_batch(bodies=notes)
+        return self.browse([event.id for event, _sub, _obj in batch])
+
+    def _stripe_waiting_refs(self, refs):
+        """(account, provider object) of subscription events still waiting in the
+        inbox outside this batch."""
+        if not refs:
+            return set()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT DISTINCT account_id, object_ref FROM cs_billing_event
+                 WHERE object_ref = ANY(%(refs)s) AND account_id = ANY(%(accounts)s)
+                   AND state = 'received' AND id != ALL(%(ids)s)
+                """,
+                refs=list(refs),
+                accounts=self.account_id.ids,
+                ids=self.ids,
+            )
+        )
+        return set(self.env.cr.fetchall())
 
     def _stripe_cancel(self, subscription, obj, vals):
         vals["payment_status"] = "cancelled"

@@ -192,9 +192,8 @@ class TestStripeAdapter(TransactionCase):
         self.assertEqual(stripe_adapter.customer_ref({"customer": {"id": "cus_x"}}), "cus_x")
 
 
-@tagged("post_install", "-at_install", "customer_success")
-class TestStripeWebhook(CustomerSuccessMixin, HttpCase):
-    """Real signed requests over HTTP, then the inbox cron, then the effects."""
+class StripeWebhookCase(CustomerSuccessMixin, HttpCase):
+    """A Stripe billing account and subscription, signed requests over HTTP."""
 
     @classmethod
     def setUpClass(cls):
@@ -236,6 +235,11 @@ class TestStripeWebhook(CustomerSuccessMixin, HttpCase):
         return self.env["cs.mrr.movement"].search(
             [("subscription_id", "=", self.sub.id), ("source", "=", "stripe")], order="id"
         )
+
+
+@tagged("post_install", "-at_install", "customer_success")
+class TestStripeWebhook(StripeWebhookCase):
+    """Real signed requests over HTTP, then the inbox cron, then the effects."""
 
     def test_upgrade_over_http(self):
         event = stripe_event(
@@ -610,3 +614,160 @@ class TestStripeWebhook(CustomerSuccessMixin, HttpCase):
         with self.assertRaises(AccessError):
             account.read(["webhook_secret"])
         self.assertTrue(account.webhook_url.endswith(self.url))
+
+
+@tagged("post_install", "-at_install", "customer_success")
+class TestStripeInboxBatch(StripeWebhookCase):
+    """The inbox applies a stream of plain subscription updates as one batch, with
+    the effects of one-by-one processing; everything else still goes one by one."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.others = cls.env["sale.subscription"]
+        for name, ref in (("Zhuldyz LLP", "sub_zhuldyz"), ("Tulpar JSC", "sub_tulpar")):
+            partner = cls.env["res.partner"].create(
+                {"name": name, "is_company": True, "csm_id": cls.cs_user.id}
+            )
+            with freeze_time("2026-03-01"):
+                cls.others |= cls._subscription(
+                    partner=partner,
+                    price=100.0,
+                    billing_account_id=cls.account.id,
+                    external_subscription_ref=ref,
+                )
+
+    def update(self, sub, unit_amount, created, **kwargs):
+        obj = stripe_subscription(unit_amount=unit_amount, **kwargs)
+        obj["id"] = sub.external_subscription_ref
+        event = stripe_event(
+            "customer.subscription.updated",
+            obj,
+            created,
+            event_id="evt_%s_%d" % (sub.external_subscription_ref, created),
+        )
+        self.assertEqual(self.post(event).status_code, 200)
+        return self.Event.search([("external_id", "=", event["id"])])
+
+    def test_a_stream_of_updates_is_applied_as_one_batch(self):
+        upgraded, downgraded, same = self.sub, *self.others
+        events = (
+            self.update(upgraded, 15000, 1790000000)
+            | self.update(downgraded, 8000, 1790000001)
+            | self.update(same, 10000, 1790000002)
+        )
+        one_by_one = AssertionError("applied one by one")
+        with patch.object(type(self.Event), "_apply_stripe", side_effect=one_by_one):
+            self.process()
+        self.assertEqual(events.mapped("state"), ["processed"] * 3, events.mapped("error"))
+        by_sub = {event.subscription_id: event for event in events}
+        self.assertEqual(by_sub[upgraded].result, "Upgrade, MRR +50.0")
+        self.assertEqual(by_sub[downgraded].result, "Downgrade, MRR -20.0")
+        self.assertEqual(by_sub[same].result, "Subscription synced")
+        self.assertEqual(
+            [event.partner_id for event in events],
+            [event.subscription_id.commercial_partner_id for event in events],
+        )
+        self.assertEqual(
+            [upgraded.mrr, downgraded.mrr, same.mrr], [150.0, 80.0, 100.0]
+        )  # fmt: skip
+        movements = self.env["cs.mrr.movement"].search(
+            [("source", "=", "stripe"), ("subscription_id", "in", events.subscription_id.ids)]
+        )
+        self.assertEqual(
+            sorted((m.subscription_id.id, m.movement_type, m.amount, m.date) for m in movements),
+            sorted(
+                [
+                    (upgraded.id, "expansion", 50.0, date(2026, 9, 21)),
+                    (downgraded.id, "contraction", -20.0, date(2026, 9, 21)),
+                ]
+            ),
+        )
+        self.assertIn("Upgrade", upgraded.activity_ids.summary)
+        self.assertIn("Downgrade", downgraded.activity_ids.summary)
+        self.assertEqual(downgraded.activity_ids.user_id, self.cs_user)
+        self.assertFalse(same.activity_ids)
+        for sub, event in by_sub.items():
+            self.assertEqual(sub.payment_status, "paid")
+            self.assertEqual(sub.next_payment_date, date(2027, 1, 1))
+            self.assertEqual(sub.cs_billing_synced_at, event.event_created)
+            notes = sub.message_ids.filtered(lambda m: "Stripe" in str(m.body))
+            self.assertIn(event.result, str(notes[:1].body))
+        # A re-delivery of the batch changes nothing.
+        self.update(upgraded, 15000, 1790000000)
+        self.assertEqual(self.Event.search_count([("state", "=", "received")]), 0)
+
+    def test_repeated_subscriptions_and_transitions_go_one_by_one(self):
+        # Two days of changes of one subscription (order matters), a trial that
+        # converts: one by one; the plain update beside them: in the batch.
+        first = self.update(self.sub, 15000, 1790000000)
+        second = self.update(self.sub, 20000, 1790000000 + 86400)
+        trial, plain = self.others
+        trial.cs_is_trial = True
+        converted = self.update(trial, 10000, 1790000005)
+        synced = self.update(plain, 12000, 1790000006)
+        self.process()
+        self.assertEqual((first + second + converted + synced).mapped("state"), ["processed"] * 4)
+        self.assertEqual(
+            [m.date for m in self.stripe_movements()], [date(2026, 9, 21), date(2026, 9, 22)]
+        )
+        self.assertAlmostEqual(self.sub.mrr, 200.0)
+        self.assertIn("Trial converted", converted.result)
+        self.assertFalse(trial.cs_is_trial)
+        self.assertEqual(synced.result, "Upgrade, MRR +20.0")
+
+    def test_a_failing_batch_falls_back_to_one_by_one(self):
+        events = self.update(self.sub, 15000, 1790000000) | self.update(
+            self.others[0], 8000, 1790000001
+        )
+        with (
+            patch.object(
+                type(self.Event), "_apply_stripe_batch", side_effect=RuntimeError("batch broke")
+            ),
+            mute_logger("odoo.addons.customer_success.models.cs_billing_event"),
+        ):
+            self.process()
+        self.assertEqual(events.mapped("state"), ["processed", "processed"])
+        self.assertEqual(len(self.stripe_movements()), 1)
+
+    def test_webhooks_wake_the_inbox_at_most_once_a_second(self):
+        cron = self.env.ref("customer_success.ir_cron_billing_events")
+        Trigger = self.env["ir.cron.trigger"]
+        Trigger.search([("cron_id", "=", cron.id)]).unlink()
+
+        def store(created):
+            body = json.dumps(
+                stripe_event("invoice.paid", stripe_invoice(), created, event_id="evt_%d" % created)
+            )
+            event = stripe_adapter.verify(
+                body.encode(), stripe_adapter.sign(body, SECRET), SECRET, tolerance=None
+            )
+            return self.Event._store(self.account, event)
+
+        with freeze_time("2026-09-21 10:00:00"):
+            store(1)
+            store(2)
+        self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), 1)
+        with freeze_time("2026-09-21 10:00:02"):
+            store(3)
+            store(1)  # a re-delivery wakes nothing
+        self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), 2)
+
+    def test_account_changes_reach_the_webhook_at_once(self):
+        # The webhook reads its account from a per-worker cache: every change of
+        # the account clears it.
+        event = stripe_event("invoice.paid", stripe_invoice(), int(time.time()))
+        self.assertEqual(self.post(event).status_code, 200)
+        self.account.webhook_secret = "whsec_rotated"
+        event["id"] = "evt_after_rotation"
+        with mute_logger("odoo.addons.customer_success.controllers.webhook"):
+            self.assertEqual(self.post(event).status_code, 401)
+            self.assertEqual(self.post(event, secret="whsec_rotated").status_code, 200)
+            self.account.ip_allowlist = "10.0.0.0/8"
+            event["id"] = "evt_after_allowlist"
+            self.assertEqual(self.post(event, secret="whsec_rotated").status_code, 403)
+            self.account.ip_allowlist = False
+            self.account.active = False
+            self.assertEqual(self.post(event, secret="whsec_rotated").status_code, 404)
+            huge = "/customer_success/webhook/stripe/%d" % 2**40
+            self.assertEqual(self.post(event, url=huge).status_code, 404)

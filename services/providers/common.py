@@ -46,3 +46,5 @@ class BillingEvent:
     # The provider object whose full state the event carries (a Stripe subscription),
     # so that a newer state of the same day can supersede an older one in the inbox.
     object_ref: str = ""
+    # The verified body as received, stored as the raw payload when it is the event itself.
+    raw: str = ""

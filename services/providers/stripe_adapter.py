@@ -79,6 +79,7 @@ def verify(payload, sig_header, secret, tolerance=TOLERANCE):
         object_ref=str(subscription_ref(data["data"]["object"]) or "")
         if str(data["type"]).startswith("customer.subscription.")
         else "",
+        raw=text,
     )
 
 
