@@ -119,7 +119,8 @@ class CsMrrMovement(models.Model):
             state[key][sub] = new
             after = sum(to_company(v, s.currency_id) for s, v in state[key].items())
             movement_type = mrr_service.classify(before, after, key in paid_before)
-            sub.with_context(cs_skip_ledger=True).write({"cs_ledger_mrr": new})
+            # not a tracked field: no tracking pass per subscription
+            sub.with_context(cs_skip_ledger=True, mail_notrack=True).write({"cs_ledger_mrr": new})
             if not movement_type:
                 continue
             delta = new - old
