@@ -30,6 +30,7 @@ class WebhookSettings(NamedTuple):
     networks: tuple  # ipaddress networks of the allow-list; empty: no restriction
 
     def ip_allowed(self, address):
+        """Whether ``address`` is in the allow-list (an empty list allows all)."""
         if not self.networks:
             return True
         try:
@@ -162,11 +163,6 @@ class CsBillingAccount(models.Model):
                                 line=line.strip(),
                             )
                         ) from exc
-
-    def _ip_allowed(self, address):
-        """Whether ``address`` is in the allow-list (an empty list allows all)."""
-        self.ensure_one()
-        return self._webhook_settings(self.id).ip_allowed(address)
 
     # ------------------------------------------------------------------
     # What the webhook reads on every request: one cache entry per account
