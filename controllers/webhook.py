@@ -8,6 +8,7 @@ from collections import Counter
 from odoo import http
 from odoo.http import request
 
+from ..services.providers import cloudpayments_adapter
 from ..services.providers import stripe_adapter
 from ..services.providers import yookassa_adapter
 from ..services.providers.common import AuthenticityError
@@ -124,3 +125,28 @@ class BillingWebhook(http.Controller):
         params = {**httprequest.args.to_dict(), **httprequest.form.to_dict()}
         xml = request.env["cs.billing.event"].sudo()._kaspi_handle(account, params)
         return request.make_response(xml, headers=[("Content-Type", "application/xml")])
+
+    def _receive_cloudpayments(self, account, settings, httprequest, body):
+        # Signature first: nothing of an unsigned body is read.
+        cloudpayments_adapter.verify(
+            body, httprequest.headers.get("Content-HMAC"), settings.api_key
+        )
+        notification = (httprequest.args.get("notification") or "").lower()
+        if notification not in cloudpayments_adapter.NOTIFICATIONS:
+            raise PayloadError(
+                "Add ?notification=pay|fail|confirm|refund|recurrent|cancel to the URL."
+            )
+        params = cloudpayments_adapter.parse(
+            body, httprequest.mimetype, httprequest.mimetype_params.get("charset")
+        )
+        if notification != "check":
+            # Check asks whether a payment may go ahead: the CRM does not gate
+            # payments, so it is accepted and nothing is stored.
+            event = cloudpayments_adapter.to_event(notification, params)
+            Event = request.env["cs.billing.event"].sudo()
+            if notification == "cancel":  # an authorisation voided: no money moved
+                Event._store(account, event, state="ignored", result="Authorisation cancelled")
+            else:
+                Event._store(account, event)
+        # CloudPayments retries anything but {"code": 0}.
+        return _answer(200, code=0)

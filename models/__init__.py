@@ -4,6 +4,7 @@ from . import account_move
 from . import cs_api_key
 from . import cs_billing_account
 from . import cs_billing_event
+from . import cs_billing_event_cloudpayments
 from . import cs_billing_event_kaspi
 from . import cs_billing_event_stripe
 from . import cs_billing_event_yookassa
@@ -12,6 +13,7 @@ from . import cs_health
 from . import cs_mrr_movement
 from . import cs_nps_survey
 from . import cs_usage_event
+from . import ir_http
 from . import res_company
 from . import res_config_settings
 from . import res_partner

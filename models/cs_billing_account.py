@@ -10,10 +10,13 @@ from odoo import models
 from odoo import tools
 from odoo.exceptions import ValidationError
 
+from ..services.providers import cloudpayments_adapter
+
 PROVIDERS = [
     ("stripe", "Stripe"),
     ("yookassa", "YooKassa"),
     ("kaspi", "Kaspi.kz"),
+    ("cloudpayments", "CloudPayments"),
 ]
 STRIPE_API_VERSION = "2025-03-31.basil"
 
@@ -26,6 +29,7 @@ class WebhookSettings(NamedTuple):
     active: bool
     company_id: int
     webhook_secret: str
+    api_key: str
     url_token: str
     networks: tuple  # ipaddress networks of the allow-list; empty: no restriction
 
@@ -78,13 +82,15 @@ class CsBillingAccount(models.Model):
     )
     provider_account_ref = fields.Char(
         string="Shop / Merchant ID",
-        help="YooKassa: the shop ID (shopId). Kaspi: the service (merchant) ID.",
+        help="YooKassa: the shop ID (shopId). Kaspi: the service (merchant) ID. "
+        "CloudPayments: the site's Public ID.",
     )
     api_key = fields.Char(
         string="API Secret Key",
         groups="base.group_system",
         copy=False,
-        help="Secret key used to call the provider's API.",
+        help="Secret key used to call the provider's API. CloudPayments: the site's API "
+        "password, which also signs its notifications (Content-HMAC).",
     )
     url_token = fields.Char(
         string="URL Token",
@@ -106,6 +112,11 @@ class CsBillingAccount(models.Model):
         string="Kaspi QR API URL",
         help="Base URL of the Kaspi QR partner API given by Kaspi with your contract.",
     )
+    cloudpayments_api_url = fields.Char(
+        string="CloudPayments API URL",
+        default=cloudpayments_adapter.DEFAULT_API_URL,
+        help="Base URL of the CloudPayments API of your contract.",
+    )
     journal_id = fields.Many2one(
         "account.journal",
         string="Payment Journal",
@@ -114,11 +125,17 @@ class CsBillingAccount(models.Model):
         help="Journal of the payments registered on invoices from this provider.",
     )
     webhook_url = fields.Char(compute="_compute_webhook_url", string="Webhook URL")
+    notification_urls = fields.Text(
+        compute="_compute_webhook_url",
+        string="Notification URLs",
+        help="CloudPayments: one URL per notification type, to paste in the site's settings.",
+    )
 
     @api.depends("provider")
     def _compute_webhook_url(self):
         base = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
         for account in self:
+            account.notification_urls = False
             if not account.id or not account.provider:
                 account.webhook_url = False
                 continue
@@ -127,6 +144,12 @@ class CsBillingAccount(models.Model):
                 account.provider,
                 account.id,
             )
+            if account.provider == "cloudpayments":
+                account.notification_urls = "\n".join(
+                    "%s: %s?notification=%s" % (kind.capitalize(), account.webhook_url, kind)
+                    for kind in cloudpayments_adapter.NOTIFICATIONS
+                    if kind != "check"
+                )
 
     @api.depends("subscription_ids")
     def _compute_subscription_count(self):
@@ -194,11 +217,20 @@ class CsBillingAccount(models.Model):
         if not 0 < account_id < 2**31:  # any number fits the URL, not the column
             return None
         self.env["cs.billing.account"].flush_model(
-            ["provider", "active", "company_id", "webhook_secret", "url_token", "ip_allowlist"]
+            [
+                "provider",
+                "active",
+                "company_id",
+                "webhook_secret",
+                "api_key",
+                "url_token",
+                "ip_allowlist",
+            ]
         )
         self.env.cr.execute(
             """
-            SELECT id, provider, active, company_id, webhook_secret, url_token, ip_allowlist
+            SELECT id, provider, active, company_id, webhook_secret, api_key, url_token,
+                   ip_allowlist
               FROM cs_billing_account
              WHERE id = %s
             """,
@@ -207,7 +239,9 @@ class CsBillingAccount(models.Model):
         row = self.env.cr.fetchone()
         if not row:
             return None
-        return WebhookSettings(*row[:4], row[4] or "", row[5] or "", _parse_networks(row[6]))
+        return WebhookSettings(
+            *row[:4], row[4] or "", row[5] or "", row[6] or "", _parse_networks(row[7])
+        )
 
     def action_view_subscriptions(self):
         self.ensure_one()

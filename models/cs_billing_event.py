@@ -8,6 +8,7 @@ from datetime import datetime
 from datetime import timedelta
 
 import psycopg2
+from markupsafe import Markup
 
 from odoo import api
 from odoo import fields
@@ -518,6 +519,109 @@ class CsBillingEvent(models.Model):
             template.send_mail(subscription.id)
         return "processed", self.env._(
             "Payment failed, %(amount)s %(currency)s due", amount=amount, currency=currency.name
+        )
+
+    def _provider_name(self):
+        return dict(PROVIDERS).get(self.provider, self.provider or "")
+
+    def _mrr_change(self, subscription, old_mrr):
+        """To-dos ``(subscription, summary, note, days)`` and messages for the move of
+        the subscription's MRR from ``old_mrr`` to its applied value."""
+        todos, messages = [], []
+        partner = subscription.commercial_partner_id
+        new_mrr = subscription.mrr
+        delta = new_mrr - old_mrr
+        amounts = {
+            "customer": partner.name,
+            "provider": self._provider_name(),
+            "old": old_mrr,
+            "new": new_mrr,
+            "currency": subscription.currency_id.name,
+        }
+        if old_mrr and delta > 0:
+            todos.append(
+                (
+                    subscription,
+                    self.env._("Upgrade: thank %(customer)s", customer=partner.name),
+                    self.env._(
+                        "%(customer)s upgraded in %(provider)s: "
+                        "MRR %(old)s → %(new)s %(currency)s.",
+                        **amounts,
+                    ),
+                    2,
+                )
+            )
+            messages.append(self.env._("Upgrade, MRR +%(delta)s", delta=round(delta, 2)))
+        elif old_mrr and delta < 0 and new_mrr:
+            todos.append(
+                (
+                    subscription,
+                    self.env._("Downgrade: call %(customer)s today", customer=partner.name),
+                    self.env._(
+                        "%(customer)s downgraded in %(provider)s: "
+                        "MRR %(old)s → %(new)s %(currency)s. "
+                        "Find out why and try to win the revenue back.",
+                        **amounts,
+                    ),
+                    0,
+                )
+            )
+            messages.append(self.env._("Downgrade, MRR %(delta)s", delta=round(delta, 2)))
+        return todos, messages
+
+    def _effect_cancelled(self, subscription, reason, comment="", vals=None, delinquent=False):
+        """B4 "cancellation": status cancelled, subscription closed (churn, voluntary unless
+        ``delinquent``), an exit-interview to-do with the reason, a chatter message."""
+        vals = dict(vals or {}, payment_status="failed" if delinquent else "cancelled")
+        subscription = subscription.with_context(
+            cs_churn_kind="delinquent" if delinquent else "voluntary"
+        )
+        subscription.write(vals)
+        if subscription.stage_id.type != "post":
+            subscription.close_subscription()
+        partner = subscription.commercial_partner_id
+        reason = reason or self.env._("no reason given")
+        self._schedule(
+            subscription,
+            self.env._("Exit interview: %(customer)s", customer=partner.name),
+            self.env._(
+                "%(customer)s cancelled in %(provider)s (%(reason)s). Hold the exit interview "
+                "and record the churn reason. %(comment)s",
+                customer=partner.name,
+                provider=self._provider_name(),
+                reason=reason,
+                comment=comment,
+            ),
+            days=1,
+        )
+        subscription._message_log(
+            body=Markup("<p>%s</p>")
+            % self.env._(
+                "%(provider)s: subscription cancelled (%(reason)s).",
+                provider=self._provider_name(),
+                reason=reason,
+            ),
+        )
+        return "processed", self.env._("Cancelled (%(reason)s)", reason=reason)
+
+    def _effect_refund(self, subscription, amount, currency, payment_ref):
+        """B4 "refund": money went back to the customer; a chatter note, and the refund
+        waits in "Payments to Reconcile" for the accountant's credit note."""
+        self.write({"amount": -amount, "currency_id": currency.id, "to_reconcile": True})
+        subscription._message_log(
+            body=Markup("<p>%s</p>")
+            % self.env._(
+                "%(provider)s refund of %(amount)s %(currency)s (payment %(payment)s).",
+                provider=self._provider_name(),
+                amount=amount,
+                currency=currency.name,
+                payment=payment_ref or "-",
+            ),
+        )
+        return "processed", self.env._(
+            "Refund of %(amount)s %(currency)s — to reconcile",
+            amount=amount,
+            currency=currency.name,
         )
 
     def _register_payment(self, subscription, amount, currency, reference, date):

@@ -81,7 +81,7 @@ class CsBillingEventStripe(models.Model):
             "past_due",
         ):
             subscription.action_start_subscription()
-        todos, messages = self._stripe_mrr_change(subscription, old_mrr)
+        todos, messages = self._mrr_change(subscription, old_mrr)
         partner = subscription.commercial_partner_id
         if obj.get("cancel_at_period_end") and not was_cancel_scheduled:
             todos.append(
@@ -129,48 +129,6 @@ class CsBillingEventStripe(models.Model):
         if commands:
             vals["sale_subscription_line_ids"] = commands
         return vals, period_end
-
-    def _stripe_mrr_change(self, subscription, old_mrr):
-        """To-dos ``(subscription, summary, note, days)`` and messages for the move of
-        the subscription's MRR from ``old_mrr`` to its applied value."""
-        todos, messages = [], []
-        partner = subscription.commercial_partner_id
-        new_mrr = subscription.mrr
-        delta = new_mrr - old_mrr
-        amounts = {
-            "customer": partner.name,
-            "old": old_mrr,
-            "new": new_mrr,
-            "currency": subscription.currency_id.name,
-        }
-        if old_mrr and delta > 0:
-            todos.append(
-                (
-                    subscription,
-                    self.env._("Upgrade: thank %(customer)s", customer=partner.name),
-                    self.env._(
-                        "%(customer)s upgraded in Stripe: MRR %(old)s → %(new)s %(currency)s.",
-                        **amounts,
-                    ),
-                    2,
-                )
-            )
-            messages.append(self.env._("Upgrade, MRR +%(delta)s", delta=round(delta, 2)))
-        elif old_mrr and delta < 0 and new_mrr:
-            todos.append(
-                (
-                    subscription,
-                    self.env._("Downgrade: call %(customer)s today", customer=partner.name),
-                    self.env._(
-                        "%(customer)s downgraded in Stripe: MRR %(old)s → %(new)s %(currency)s. "
-                        "Find out why and try to win the revenue back.",
-                        **amounts,
-                    ),
-                    0,
-                )
-            )
-            messages.append(self.env._("Downgrade, MRR %(delta)s", delta=round(delta, 2)))
-        return todos, messages
 
     def _stripe_note(self, result):
         return Markup("<p>%s</p>") % self.env._(
@@ -260,7 +218,7 @@ class CsBillingEventStripe(models.Model):
         todos, notes = [], {}
         now = fields.Datetime.now()
         for event, sub, _obj in batch:
-            event_todos, messages = event._stripe_mrr_change(sub, old_mrr[sub])
+            event_todos, messages = event._mrr_change(sub, old_mrr[sub])
             todos += event_todos
             result = "; ".join(messages) or self.env._("Subscription synced")
             notes[sub.id] = event._stripe_note(result)
@@ -298,34 +256,13 @@ class CsBillingEventStripe(models.Model):
         return set(self.env.cr.fetchall())
 
     def _stripe_cancel(self, subscription, obj, vals):
-        vals["payment_status"] = "cancelled"
         details = obj.get("cancellation_details") or {}
-        reason = details.get("feedback") or details.get("reason") or ""
-        comment = details.get("comment") or ""
-        subscription.write(vals)
-        if subscription.stage_id.type != "post":
-            subscription.close_subscription()
-        partner = subscription.commercial_partner_id
-        self._schedule(
+        return self._effect_cancelled(
             subscription,
-            self.env._("Exit interview: %(customer)s", customer=partner.name),
-            self.env._(
-                "%(customer)s cancelled in Stripe (%(reason)s). Hold the exit interview and "
-                "record the churn reason. %(comment)s",
-                customer=partner.name,
-                reason=reason or self.env._("no reason given"),
-                comment=comment,
-            ),
-            days=1,
+            details.get("feedback") or details.get("reason") or "",
+            comment=details.get("comment") or "",
+            vals=vals,
         )
-        subscription._message_log(
-            body=Markup("<p>%s</p>")
-            % self.env._(
-                "Stripe: subscription cancelled (%(reason)s).",
-                reason=reason or self.env._("no reason given"),
-            ),
-        )
-        return "processed", self.env._("Cancelled (%(reason)s)", reason=reason or "-")
 
     # ------------------------------------------------------------------
     def _stripe_invoice(self, subscription, obj):

@@ -1,7 +1,5 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from markupsafe import Markup
-
 from odoo import models
 
 from ..services.providers import yookassa_adapter
@@ -61,21 +59,7 @@ class CsBillingEventYookassa(models.Model):
                 subscription, amount, currency, self.env._("YooKassa: %(r)s", r=reason)
             )
         # refund.succeeded: money went back; the accountant issues the credit note.
-        self.write({"amount": -amount, "currency_id": currency.id, "to_reconcile": True})
-        subscription._message_log(
-            body=Markup("<p>%s</p>")
-            % self.env._(
-                "YooKassa refund of %(amount)s %(currency)s (payment %(payment)s).",
-                amount=amount,
-                currency=currency.name,
-                payment=obj.get("payment_id") or "-",
-            ),
-        )
-        return "processed", self.env._(
-            "Refund of %(amount)s %(currency)s — to reconcile",
-            amount=amount,
-            currency=currency.name,
-        )
+        return self._effect_refund(subscription, amount, currency, obj.get("payment_id"))
 
     def _yookassa_subscription(self, obj):
         if self.subscription_id:
