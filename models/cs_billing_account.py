@@ -108,12 +108,16 @@ class CsBillingAccount(models.Model):
         string="Allowed IPs",
         help="One IP address or network (CIDR) per line. Empty: no IP restriction.",
     )
+    # Where the API secret is sent: as sensitive as the secret itself (a changed URL
+    # would hand the secret to another server), so administrators only too.
     kaspi_api_url = fields.Char(
         string="Kaspi QR API URL",
+        groups="base.group_system",
         help="Base URL of the Kaspi QR partner API given by Kaspi with your contract.",
     )
     cloudpayments_api_url = fields.Char(
         string="CloudPayments API URL",
+        groups="base.group_system",
         default=cloudpayments_adapter.DEFAULT_API_URL,
         help="Base URL of the CloudPayments API of your contract.",
     )

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 import requests
 
+from odoo.exceptions import AccessError
 from odoo.tests import HttpCase
 from odoo.tests import TransactionCase
 from odoo.tests import tagged
@@ -520,3 +521,12 @@ class TestCloudpaymentsWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(len(urls), 6)
         self.assertTrue(urls[0].startswith("Pay: http"))
         self.assertTrue(urls[0].endswith(self.url + "?notification=pay"))
+
+    def test_secret_and_api_url_for_admins_only(self):
+        account = self.account.with_user(self.cs_manager)
+        for field in ("api_key", "cloudpayments_api_url", "kaspi_api_url"):
+            with self.subTest(field=field), self.assertRaises(AccessError):
+                account.read([field])
+        with self.assertRaises(AccessError):
+            account.write({"cloudpayments_api_url": "https://attacker.example"})
+        self.assertIn("?notification=recurrent", account.notification_urls)
