@@ -124,6 +124,21 @@ class CustomerSuccessMixin:
             sub.stage_id = cls.stage_running
         return sub
 
+    def _posted_invoice(self, subscription, amount, invoice_date=date(2026, 9, 1)):
+        """A posted customer invoice of ``amount`` for ``subscription``, in its currency."""
+        invoice = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": subscription.partner_id.id,
+                "subscription_id": subscription.id,
+                "currency_id": subscription.currency_id.id,
+                "invoice_date": invoice_date,
+                "invoice_line_ids": [(0, 0, {"name": "Pro", "quantity": 1, "price_unit": amount})],
+            }
+        )
+        invoice.action_post()
+        return invoice
+
     def movements(self, partner=None):
         return self.env["cs.mrr.movement"].search(
             [("partner_id", "=", (partner or self.customer).id)], order="id"

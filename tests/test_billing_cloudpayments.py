@@ -296,23 +296,9 @@ class TestCloudpaymentsWebhook(CustomerSuccessMixin, HttpCase):
             order="id",
         )
 
-    def invoice(self, amount=15000.0):
-        invoice = self.env["account.move"].create(
-            {
-                "move_type": "out_invoice",
-                "partner_id": self.customer.id,
-                "subscription_id": self.sub.id,
-                "currency_id": self.kzt.id,
-                "invoice_date": date(2026, 9, 1),
-                "invoice_line_ids": [(0, 0, {"name": "Pro", "quantity": 1, "price_unit": amount})],
-            }
-        )
-        invoice.action_post()
-        return invoice
-
     # ------------------------------------------------------------------
     def test_pay_confirmed_by_the_api_pays_the_invoice(self):
-        invoice = self.invoice()
+        invoice = self._posted_invoice(self.sub, 15000.0)
         response = self.post("pay", pay_params())
         self.assertEqual(response.status_code, 200, response.text)
         self.assertEqual(response.json(), {"code": 0})
@@ -332,7 +318,7 @@ class TestCloudpaymentsWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(self.sub.external_customer_ref, "finance@altyn.example")
 
     def test_three_deliveries_and_the_confirm_are_one_effect(self):
-        self.invoice()
+        self._posted_invoice(self.sub, 15000.0)
         for _attempt in range(3):
             self.assertEqual(self.post("pay", pay_params()).status_code, 200)
         self.post("confirm", pay_params())  # the same Completed outcome of a two-stage payment

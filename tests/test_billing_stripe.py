@@ -447,16 +447,7 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertEqual(self.Event.search([("external_id", "=", event["id"])]).state, "ignored")
 
     def test_invoice_paid_pays_the_invoice(self):
-        invoice = self.env["account.move"].create(
-            {
-                "move_type": "out_invoice",
-                "partner_id": self.customer.id,
-                "subscription_id": self.sub.id,
-                "invoice_date": date(2026, 9, 1),
-                "invoice_line_ids": [(0, 0, {"name": "Pro", "quantity": 1, "price_unit": 100.0})],
-            }
-        )
-        invoice.action_post()
+        invoice = self._posted_invoice(self.sub, 100.0)
         event = stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1790000000)
         self.post(event)
         self.process()

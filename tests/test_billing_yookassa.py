@@ -1,7 +1,6 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import json
-from datetime import date
 from unittest.mock import patch
 
 from odoo.tests import HttpCase
@@ -113,17 +112,7 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         return find
 
     def test_payment_succeeded_confirmed_by_the_api(self):
-        invoice = self.env["account.move"].create(
-            {
-                "move_type": "out_invoice",
-                "partner_id": self.customer.id,
-                "subscription_id": self.sub.id,
-                "currency_id": self.kzt.id,
-                "invoice_date": date(2026, 9, 1),
-                "invoice_line_ids": [(0, 0, {"name": "Pro", "quantity": 1, "price_unit": 15000.0})],
-            }
-        )
-        invoice.action_post()
+        invoice = self._posted_invoice(self.sub, 15000.0)
         response = self.post(notification("payment.succeeded", payment()))
         self.assertEqual(response.status_code, 200, response.text)
         find = self.process_with_api(payment())
