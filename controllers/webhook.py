@@ -11,13 +11,13 @@ from odoo.http import request
 from ..services.providers import cloudpayments_adapter
 from ..services.providers import stripe_adapter
 from ..services.providers import yookassa_adapter
+from ..services.providers.common import MAX_BODY
 from ..services.providers.common import AuthenticityError
 from ..services.providers.common import PayloadError
 from ..services.providers.common import WebhookError
 
 _logger = logging.getLogger(__name__)
 
-MAX_BODY = 1024 * 1024  # 1 MB
 # Refused requests per (provider, reason): logged, never stored.
 REFUSED = Counter()
 
@@ -45,6 +45,8 @@ class BillingWebhook(http.Controller):
         csrf=False,
         save_session=False,
         readonly=False,
+        # Signatures cover the raw bytes: keep a form body before Odoo parses it.
+        cs_raw_body=True,
     )
     def billing_webhook(self, provider, account_id, **_params):
         httprequest = request.httprequest

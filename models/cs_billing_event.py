@@ -444,6 +444,26 @@ class CsBillingEvent(models.Model):
         created = Activity.with_context(mail_activity_quick_update=True).create(list(new.values()))
         return open_todos | created
 
+    @api.model
+    def _subscription_by_ref(self, account, ref, domain=()):
+        """The subscription of ``account`` whose provider id, else whose code, is ``ref``
+        (a reference customers and providers may carry either way)."""
+        Sub = self.env["sale.subscription"]
+        if not ref:
+            return Sub
+        base = [("billing_account_id", "=", account.id), *domain]
+        return Sub.search(base + [("external_subscription_ref", "=", ref)], limit=1) or (
+            Sub.search(base + [("code", "=", ref)], limit=1)
+        )
+
+    def _subscription_of_event(self, external_id):
+        """The subscription an earlier event of the same account was applied to (a
+        refund follows its payment's event, linked by hand maybe)."""
+        return self.search(
+            [("account_id", "=", self.account_id.id), ("external_id", "=", external_id)],
+            limit=1,
+        ).subscription_id
+
     def _bind(self, subscription):
         """Link the event to its subscription; the returned subscription writes ledger
         movements dated at the event and sourced from its provider."""

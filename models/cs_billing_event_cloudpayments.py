@@ -54,14 +54,9 @@ class CsBillingEventCloudpayments(models.Model):
             found = Sub.search(domain + [("external_subscription_ref", "=", ref)], limit=1)
             if found:
                 return found
-        invoice = obj.get("InvoiceId")
-        if invoice:
-            found = Sub.search(
-                domain + ["|", ("code", "=", invoice), ("external_subscription_ref", "=", invoice)],
-                limit=1,
-            )
-            if found:
-                return found
+        found = self._subscription_by_ref(self.account_id, obj.get("InvoiceId"))
+        if found:
+            return found
         customer = obj.get("AccountId")
         if customer:
             found = Sub.search(
@@ -152,14 +147,7 @@ class CsBillingEventCloudpayments(models.Model):
             )
         subscription = self._cloudpayments_subscription(model)
         if not subscription:
-            # The payment's own event knows its subscription (linked by hand, maybe).
-            subscription = self.search(
-                [
-                    ("account_id", "=", self.account_id.id),
-                    ("external_id", "=", "%s:Completed" % payment_id),
-                ],
-                limit=1,
-            ).subscription_id
+            subscription = self._subscription_of_event("%s:Completed" % payment_id)
         if not subscription:
             return self._cloudpayments_unmatched(model)
         subscription = self._bind(subscription)

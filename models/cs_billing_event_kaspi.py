@@ -15,11 +15,7 @@ class CsBillingEventKaspi(models.Model):
 
     @api.model
     def _kaspi_find_subscription(self, account, number):
-        Sub = self.env["sale.subscription"]
-        domain = [("billing_account_id", "=", account.id), ("stage_id.type", "=", "in_progress")]
-        return Sub.search(domain + [("external_subscription_ref", "=", number)], limit=1) or (
-            Sub.search(domain + [("code", "=", number)], limit=1)
-        )
+        return self._subscription_by_ref(account, number, [("stage_id.type", "=", "in_progress")])
 
     @api.model
     def _kaspi_handle(self, account, params):

@@ -64,21 +64,8 @@ class CsBillingEventYookassa(models.Model):
     def _yookassa_subscription(self, obj):
         if self.subscription_id:
             return self.subscription_id
-        Sub = self.env["sale.subscription"]
         ref = yookassa_adapter.subscription_ref(obj)
         if not ref and obj.get("payment_id"):
             # A refund carries no metadata of ours: follow its payment's event.
-            payment_event = self.search(
-                [
-                    ("account_id", "=", self.account_id.id),
-                    ("external_id", "=", "payment.succeeded:%s" % obj["payment_id"]),
-                ],
-                limit=1,
-            )
-            return payment_event.subscription_id
-        if not ref:
-            return Sub
-        domain = [("billing_account_id", "=", self.account_id.id)]
-        return Sub.search(domain + [("external_subscription_ref", "=", ref)], limit=1) or (
-            Sub.search(domain + [("code", "=", ref)], limit=1)
-        )
+            return self._subscription_of_event("payment.succeeded:%s" % obj["payment_id"])
+        return self._subscription_by_ref(self.account_id, ref)

@@ -3,8 +3,7 @@
 from odoo import models
 from odoo.http import request
 
-WEBHOOK_PREFIX = "/customer_success/webhook/"
-RAW_BODY_LIMIT = 1024 * 1024  # the webhook's own limit (controllers/webhook.py)
+from ..services.providers.common import MAX_BODY
 
 
 class IrHttp(models.AbstractModel):
@@ -15,11 +14,12 @@ class IrHttp(models.AbstractModel):
         super()._pre_dispatch(rule, args)
         httprequest = request.httprequest
         if (
-            httprequest.path.startswith(WEBHOOK_PREFIX)
+            rule.endpoint.routing.get("cs_raw_body")
             and httprequest.mimetype == "application/x-www-form-urlencoded"
-            and 0 < (httprequest.content_length or 0) <= RAW_BODY_LIMIT
+            and 0 < (httprequest.content_length or 0) <= MAX_BODY
         ):
             # Odoo parses a form body into the request parameters before the
             # controller runs, which consumes it; a provider's signature covers the
-            # raw bytes (CloudPayments' Content-HMAC), so keep them first.
+            # raw bytes (CloudPayments' Content-HMAC), so a route flagged
+            # ``cs_raw_body`` keeps them first.
             httprequest.get_data(cache=True)

@@ -5,6 +5,8 @@
 from dataclasses import dataclass
 from dataclasses import field
 
+MAX_BODY = 1024 * 1024  # 1 MB: the largest webhook body accepted
+
 # Currencies without minor units (ISO 4217 exponent 0) among those providers bill in.
 ZERO_DECIMAL = {
     "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV",
