@@ -9,6 +9,7 @@ from odoo import http
 from odoo.http import request
 
 from ..services.providers import cloudpayments_adapter
+from ..services.providers import robokassa_adapter
 from ..services.providers import stripe_adapter
 from ..services.providers import yookassa_adapter
 from ..services.providers.common import MAX_BODY
@@ -50,7 +51,8 @@ class BillingWebhook(http.Controller):
     )
     def billing_webhook(self, provider, account_id, **_params):
         httprequest = request.httprequest
-        if httprequest.method != "POST" and provider != "kaspi":
+        # Kaspi calls with GET; Robokassa's ResultURL may be set to GET.
+        if httprequest.method != "POST" and provider not in ("kaspi", "robokassa"):
             return self._refuse(provider, 405, "Only POST is accepted.")
         if (httprequest.content_length or 0) > MAX_BODY:
             return self._refuse(provider, 413, "Body larger than 1 MB.")
@@ -152,3 +154,20 @@ class BillingWebhook(http.Controller):
                 Event._store(account, event)
         # CloudPayments retries anything but {"code": 0}.
         return _answer(200, code=0)
+
+    def _receive_robokassa(self, account, settings, httprequest, body):
+        params = robokassa_adapter.parse(body, httprequest.mimetype, httprequest.args.items())
+        robokassa_adapter.verify(params, settings.webhook_secret, settings.hash_algorithm)
+        event = robokassa_adapter.to_event(params)
+        Event = request.env["cs.billing.event"].sudo()
+        if robokassa_adapter.is_test(params):
+            # A test-mode payment moves no money; its own key keeps the shop's
+            # later live payment of the same invoice number from being a duplicate.
+            event.external_id = "test:%s" % event.external_id
+            Event._store(account, event, state="ignored", result="Test payment (IsTest=1)")
+        else:
+            Event._store(account, event)
+        # Robokassa takes the notification as delivered on this answer only.
+        return request.make_response(
+            "OK%s" % params["InvId"], headers=[("Content-Type", "text/plain; charset=utf-8")]
+        )

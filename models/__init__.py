@@ -6,6 +6,7 @@ from . import cs_billing_account
 from . import cs_billing_event
 from . import cs_billing_event_cloudpayments
 from . import cs_billing_event_kaspi
+from . import cs_billing_event_robokassa
 from . import cs_billing_event_stripe
 from . import cs_billing_event_yookassa
 from . import cs_demo_generator

@@ -11,12 +11,14 @@ from odoo import tools
 from odoo.exceptions import ValidationError
 
 from ..services.providers import cloudpayments_adapter
+from ..services.providers import robokassa_adapter
 
 PROVIDERS = [
     ("stripe", "Stripe"),
     ("yookassa", "YooKassa"),
     ("kaspi", "Kaspi.kz"),
     ("cloudpayments", "CloudPayments"),
+    ("robokassa", "Robokassa"),
 ]
 STRIPE_API_VERSION = "2025-03-31.basil"
 
@@ -31,6 +33,7 @@ class WebhookSettings(NamedTuple):
     webhook_secret: str
     api_key: str
     url_token: str
+    hash_algorithm: str  # Robokassa's checksum algorithm
     networks: tuple  # ipaddress networks of the allow-list; empty: no restriction
 
     def ip_allowed(self, address):
@@ -50,6 +53,10 @@ def _parse_networks(text):
         for line in (text or "").splitlines()
         if line.strip()
     )
+
+
+# A provider's published source addresses, the allow-list of an account without its own.
+DEFAULT_NETWORKS = {"robokassa": _parse_networks("\n".join(robokassa_adapter.NETWORKS))}
 
 
 class CsBillingAccount(models.Model):
@@ -78,12 +85,13 @@ class CsBillingAccount(models.Model):
         string="Webhook Signing Secret",
         groups="base.group_system",
         copy=False,
-        help="Stripe: the endpoint's signing secret (whsec_...).",
+        help="Stripe: the endpoint's signing secret (whsec_...). "
+        "Robokassa: the shop's Password #2.",
     )
     provider_account_ref = fields.Char(
         string="Shop / Merchant ID",
         help="YooKassa: the shop ID (shopId). Kaspi: the service (merchant) ID. "
-        "CloudPayments: the site's Public ID.",
+        "CloudPayments: the site's Public ID. Robokassa: the shop identifier (MerchantLogin).",
     )
     api_key = fields.Char(
         string="API Secret Key",
@@ -104,9 +112,16 @@ class CsBillingAccount(models.Model):
         default=STRIPE_API_VERSION,
         help="Pin the webhook endpoint to this version in the Stripe dashboard.",
     )
+    robokassa_hash = fields.Selection(
+        [(name, name.upper()) for name in robokassa_adapter.HASHES],
+        string="Checksum Algorithm",
+        default="md5",
+        help="Robokassa: the hash algorithm chosen in the shop's technical settings.",
+    )
     ip_allowlist = fields.Text(
         string="Allowed IPs",
-        help="One IP address or network (CIDR) per line. Empty: no IP restriction.",
+        help="One IP address or network (CIDR) per line. Empty: no IP restriction, "
+        "except for YooKassa and Robokassa, whose published addresses are then used.",
     )
     # Where the API secret is sent: as sensitive as the secret itself (a changed URL
     # would hand the secret to another server), so administrators only too.
@@ -120,6 +135,13 @@ class CsBillingAccount(models.Model):
         groups="base.group_system",
         default=cloudpayments_adapter.DEFAULT_API_URL,
         help="Base URL of the CloudPayments API of your contract.",
+    )
+    robokassa_api_url = fields.Char(
+        string="Robokassa URL",
+        groups="base.group_system",
+        default=robokassa_adapter.DEFAULT_API_URL,
+        help="Robokassa's address for your shop: https://auth.robokassa.ru (Russia) "
+        "or https://auth.robokassa.kz (Kazakhstan).",
     )
     journal_id = fields.Many2one(
         "account.journal",
@@ -228,13 +250,14 @@ class CsBillingAccount(models.Model):
                 "webhook_secret",
                 "api_key",
                 "url_token",
+                "robokassa_hash",
                 "ip_allowlist",
             ]
         )
         self.env.cr.execute(
             """
             SELECT id, provider, active, company_id, webhook_secret, api_key, url_token,
-                   ip_allowlist
+                   robokassa_hash, ip_allowlist
               FROM cs_billing_account
              WHERE id = %s
             """,
@@ -244,7 +267,12 @@ class CsBillingAccount(models.Model):
         if not row:
             return None
         return WebhookSettings(
-            *row[:4], row[4] or "", row[5] or "", row[6] or "", _parse_networks(row[7])
+            *row[:4],
+            row[4] or "",
+            row[5] or "",
+            row[6] or "",
+            row[7] or "md5",
+            _parse_networks(row[8]) or DEFAULT_NETWORKS.get(row[1], ()),
         )
 
     def action_view_subscriptions(self):

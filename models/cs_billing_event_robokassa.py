@@ -1,0 +1,112 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import models
+from odoo.tools import escape_psql
+
+from ..services.providers import robokassa_adapter
+
+
+class RobokassaPending(Exception):
+    """Robokassa has not settled the invoice yet: the event is tried again later."""
+
+
+class CsBillingEventRobokassa(models.Model):
+    """Robokassa's effects: a signed ResultURL notification of a payment, acted on
+    once Robokassa's OpStateExt interface says the invoice is paid."""
+
+    _inherit = "cs.billing.event"
+
+    def _apply_robokassa(self):
+        self.ensure_one()
+        data = self._data()
+        if self.event_type != "payment":
+            return "ignored", self.env._("Event type not used by Customer Success.")
+        account = self.account_id.sudo()
+        inv_id = data.get("InvId")
+        state = robokassa_adapter.fetch_state(
+            account.robokassa_api_url,
+            account.provider_account_ref,
+            account.webhook_secret,
+            account.robokassa_hash or "md5",
+            inv_id,
+        )
+        code = state["code"]
+        label = robokassa_adapter.STATES.get(code, str(code))
+        if code in robokassa_adapter.FINAL_UNPAID:
+            return "ignored", self.env._(
+                "Robokassa says invoice %(invoice)s is %(state)s: no payment recorded.",
+                invoice=inv_id,
+                state=label,
+            )
+        if code != robokassa_adapter.PAID:
+            raise RobokassaPending(
+                self.env._(
+                    "Robokassa says invoice %(invoice)s is %(state)s (state %(code)s); "
+                    "it is checked again later.",
+                    invoice=inv_id,
+                    state=label,
+                    code=code,
+                )
+            )
+        subscription = self._robokassa_subscription(data)
+        if not subscription:
+            return "unmatched", self.env._(
+                "No subscription matches Robokassa invoice %(invoice)s "
+                "(subscription %(subscription)s, Odoo invoice %(move)s, email %(email)s). "
+                "Link one on this event, then reprocess.",
+                invoice=inv_id,
+                subscription=data.get(robokassa_adapter.SHP_SUBSCRIPTION) or "-",
+                move=data.get(robokassa_adapter.SHP_INVOICE) or "-",
+                email=data.get("EMail") or data.get("Email") or "-",
+            )
+        subscription = self._bind(subscription)
+        # The signed notification's sum: the invoice's amount, before Robokassa's fee.
+        amount = robokassa_adapter.amount(data)
+        currency = account.currency_id or subscription.currency_id
+        return self._effect_payment_succeeded(
+            subscription,
+            amount,
+            currency,
+            "Robokassa %s" % inv_id,
+            subscription.recurring_next_date,
+        )
+
+    def _robokassa_subscription(self, data):
+        """The subscription a payment is for: the one linked by hand, else the one of the
+        Odoo invoice (``Shp_invoice``), else our subscription code or provider reference
+        (``Shp_subscription``), else the one running subscription of this account whose
+        customer has the payer's email."""
+        if self.subscription_id:
+            return self.subscription_id
+        Sub = self.env["sale.subscription"]
+        number = data.get(robokassa_adapter.SHP_INVOICE)
+        if number:
+            invoice = self.env["account.move"].search(
+                [
+                    ("name", "=", number),
+                    ("move_type", "=", "out_invoice"),
+                    ("company_id", "=", self.account_id.company_id.id),
+                    ("subscription_id", "!=", False),
+                ],
+                limit=1,
+            )
+            if invoice:
+                return invoice.subscription_id
+        found = self._subscription_by_ref(
+            self.account_id, data.get(robokassa_adapter.SHP_SUBSCRIPTION)
+        )
+        if found:
+            return found
+        email = (data.get("EMail") or data.get("Email") or "").strip()
+        if email:
+            found = Sub.search(
+                [
+                    ("billing_account_id", "=", self.account_id.id),
+                    ("stage_id.type", "=", "in_progress"),
+                    ("partner_id.commercial_partner_id.email", "=ilike", escape_psql(email)),
+                ],
+                limit=2,
+            )
+            if len(found) == 1:
+                return found
+        return Sub

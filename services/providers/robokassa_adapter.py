@@ -1,0 +1,209 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Robokassa (RU/KZ): the ResultURL notification of a successful payment.
+
+Sources: Robokassa's documentation ("Уведомления и переадресация": ResultURL,
+its parameters and checksum; "XML интерфейсы": ``OpStateExt``), see
+../shared/PROVIDERS.md.
+
+Robokassa notifies only successful payments, once per invoice (``InvId``), with
+``OutSum``, ``InvId``, ``SignatureValue`` and the shop's own ``Shp_*`` parameters,
+by POST (form) or GET as the shop is set. Trust comes from three checks:
+
+1. ``SignatureValue`` = hash of ``OutSum:InvId:Password#2[:Shp_a=…:Shp_b=…]``
+   (``Shp_*`` sorted by name), hex, any case; the hash algorithm is the one chosen
+   in the shop's technical settings (MD5 by default).
+2. The source IP is one of Robokassa's (185.59.216.65, 185.59.217.65), or in the
+   account's own allow-list when set.
+3. Before acting, the invoice's state is asked of the ``OpStateExt`` XML interface
+   (signed ``MerchantLogin:InvoiceID:Password#2``); only state 100 (paid) is a
+   payment. A notification carries no timestamp, so a replayed one can do no
+   more than the API confirms, and the inbox keeps one event per ``InvId``.
+
+The answer Robokassa expects is the text ``OK{InvId}``.
+"""
+
+import hashlib
+import hmac
+from decimal import Decimal
+from decimal import InvalidOperation
+from urllib.parse import parse_qsl
+
+import requests
+from lxml import etree
+
+from .common import AuthenticityError
+from .common import BillingEvent
+from .common import PayloadError
+
+DEFAULT_API_URL = "https://auth.robokassa.ru"
+STATE_PATH = "/Merchant/WebService/Service.asmx/OpStateExt"
+API_TIMEOUT = 20  # seconds
+# Robokassa's notification addresses (documentation, "Уведомления и переадресация").
+NETWORKS = ("185.59.216.65/32", "185.59.217.65/32")
+# Checksum algorithms of the shop's technical settings that Python's hashlib always has.
+HASHES = ("md5", "sha1", "sha256", "sha384", "sha512")
+# Our own parameters given to the payment form; Robokassa returns them, signed.
+SHP_SUBSCRIPTION = "Shp_subscription"
+SHP_INVOICE = "Shp_invoice"
+
+# OpStateExt ``State/Code``: what Robokassa says of the invoice now.
+PAID = 100
+STATES = {
+    5: "initiated, not paid",
+    10: "cancelled, not paid",
+    20: "on hold",
+    50: "paid, being credited to the shop",
+    60: "refused after payment, money returned to the buyer",
+    80: "suspended",
+    100: "paid",
+}
+FINAL_UNPAID = (10, 60)  # the money never reached the shop: nothing to record
+
+
+class ApiError(Exception):
+    """The OpStateExt interface could not answer; the event is retried."""
+
+
+def checksum(parts, password, algorithm="md5", shp=None):
+    """Robokassa's checksum of ``parts`` with ``password`` and the ``Shp_*`` parameters."""
+    if algorithm not in HASHES:
+        raise AuthenticityError("Unsupported checksum algorithm %r." % algorithm)
+    items = [*(str(part) for part in parts), password]
+    items += ["%s=%s" % (key, value) for key, value in sorted((shp or {}).items())]
+    return hashlib.new(algorithm, ":".join(items).encode("utf-8")).hexdigest()
+
+
+def shp_params(params):
+    return {key: value for key, value in params.items() if key.lower().startswith("shp_")}
+
+
+def sign(params, password, algorithm="md5"):
+    """``params`` with the ``SignatureValue`` Robokassa sends (tests, tools)."""
+    value = checksum(
+        [params["OutSum"], params["InvId"]], password, algorithm, shp_params(params)
+    ).upper()
+    return dict(params, SignatureValue=value)
+
+
+def verify(params, password, algorithm="md5"):
+    """Check a ResultURL notification's ``SignatureValue``.
+
+    :raises AuthenticityError: no password configured, checksum missing or not matching
+    """
+    if not password:
+        raise AuthenticityError("No Password #2 is configured for this account.")
+    received = str(params.get("SignatureValue") or "").strip().lower()
+    if not received:
+        raise AuthenticityError("Missing SignatureValue.")
+    if "OutSum" not in params or "InvId" not in params:
+        raise AuthenticityError("OutSum and InvId are required.")
+    expected = checksum(
+        [params["OutSum"], params["InvId"]], password, algorithm, shp_params(params)
+    )
+    if not hmac.compare_digest(received.encode(), expected.encode()):
+        raise AuthenticityError("SignatureValue does not match.")
+
+
+def parse(body, mimetype, query):
+    """The notification's parameters: the form body of a POST, else the query string.
+
+    Robokassa always sends UTF-8.
+    """
+    if body:
+        if mimetype != "application/x-www-form-urlencoded":
+            raise PayloadError("Content-Type must be application/x-www-form-urlencoded.")
+        try:
+            text = body.decode("utf-8")
+            return dict(parse_qsl(text, keep_blank_values=True, strict_parsing=True))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise PayloadError("The form body cannot be read.") from exc
+    return dict(query)
+
+
+def to_event(params):
+    """The inbox event of a verified notification: one per invoice (``InvId``)."""
+    inv_id = str(params.get("InvId") or "")
+    if not inv_id.isdigit() or not 0 < int(inv_id) < 2**63:
+        raise PayloadError("'InvId' must be a positive number.")
+    amount(params)  # raises on a malformed amount
+    return BillingEvent(
+        external_id=inv_id,
+        event_type="payment",
+        created=0,  # no time in the notification: the time of receipt
+        payload=params,
+        object_ref=str(params.get(SHP_SUBSCRIPTION) or ""),
+    )
+
+
+def is_test(params):
+    return str(params.get("IsTest") or "") == "1"
+
+
+def amount(params, key="OutSum"):
+    """A decimal amount (Robokassa sends ``1500.000000``)."""
+    try:
+        value = Decimal(str(params.get(key) or "").strip())
+    except InvalidOperation as exc:
+        raise PayloadError("%r is not an amount." % key) from exc
+    if not value.is_finite() or value < 0:
+        raise PayloadError("%r is not an amount." % key)
+    return float(value)
+
+
+# ----------------------------------------------------------------------
+# OpStateExt: Robokassa's own word on the invoice
+# ----------------------------------------------------------------------
+def fetch_state(base_url, login, password, algorithm, inv_id):
+    """The invoice's state as OpStateExt gives it: a dict with ``code``, ``date``,
+    ``out_sum``, ``currency`` and ``method``.
+
+    :raises AuthenticityError: login or password missing
+    :raises ApiError: Robokassa could not be reached or refused the request
+    """
+    if not login or not password:
+        raise AuthenticityError("The Robokassa shop login and Password #2 are not configured.")
+    params = {
+        "MerchantLogin": login,
+        "InvoiceID": inv_id,
+        "Signature": checksum([login, inv_id], password, algorithm),
+    }
+    url = (base_url or DEFAULT_API_URL).rstrip("/") + STATE_PATH
+    try:
+        response = requests.get(url, params=params, timeout=API_TIMEOUT)
+    except requests.RequestException as exc:
+        raise ApiError("Robokassa unreachable: %s" % exc) from exc
+    if response.status_code != 200:
+        raise ApiError("Robokassa answered HTTP %s to OpStateExt." % response.status_code)
+    return parse_state(response.content)
+
+
+def parse_state(content):
+    """Read an OpStateExt answer (XML, any namespace)."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    try:
+        root = etree.fromstring(content, parser=parser)
+    except etree.XMLSyntaxError as exc:
+        raise ApiError("Robokassa answered no XML to OpStateExt.") from exc
+
+    def text(path):
+        found = root.xpath(
+            "/*/" + "/".join("*[local-name()='%s']" % step for step in path.split("/"))
+        )
+        return (found[0].text or "").strip() if found else ""
+
+    result = text("Result/Code")
+    if result != "0":
+        description = text("Result/Description") or "-"
+        raise ApiError("Robokassa OpStateExt: %s (code %s)" % (description, result or "-"))
+    try:
+        code = int(text("State/Code"))
+    except ValueError as exc:
+        raise ApiError("Robokassa OpStateExt answered no state.") from exc
+    return {
+        "code": code,
+        "date": text("State/StateDate"),
+        "out_sum": text("Info/OutSum"),
+        "currency": text("Info/OutCurrLabel"),
+        "method": text("Info/PaymentMethod/Code") or text("Info/IncCurrLabel"),
+    }

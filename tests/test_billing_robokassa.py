@@ -1,0 +1,345 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import hashlib
+from unittest.mock import Mock
+from unittest.mock import patch
+from urllib.parse import urlencode
+
+import requests
+
+from odoo.exceptions import AccessError
+from odoo.tests import HttpCase
+from odoo.tests import TransactionCase
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from ..services.providers import robokassa_adapter
+from ..services.providers.common import AuthenticityError
+from ..services.providers.common import PayloadError
+from .common import CustomerSuccessMixin
+
+LOGIN = "altyn_soft"
+PASSWORD2 = "rk_password_2"
+INV_ID = "5123"
+
+
+def result_params(inv_id=INV_ID, out_sum="15000.000000", **extra):
+    """Shaped as Robokassa's ResultURL notification (documentation, "Описание
+    параметров ResultURL"); ``SignatureValue`` is added by :func:`signed`."""
+    params = {
+        "OutSum": out_sum,
+        "InvId": inv_id,
+        "Fee": "525.000000",
+        "EMail": "finance@altyn.example",
+        "PaymentMethod": "BankCard",
+        "IncCurrLabel": "BankCardPSR",
+    }
+    params.update(extra)
+    return params
+
+
+def signed(params, password=PASSWORD2, algorithm="md5"):
+    return robokassa_adapter.sign(params, password, algorithm)
+
+
+def state_xml(code=100, result=0, description="", out_sum="15000.000000"):
+    """Shaped as the OpStateExt answer (documentation, "XML интерфейсы")."""
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        '<OperationStateResponse xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        'xmlns="http://merchant.roboxchange.com/WebService/">'
+        "<Result><Code>%(result)s</Code><Description>%(description)s</Description></Result>"
+        "<State><Code>%(code)s</Code><RequestDate>2026-09-21T10:00:07.27+03:00</RequestDate>"
+        "<StateDate>2026-09-21T10:00:05.1+03:00</StateDate></State>"
+        "<Info><IncCurrLabel>BankCardPSR</IncCurrLabel><IncSum>15000.000000</IncSum>"
+        "<IncAccount>411111******1111</IncAccount><PaymentMethod><Code>BankCard</Code>"
+        "<Description>Банковская карта</Description></PaymentMethod>"
+        "<OutCurrLabel>RUR</OutCurrLabel><OutSum>%(out_sum)s</OutSum></Info>"
+        "</OperationStateResponse>"
+    ) % {"result": result, "description": description, "code": code, "out_sum": out_sum}
+
+
+@tagged("post_install", "-at_install", "customer_success")
+class TestRobokassaAdapter(TransactionCase):
+    def test_checksum(self):
+        params = result_params(Shp_subscription="SUB001", Shp_invoice="INV/2026/00001")
+        # OutSum:InvId:Password#2 then the Shp_* parameters sorted by name.
+        base = "15000.000000:5123:%s:Shp_invoice=INV/2026/00001:Shp_subscription=SUB001" % (
+            PASSWORD2
+        )
+        for algorithm in robokassa_adapter.HASHES:
+            expected = hashlib.new(algorithm, base.encode()).hexdigest()
+            with self.subTest(algorithm=algorithm):
+                self.assertEqual(
+                    signed(params, algorithm=algorithm)["SignatureValue"], expected.upper()
+                )
+                robokassa_adapter.verify(
+                    dict(params, SignatureValue=expected), PASSWORD2, algorithm
+                )  # any case
+        good = signed(params)
+        for bad, password, algorithm in (
+            (dict(good, OutSum="1.000000"), PASSWORD2, "md5"),
+            (dict(good, InvId="5124"), PASSWORD2, "md5"),
+            (dict(good, Shp_subscription="SUB002"), PASSWORD2, "md5"),
+            (dict(good, Shp_extra="1"), PASSWORD2, "md5"),
+            (good, "rk_password_1", "md5"),
+            (good, PASSWORD2, "sha256"),
+            (good, "", "md5"),
+            (dict(good, SignatureValue=""), PASSWORD2, "md5"),
+            ({"SignatureValue": good["SignatureValue"]}, PASSWORD2, "md5"),
+            (good, PASSWORD2, "ripemd160"),
+        ):
+            with self.subTest(bad=bad, password=password), self.assertRaises(AuthenticityError):
+                robokassa_adapter.verify(bad, password, algorithm)
+
+    def test_parse_and_dedup_key(self):
+        body = urlencode(result_params(Shp_subscription="ПОДПИСКА-1")).encode()
+        params = robokassa_adapter.parse(body, "application/x-www-form-urlencoded", {})
+        self.assertEqual(params["Shp_subscription"], "ПОДПИСКА-1")
+        self.assertEqual(robokassa_adapter.parse(b"", None, {"InvId": "7"}.items()), {"InvId": "7"})
+        event = robokassa_adapter.to_event(params)
+        self.assertEqual((event.external_id, event.event_type), (INV_ID, "payment"))
+        self.assertEqual(event.object_ref, "ПОДПИСКА-1")
+        self.assertEqual(robokassa_adapter.amount(params), 15000.0)
+        for body, mimetype in (
+            (b"OutSum=1&InvId=1", "application/json"),
+            (b"\xff\xfe=1", "application/x-www-form-urlencoded"),
+            (b"a=1&&&=", "application/x-www-form-urlencoded"),
+        ):
+            with self.subTest(body=body), self.assertRaises(PayloadError):
+                robokassa_adapter.parse(body, mimetype, {})
+        for params in (
+            result_params(inv_id=""),
+            result_params(inv_id="0"),
+            result_params(inv_id="12; DROP"),
+            result_params(out_sum="много"),
+            result_params(out_sum="-1"),
+            result_params(out_sum="NaN"),
+        ):
+            with self.subTest(params=params), self.assertRaises(PayloadError):
+                robokassa_adapter.to_event(params)
+
+    def test_parse_state(self):
+        state = robokassa_adapter.parse_state(state_xml().encode())
+        self.assertEqual(
+            state,
+            {
+                "code": 100,
+                "date": "2026-09-21T10:00:05.1+03:00",
+                "out_sum": "15000.000000",
+                "currency": "RUR",
+                "method": "BankCard",
+            },
+        )
+        for content, message in (
+            (state_xml(result=3, description="Счёт не найден"), "Счёт не найден"),
+            (state_xml(result=1, description="Неверная подпись"), "code 1"),
+            ("<html>Service unavailable</html>", "code -"),
+            ("not xml at all", "no XML"),
+            (state_xml(code="x"), "no state"),
+        ):
+            with self.subTest(message=message):
+                with self.assertRaisesRegex(robokassa_adapter.ApiError, message):
+                    robokassa_adapter.parse_state(content.encode())
+
+
+@tagged("post_install", "-at_install", "customer_success")
+class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
+    """Real signed ResultURL calls over HTTP, the inbox cron, then the effects;
+    OpStateExt answers through a stubbed ``requests.get`` (the one place a test may
+    stub the network)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_customer_success()
+        cls.customer.csm_id = cls.cs_user
+        cls.customer.email = "finance@altyn.example"
+        cls.account = cls.env["cs.billing.account"].create(
+            {
+                "name": "Robokassa RU",
+                "provider": "robokassa",
+                "provider_account_ref": LOGIN,
+                "webhook_secret": PASSWORD2,
+                "currency_id": cls.kzt.id,
+                # The test client is not Robokassa: allow it besides Robokassa's own.
+                "ip_allowlist": "127.0.0.1\n::1\n185.59.216.65\n185.59.217.65",
+            }
+        )
+        cls.sub = cls._subscription(
+            price=15000.0, currency=cls.kzt, billing_account_id=cls.account.id
+        )
+        cls.url = "/customer_success/webhook/robokassa/%d" % cls.account.id
+        cls.Event = cls.env["cs.billing.event"]
+
+    def post(self, params, password=PASSWORD2, method="POST", headers=None):
+        params = signed(params, password) if password else params
+        if method == "GET":
+            return self.url_open(self.url + "?" + urlencode(params))
+        sent = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+        return self.url_open(self.url, data=urlencode(params).encode(), headers=sent)
+
+    def process(self, *answers, error=None):
+        """Run the inbox job; OpStateExt answers ``answers`` (XML) in turn."""
+        replies = [Mock(status_code=200, content=xml.encode()) for xml in answers]
+        with patch.object(robokassa_adapter.requests, "get", side_effect=error or replies) as api:
+            self.Event._process_due()
+        self.env.invalidate_all()
+        return api
+
+    def events(self):
+        return self.Event.search([("account_id", "=", self.account.id)], order="id")
+
+    # ------------------------------------------------------------------
+    def test_paid_invoice_is_registered_and_answered_ok(self):
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        response = self.post(result_params(Shp_subscription=self.sub.code))
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(response.text, "OK%s" % INV_ID)
+        self.assertTrue(response.headers["Content-Type"].startswith("text/plain"))
+        api = self.process(state_xml())
+        api.assert_called_once_with(
+            "https://auth.robokassa.ru/Merchant/WebService/Service.asmx/OpStateExt",
+            params={
+                "MerchantLogin": LOGIN,
+                "InvoiceID": INV_ID,
+                "Signature": hashlib.md5(
+                    ("%s:%s:%s" % (LOGIN, INV_ID, PASSWORD2)).encode()
+                ).hexdigest(),
+            },
+            timeout=robokassa_adapter.API_TIMEOUT,
+        )
+        event = self.events()
+        self.assertEqual(event.state, "processed", event.error)
+        self.assertEqual(event.subscription_id, self.sub)
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        self.assertEqual((event.payment_id.amount, event.currency_id), (15000.0, self.kzt))
+        self.assertEqual(event.payment_id.memo, "Robokassa %s" % INV_ID)
+        self.assertEqual(self.sub.payment_status, "paid")
+
+    def test_three_deliveries_are_one_effect(self):
+        self._posted_invoice(self.sub, 15000.0)
+        params = result_params(Shp_subscription=self.sub.code)
+        for method in ("POST", "POST", "GET"):  # the shop may send ResultURL by GET
+            response = self.post(params, method=method)
+            self.assertEqual((response.status_code, response.text), (200, "OK%s" % INV_ID))
+        self.assertEqual(len(self.events()), 1)
+        self.process(state_xml())
+        payments = self.env["account.payment"].search([("memo", "=", "Robokassa %s" % INV_ID)])
+        self.assertEqual(len(payments), 1)
+
+    def test_robokassa_wins_over_the_notification(self):
+        # The money went back to the buyer before the inbox got to it: nothing paid.
+        self.post(result_params(Shp_subscription=self.sub.code))
+        self.process(state_xml(code=60))
+        event = self.events()
+        self.assertEqual(event.state, "ignored")
+        self.assertIn("money returned to the buyer", event.result)
+        self.assertEqual(self.sub.payment_status, "none")
+        self.assertFalse(event.payment_id)
+
+    def test_a_payment_still_being_credited_is_tried_again(self):
+        self._posted_invoice(self.sub, 15000.0)
+        self.post(result_params(Shp_subscription=self.sub.code))
+        with mute_logger("odoo.addons.customer_success.models.cs_billing_event"):
+            self.process(state_xml(code=50))
+        event = self.events()
+        self.assertEqual((event.state, event.attempts), ("received", 1))
+        self.assertIn("being credited", event.error)
+        with patch.object(
+            robokassa_adapter.requests,
+            "get",
+            return_value=Mock(status_code=200, content=state_xml().encode()),
+        ):
+            event.action_reprocess()
+        self.assertEqual(event.state, "processed", event.error)
+        self.assertEqual(self.sub.payment_status, "paid")
+
+    def test_refused_requests_store_nothing(self):
+        params = result_params(Shp_subscription=self.sub.code)
+        with mute_logger("odoo.addons.customer_success.controllers.webhook"):
+            self.assertEqual(self.post(params, password="rk_password_1").status_code, 401)
+            self.assertEqual(self.post(params, password=None).status_code, 401)  # unsigned
+            tampered = dict(signed(params), OutSum="1.000000")
+            self.assertEqual(self.post(tampered, password=None).status_code, 401)
+            self.assertEqual(self.post(result_params(inv_id="abc")).status_code, 400)
+            self.assertEqual(self.post(result_params(out_sum="много")).status_code, 400)
+            as_json = self.post(params, headers={"Content-Type": "application/json"})
+            self.assertEqual(as_json.status_code, 400)
+            # Without an allow-list of its own the account takes Robokassa's addresses,
+            # and the test client is not one of them.
+            self.account.ip_allowlist = False
+            self.assertEqual(self.post(params).status_code, 403)
+        self.assertFalse(self.events())
+
+    def test_test_mode_payment_moves_no_money(self):
+        self._posted_invoice(self.sub, 15000.0)
+        params = result_params(Shp_subscription=self.sub.code)
+        self.assertEqual(self.post(dict(params, IsTest="1")).text, "OK%s" % INV_ID)
+        test_event = self.events()
+        self.assertEqual((test_event.state, test_event.external_id), ("ignored", "test:5123"))
+        # The live payment of the same invoice number is not taken for a duplicate.
+        self.post(params)
+        self.process(state_xml())
+        live = self.events()[-1]
+        self.assertEqual((live.state, live.external_id), ("processed", INV_ID))
+
+    def test_matching_by_invoice_email_or_by_hand(self):
+        other = self._subscription(
+            partner=self.env["res.partner"].create({"name": "Other LLP", "is_company": True}),
+            price=9000.0,
+            currency=self.kzt,
+            billing_account_id=self.account.id,
+        )
+        invoice = self._posted_invoice(other, 9000.0)
+        # The payment link carried the Odoo invoice number.
+        self.post(result_params(inv_id="6001", out_sum="9000.00", Shp_invoice=invoice.name))
+        self.process(state_xml())
+        self.assertEqual(self.events().subscription_id, other)
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        # No parameter of ours: the payer's email names the customer's one subscription.
+        self.post(result_params(inv_id="6002"))
+        self.process(state_xml())
+        self.assertEqual(self.events()[-1].subscription_id, self.sub)
+        # Nothing matches: the event waits in "Unmatched" until a user links it.
+        self.post(result_params(inv_id="6003", EMail="stranger@example.com"))
+        self.process(state_xml())
+        event = self.events()[-1]
+        self.assertEqual(event.state, "unmatched")
+        self.assertIn("stranger@example.com", event.result)
+        event.subscription_id = other
+        with patch.object(
+            robokassa_adapter.requests,
+            "get",
+            return_value=Mock(status_code=200, content=state_xml().encode()),
+        ):
+            event.action_reprocess()
+        self.assertEqual(event.state, "processed", event.error)
+        self.assertEqual(event.subscription_id, other)
+
+    def test_trouble_with_robokassa_is_retried_with_a_clear_error(self):
+        self.post(result_params(Shp_subscription=self.sub.code))
+        with mute_logger("odoo.addons.customer_success.models.cs_billing_event"):
+            self.process(error=requests.ConnectionError("connection refused"))
+            event = self.events()
+            self.assertEqual((event.state, event.attempts), ("received", 1))
+            self.assertIn("Robokassa unreachable", event.error)
+            with patch.object(
+                robokassa_adapter.requests,
+                "get",
+                return_value=Mock(
+                    status_code=200,
+                    content=state_xml(result=1, description="Неверная подпись").encode(),
+                ),
+            ):
+                event.action_reprocess()
+        self.assertIn("Неверная подпись", event.error)
+
+    def test_password_and_url_for_admins_only(self):
+        account = self.account.with_user(self.cs_manager)
+        for field in ("webhook_secret", "robokassa_api_url"):
+            with self.subTest(field=field), self.assertRaises(AccessError):
+                account.read([field])
+        with self.assertRaises(AccessError):
+            account.write({"robokassa_api_url": "https://attacker.example"})
+        self.assertTrue(account.webhook_url.endswith(self.url))
