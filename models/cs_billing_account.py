@@ -98,7 +98,8 @@ class CsBillingAccount(models.Model):
         groups="base.group_system",
         copy=False,
         help="Secret key used to call the provider's API. CloudPayments: the site's API "
-        "password, which also signs its notifications (Content-HMAC).",
+        "password, which also signs its notifications (Content-HMAC). Robokassa: the shop's "
+        "Password #1, which signs payment links.",
     )
     url_token = fields.Char(
         string="URL Token",

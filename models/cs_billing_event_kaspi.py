@@ -90,7 +90,8 @@ class CsBillingEventKaspi(models.Model):
 
 
 class CsBillingPaymentRequest(models.Model):
-    """A Kaspi QR payment link sent to a customer for a renewal, polled until paid."""
+    """A payment link sent to a customer for a renewal: Kaspi QR (polled until paid)
+    or Robokassa (paid when its notification arrives)."""
 
     _name = "cs.billing.payment.request"
     _description = "Provider Payment Request"
@@ -106,7 +107,8 @@ class CsBillingPaymentRequest(models.Model):
     partner_id = fields.Many2one(related="subscription_id.commercial_partner_id", store=True)
     amount = fields.Monetary(required=True)
     currency_id = fields.Many2one("res.currency", required=True)
-    external_id = fields.Char(string="Kaspi Payment ID", index=True, readonly=True, copy=False)
+    provider = fields.Selection(related="account_id.provider")
+    external_id = fields.Char(string="Provider Payment ID", index=True, readonly=True, copy=False)
     payment_link = fields.Char(readonly=True, copy=False)
     state = fields.Selection(
         [
@@ -136,6 +138,11 @@ class CsBillingPaymentRequest(models.Model):
 
     def action_send(self):
         for request in self.filtered(lambda r: r.state == "draft"):
+            getattr(request, "_send_%s" % request.account_id.provider)()
+        return True
+
+    def _send_kaspi(self):
+        for request in self:
             data = request._client().create_link(
                 amount=request.amount,
                 external_id=request.subscription_id.code or str(request.subscription_id.id),
@@ -156,21 +163,19 @@ class CsBillingPaymentRequest(models.Model):
                     else False,
                 }
             )
-        return True
 
     @api.model
     def _cron_poll_kaspi(self, limit=100):
         """Poll waiting Kaspi payments; a paid one becomes an inbox event."""
-        requests_ = self.search(
-            [("state", "=", "waiting"), ("next_poll_at", "<=", fields.Datetime.now())],
-            limit=limit,
-            order="next_poll_at",
-        )
+        due = [
+            ("state", "=", "waiting"),
+            ("next_poll_at", "<=", fields.Datetime.now()),
+            ("account_id.provider", "=", "kaspi"),
+        ]
+        requests_ = self.search(due, limit=limit, order="next_poll_at")
         for request in requests_:
             request._poll()
-        remaining = self.search_count(
-            [("state", "=", "waiting"), ("next_poll_at", "<=", fields.Datetime.now())]
-        )
+        remaining = self.search_count(due)
         self.env["ir.cron"]._notify_progress(done=len(requests_), remaining=remaining)
 
     def _poll(self):

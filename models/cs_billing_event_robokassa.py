@@ -63,22 +63,43 @@ class CsBillingEventRobokassa(models.Model):
         # The signed notification's sum: the invoice's amount, before Robokassa's fee.
         amount = robokassa_adapter.amount(data)
         currency = account.currency_id or subscription.currency_id
-        return self._effect_payment_succeeded(
+        outcome = self._effect_payment_succeeded(
             subscription,
             amount,
             currency,
             "Robokassa %s" % inv_id,
             subscription.recurring_next_date,
         )
+        request = self._robokassa_request(data)
+        if request:
+            request.write({"state": "processed", "external_id": inv_id, "event_id": self.id})
+        return outcome
+
+    def _robokassa_request(self, data):
+        """The payment link of ours (``Shp_request``) this payment came through."""
+        ref = str(data.get(robokassa_adapter.SHP_REQUEST) or "")
+        if not ref.isdigit() or int(ref) >= 2**31:
+            return self.env["cs.billing.payment.request"]
+        return self.env["cs.billing.payment.request"].search(
+            [("id", "=", int(ref)), ("account_id", "=", self.account_id.id)]
+        )
 
     def _robokassa_subscription(self, data):
-        """The subscription a payment is for: the one linked by hand, else the one of the
-        Odoo invoice (``Shp_invoice``), else our subscription code or provider reference
-        (``Shp_subscription``), else the one running subscription of this account whose
-        customer has the payer's email."""
+        """The subscription a payment is for, the first found of:
+
+        - the one linked by hand on the event;
+        - the one of our payment link (``Shp_request``);
+        - the one of the Odoo invoice (``Shp_invoice``);
+        - our subscription code or provider reference (``Shp_subscription``);
+        - the one running subscription of this account whose customer has the
+          payer's email.
+        """
         if self.subscription_id:
             return self.subscription_id
         Sub = self.env["sale.subscription"]
+        request = self._robokassa_request(data)
+        if request:
+            return request.subscription_id
         number = data.get(robokassa_adapter.SHP_INVOICE)
         if number:
             invoice = self.env["account.move"].search(
@@ -110,3 +131,48 @@ class CsBillingEventRobokassa(models.Model):
             if len(found) == 1:
                 return found
         return Sub
+
+
+class CsBillingPaymentRequestRobokassa(models.Model):
+    """A Robokassa payment link: a signed address of Robokassa's payment page, made
+    here (no call to Robokassa); the payment arrives as a ResultURL notification."""
+
+    _inherit = "cs.billing.payment.request"
+
+    def _send_robokassa(self):
+        for request in self:
+            account = request.account_id.sudo()
+            subscription = request.subscription_id
+            # The open invoice of that amount, named in the link so that the payment
+            # pays it; read as superuser: a CSM need not have invoicing rights.
+            Move = self.env["account.move"].sudo()
+            invoice = Move.search(
+                [
+                    ("subscription_id", "=", subscription.id),
+                    ("move_type", "=", "out_invoice"),
+                    ("state", "=", "posted"),
+                    ("payment_state", "in", ("not_paid", "partial")),
+                    ("amount_residual", "=", request.amount),
+                ],
+                order="invoice_date_due, id",
+                limit=1,
+            )
+            link = robokassa_adapter.payment_url(
+                account.robokassa_api_url,
+                account.provider_account_ref,
+                account.api_key,
+                account.robokassa_hash or "md5",
+                request.amount,
+                self.env._(
+                    "%(subscription)s: %(plan)s",
+                    subscription=subscription.code or subscription.name,
+                    plan=subscription.template_id.name,
+                ),
+                {
+                    robokassa_adapter.SHP_REQUEST: request.id,
+                    robokassa_adapter.SHP_SUBSCRIPTION: subscription.code,
+                    robokassa_adapter.SHP_INVOICE: invoice.name,
+                },
+                email=subscription.commercial_partner_id.email,
+            )
+            request.write({"payment_link": link, "state": "waiting"})

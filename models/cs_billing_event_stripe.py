@@ -307,25 +307,6 @@ class SaleSubscriptionBilling(models.Model):
         string="Provider Payment Time", readonly=True, copy=False
     )
 
-    def action_cs_kaspi_payment_link(self):
-        """Create and send a Kaspi QR payment link for the next period (manual renewal)."""
-        self.ensure_one()
-        request = self.env["cs.billing.payment.request"].create(
-            {
-                "account_id": self.billing_account_id.id,
-                "subscription_id": self.id,
-                "amount": self.amount_due or self.amount_total,
-                "currency_id": self.currency_id.id,
-            }
-        )
-        request.action_send()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "cs.billing.payment.request",
-            "res_id": request.id,
-            "view_mode": "form",
-        }
-
     def _cs_recurring_amount_commands(self, mrr):
         """Line commands making the subscription bill ``mrr`` a month, or [] if it does.
 

@@ -265,6 +265,26 @@ class SaleSubscription(models.Model):
             SaleSubscription, self.with_context(cs_paid_until=paid_until)
         ).close_subscription(close_reason_id=close_reason_id)
 
+    def action_cs_payment_link(self):
+        """Create and send a payment link for the amount due, else the next period
+        (manual renewal): Kaspi QR or Robokassa, as the billing account is."""
+        self.ensure_one()
+        request = self.env["cs.billing.payment.request"].create(
+            {
+                "account_id": self.billing_account_id.id,
+                "subscription_id": self.id,
+                "amount": self.amount_due or self.amount_total,
+                "currency_id": self.currency_id.id,
+            }
+        )
+        request.action_send()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "cs.billing.payment.request",
+            "res_id": request.id,
+            "view_mode": "form",
+        }
+
     def _cs_sync_ledger(self, movement_date=None, source=None, paid_until=None):
         """Write one MRR movement for each subscription whose MRR moved.
 

@@ -163,7 +163,7 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
         with patch(
             "requests.Session.request", side_effect=[fake_response(a) for a in answers]
         ) as call:
-            action = self.sub.action_cs_kaspi_payment_link()
+            action = self.sub.action_cs_payment_link()
             request = self.env["cs.billing.payment.request"].browse(action["res_id"])
             self.assertEqual((request.state, request.external_id), ("waiting", "15"))
             self.assertEqual(request.payment_link, "https://pay.kaspi.kz/pay/abc123")

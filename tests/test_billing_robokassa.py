@@ -3,7 +3,9 @@
 import hashlib
 from unittest.mock import Mock
 from unittest.mock import patch
+from urllib.parse import parse_qsl
 from urllib.parse import urlencode
+from urllib.parse import urlsplit
 
 import requests
 
@@ -19,6 +21,7 @@ from ..services.providers.common import PayloadError
 from .common import CustomerSuccessMixin
 
 LOGIN = "altyn_soft"
+PASSWORD1 = "rk_password_1"
 PASSWORD2 = "rk_password_2"
 INV_ID = "5123"
 
@@ -119,6 +122,34 @@ class TestRobokassaAdapter(TransactionCase):
             with self.subTest(params=params), self.assertRaises(PayloadError):
                 robokassa_adapter.to_event(params)
 
+    def test_payment_url(self):
+        url = robokassa_adapter.payment_url(
+            "https://auth.robokassa.kz/",
+            LOGIN,
+            PASSWORD1,
+            "sha256",
+            15000,
+            "Подписка " + "Pro " * 40,
+            {"Shp_subscription": "SUB001", "Shp_request": 7, "Shp_invoice": False},
+            email="finance@altyn.example",
+        )
+        parts = urlsplit(url)
+        self.assertEqual(
+            (parts.scheme, parts.netloc, parts.path),
+            ("https", "auth.robokassa.kz", "/Merchant/Index.aspx"),
+        )
+        query = dict(parse_qsl(parts.query))
+        self.assertEqual(query["OutSum"], "15000.00")
+        self.assertNotIn("InvId", query)  # Robokassa numbers the payment
+        self.assertNotIn("Shp_invoice", query)  # no invoice: not sent, not signed
+        self.assertEqual(len(query["Description"]), 100)
+        self.assertEqual(query["Email"], "finance@altyn.example")
+        # MerchantLogin:OutSum::Password#1 then the Shp_* parameters sorted by name.
+        base = "%s:15000.00::%s:Shp_request=7:Shp_subscription=SUB001" % (LOGIN, PASSWORD1)
+        self.assertEqual(query["SignatureValue"], hashlib.sha256(base.encode()).hexdigest())
+        with self.assertRaises(AuthenticityError):
+            robokassa_adapter.payment_url(None, LOGIN, "", "md5", 1, "x", {})
+
     def test_parse_state(self):
         state = robokassa_adapter.parse_state(state_xml().encode())
         self.assertEqual(
@@ -161,6 +192,7 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
                 "provider": "robokassa",
                 "provider_account_ref": LOGIN,
                 "webhook_secret": PASSWORD2,
+                "api_key": PASSWORD1,
                 "currency_id": cls.kzt.id,
                 # The test client is not Robokassa: allow it besides Robokassa's own.
                 "ip_allowlist": "127.0.0.1\n::1\n185.59.216.65\n185.59.217.65",
@@ -316,6 +348,36 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
             event.action_reprocess()
         self.assertEqual(event.state, "processed", event.error)
         self.assertEqual(event.subscription_id, other)
+
+    def test_payment_link_for_a_renewal_is_paid_through_robokassa(self):
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        self.sub.amount_due = 15000.0
+        action = self.sub.with_user(self.cs_user).action_cs_payment_link()
+        request = self.env["cs.billing.payment.request"].browse(action["res_id"])
+        self.assertEqual(request.state, "waiting")
+        query = dict(parse_qsl(urlsplit(request.payment_link).query))
+        self.assertEqual(
+            (query["MerchantLogin"], query["OutSum"], query["Shp_request"]),
+            (LOGIN, "15000.00", str(request.id)),
+        )
+        self.assertEqual(
+            (query["Shp_subscription"], query["Shp_invoice"]), (self.sub.code, invoice.name)
+        )
+        shp = {key: value for key, value in query.items() if key.startswith("Shp_")}
+        base = ":".join(
+            [LOGIN, "15000.00", "", PASSWORD1] + ["%s=%s" % item for item in sorted(shp.items())]
+        )
+        self.assertEqual(query["SignatureValue"], hashlib.md5(base.encode()).hexdigest())
+        # The customer pays; Robokassa numbers the payment and returns our parameters.
+        self.post(result_params(inv_id="900001", out_sum="15000.000000", **shp))
+        self.process(state_xml())
+        event = self.events()
+        self.assertEqual(event.state, "processed", event.error)
+        self.assertEqual(
+            (request.state, request.external_id, request.event_id), ("processed", "900001", event)
+        )
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        self.assertEqual(self.sub.payment_status, "paid")
 
     def test_trouble_with_robokassa_is_retried_with_a_clear_error(self):
         self.post(result_params(Shp_subscription=self.sub.code))

@@ -28,6 +28,7 @@ import hmac
 from decimal import Decimal
 from decimal import InvalidOperation
 from urllib.parse import parse_qsl
+from urllib.parse import urlencode
 
 import requests
 from lxml import etree
@@ -37,6 +38,7 @@ from .common import BillingEvent
 from .common import PayloadError
 
 DEFAULT_API_URL = "https://auth.robokassa.ru"
+PAY_PATH = "/Merchant/Index.aspx"
 STATE_PATH = "/Merchant/WebService/Service.asmx/OpStateExt"
 API_TIMEOUT = 20  # seconds
 # Robokassa's notification addresses (documentation, "Уведомления и переадресация").
@@ -46,6 +48,7 @@ HASHES = ("md5", "sha1", "sha256", "sha384", "sha512")
 # Our own parameters given to the payment form; Robokassa returns them, signed.
 SHP_SUBSCRIPTION = "Shp_subscription"
 SHP_INVOICE = "Shp_invoice"
+SHP_REQUEST = "Shp_request"  # our payment link (cs.billing.payment.request)
 
 # OpStateExt ``State/Code``: what Robokassa says of the invoice now.
 PAID = 100
@@ -103,6 +106,31 @@ def verify(params, password, algorithm="md5"):
     )
     if not hmac.compare_digest(received.encode(), expected.encode()):
         raise AuthenticityError("SignatureValue does not match.")
+
+
+def payment_url(base_url, login, password, algorithm, out_sum, description, shp, email=None):
+    """The address of Robokassa's payment page for ``out_sum`` (Password #1).
+
+    No ``InvId``: Robokassa numbers the payment itself, so a link never collides
+    with the invoice numbers of the shop's own site; our ``Shp_*`` parameters come
+    back, signed, in the ResultURL notification.
+    """
+    if not login or not password:
+        raise AuthenticityError("The Robokassa shop login and Password #1 are not configured.")
+    amount_text = "%.2f" % out_sum
+    shp = {key: str(value) for key, value in shp.items() if value}
+    params = {
+        "MerchantLogin": login,
+        "OutSum": amount_text,
+        "Description": (description or "")[:100],  # the form's limit
+        # MerchantLogin:OutSum:InvId:Password#1[:Shp_…], with an empty InvId.
+        "SignatureValue": checksum([login, amount_text, ""], password, algorithm, shp),
+        "Culture": "ru",
+        **shp,
+    }
+    if email:
+        params["Email"] = email
+    return "%s%s?%s" % ((base_url or DEFAULT_API_URL).rstrip("/"), PAY_PATH, urlencode(params))
 
 
 def parse(body, mimetype, query):
