@@ -3,6 +3,7 @@
 from odoo import api
 from odoo import fields
 from odoo import models
+from odoo import tools
 
 from ..services.providers import kaspi_adapter
 from ..services.providers.common import BillingEvent
@@ -129,6 +130,15 @@ class CsBillingPaymentRequest(models.Model):
     expires_at = fields.Datetime(readonly=True)
     last_message = fields.Char(readonly=True)
     event_id = fields.Many2one("cs.billing.event", readonly=True)
+
+    @api.depends("subscription_id", "amount", "currency_id")
+    def _compute_display_name(self):
+        for request in self:
+            request.display_name = self.env._(
+                "Payment link %(subscription)s, %(amount)s",
+                subscription=request.subscription_id.code or request.subscription_id.display_name,
+                amount=tools.format_amount(self.env, request.amount, request.currency_id),
+            )
 
     def _client(self):
         from ..services.providers.kaspi_client import KaspiQrClient  # noqa: PLC0415

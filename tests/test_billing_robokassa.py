@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import requests
 
 from odoo.exceptions import AccessError
+from odoo.exceptions import UserError
 from odoo.tests import HttpCase
 from odoo.tests import TransactionCase
 from odoo.tests import tagged
@@ -378,6 +379,19 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
         )
         self.assertIn(invoice.payment_state, ("paid", "in_payment"))
         self.assertEqual(self.sub.payment_status, "paid")
+
+    def test_payment_link_refuses_another_currency(self):
+        usd_sub = self._subscription(
+            partner=self.env["res.partner"].create({"name": "Dollar LLP", "is_company": True}),
+            price=100.0,
+            billing_account_id=self.account.id,
+        )
+        with self.assertRaises(UserError) as refused:  # in a savepoint
+            usd_sub.action_cs_payment_link()
+        self.assertIn("billed in USD", str(refused.exception))
+        self.assertFalse(
+            self.env["cs.billing.payment.request"].search([("subscription_id", "=", usd_sub.id)])
+        )
 
     def test_trouble_with_robokassa_is_retried_with_a_clear_error(self):
         self.post(result_params(Shp_subscription=self.sub.code))
