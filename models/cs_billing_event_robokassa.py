@@ -32,7 +32,7 @@ class CsBillingEventRobokassa(models.Model):
             inv_id,
         )
         code = state["code"]
-        label = robokassa_adapter.STATES.get(code, str(code))
+        label = self._robokassa_state_label(code)
         if code in robokassa_adapter.FINAL_UNPAID:
             return "ignored", self.env._(
                 "Robokassa says invoice %(invoice)s is %(state)s: no payment recorded.",
@@ -75,6 +75,19 @@ class CsBillingEventRobokassa(models.Model):
         if request:
             request.write({"state": "processed", "external_id": inv_id, "event_id": self.id})
         return outcome
+
+    def _robokassa_state_label(self, code):
+        """What an OpStateExt state code means, in the user's language."""
+        labels = {
+            5: self.env._("initiated, not paid"),
+            10: self.env._("cancelled, not paid"),
+            20: self.env._("on hold"),
+            50: self.env._("paid, being credited to the shop"),
+            60: self.env._("refused after payment, money returned to the buyer"),
+            80: self.env._("suspended"),
+            100: self.env._("paid"),
+        }
+        return labels.get(code) or self.env._("in state %(code)s", code=code)
 
     def _robokassa_request(self, data):
         """The payment link of ours (``Shp_request``) this payment came through."""

@@ -50,17 +50,10 @@ SHP_SUBSCRIPTION = "Shp_subscription"
 SHP_INVOICE = "Shp_invoice"
 SHP_REQUEST = "Shp_request"  # our payment link (cs.billing.payment.request)
 
-# OpStateExt ``State/Code``: what Robokassa says of the invoice now.
+# OpStateExt ``State/Code``: 5 initiated, 10 cancelled (not paid), 20 on hold, 50 paid
+# and being credited to the shop, 60 refused after payment (money returned to the
+# buyer), 80 suspended, 100 paid.
 PAID = 100
-STATES = {
-    5: "initiated, not paid",
-    10: "cancelled, not paid",
-    20: "on hold",
-    50: "paid, being credited to the shop",
-    60: "refused after payment, money returned to the buyer",
-    80: "suspended",
-    100: "paid",
-}
 FINAL_UNPAID = (10, 60)  # the money never reached the shop: nothing to record
 
 
