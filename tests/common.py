@@ -139,6 +139,19 @@ class CustomerSuccessMixin:
         invoice.action_post()
         return invoice
 
+    @classmethod
+    def _setup_billing(cls, name, provider, email="finance@altyn.example", **account_vals):
+        """The customer, with its CSM and billing email, and a billing account of
+        ``provider`` with its webhook URL: what every provider's HTTP tests start from."""
+        cls._setup_customer_success()
+        cls.customer.csm_id = cls.cs_user
+        cls.customer.email = email
+        cls.account = cls.env["cs.billing.account"].create(
+            {"name": name, "provider": provider, **account_vals}
+        )
+        cls.url = "/customer_success/webhook/%s/%d" % (provider, cls.account.id)
+        cls.Event = cls.env["cs.billing.event"]
+
     def movements(self, partner=None):
         return self.env["cs.mrr.movement"].search(
             [("partner_id", "=", (partner or self.customer).id)], order="id"

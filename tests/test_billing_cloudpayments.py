@@ -240,16 +240,11 @@ class TestCloudpaymentsWebhook(CustomerSuccessMixin, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls._setup_customer_success()
-        cls.customer.csm_id = cls.cs_user
-        cls.customer.email = "finance@altyn.example"
-        cls.account = cls.env["cs.billing.account"].create(
-            {
-                "name": "CloudPayments KZ",
-                "provider": "cloudpayments",
-                "provider_account_ref": PUBLIC_ID,
-                "api_key": SECRET,
-            }
+        cls._setup_billing(
+            "CloudPayments KZ",
+            "cloudpayments",
+            provider_account_ref=PUBLIC_ID,
+            api_key=SECRET,
         )
         cls.sub = cls._subscription(
             price=15000.0,
@@ -257,8 +252,6 @@ class TestCloudpaymentsWebhook(CustomerSuccessMixin, HttpCase):
             billing_account_id=cls.account.id,
             external_subscription_ref=SUB_REF,
         )
-        cls.url = "/customer_success/webhook/cloudpayments/%d" % cls.account.id
-        cls.Event = cls.env["cs.billing.event"]
 
     def post(self, notification, params, secret=SECRET, as_json=False, headers=None):
         if as_json:

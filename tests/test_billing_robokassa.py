@@ -184,26 +184,19 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls._setup_customer_success()
-        cls.customer.csm_id = cls.cs_user
-        cls.customer.email = "finance@altyn.example"
-        cls.account = cls.env["cs.billing.account"].create(
-            {
-                "name": "Robokassa RU",
-                "provider": "robokassa",
-                "provider_account_ref": LOGIN,
-                "webhook_secret": PASSWORD2,
-                "api_key": PASSWORD1,
-                "currency_id": cls.kzt.id,
-                # The test client is not Robokassa: allow it besides Robokassa's own.
-                "ip_allowlist": "127.0.0.1\n::1\n185.59.216.65\n185.59.217.65",
-            }
+        cls._setup_billing(
+            "Robokassa RU",
+            "robokassa",
+            provider_account_ref=LOGIN,
+            webhook_secret=PASSWORD2,
+            api_key=PASSWORD1,
+            # The test client is not Robokassa: allow it besides Robokassa's own.
+            ip_allowlist="127.0.0.1\n::1\n185.59.216.65\n185.59.217.65",
         )
+        cls.account.currency_id = cls.kzt
         cls.sub = cls._subscription(
             price=15000.0, currency=cls.kzt, billing_account_id=cls.account.id
         )
-        cls.url = "/customer_success/webhook/robokassa/%d" % cls.account.id
-        cls.Event = cls.env["cs.billing.event"]
 
     def post(self, params, password=PASSWORD2, method="POST", headers=None):
         params = signed(params, password) if password else params
@@ -219,6 +212,12 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
             self.Event._process_due()
         self.env.invalidate_all()
         return api
+
+    def reprocess(self, event, xml):
+        """Press Reprocess on ``event``; OpStateExt answers ``xml``."""
+        answer = Mock(status_code=200, content=xml.encode())
+        with patch.object(robokassa_adapter.requests, "get", return_value=answer):
+            event.action_reprocess()
 
     def events(self):
         return self.Event.search([("account_id", "=", self.account.id)], order="id")
@@ -279,12 +278,7 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
         event = self.events()
         self.assertEqual((event.state, event.attempts), ("received", 1))
         self.assertIn("being credited", event.error)
-        with patch.object(
-            robokassa_adapter.requests,
-            "get",
-            return_value=Mock(status_code=200, content=state_xml().encode()),
-        ):
-            event.action_reprocess()
+        self.reprocess(event, state_xml())
         self.assertEqual(event.state, "processed", event.error)
         self.assertEqual(self.sub.payment_status, "paid")
 
@@ -341,12 +335,7 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(event.state, "unmatched")
         self.assertIn("stranger@example.com", event.result)
         event.subscription_id = other
-        with patch.object(
-            robokassa_adapter.requests,
-            "get",
-            return_value=Mock(status_code=200, content=state_xml().encode()),
-        ):
-            event.action_reprocess()
+        self.reprocess(event, state_xml())
         self.assertEqual(event.state, "processed", event.error)
         self.assertEqual(event.subscription_id, other)
 
@@ -400,15 +389,7 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
             event = self.events()
             self.assertEqual((event.state, event.attempts), ("received", 1))
             self.assertIn("Robokassa unreachable", event.error)
-            with patch.object(
-                robokassa_adapter.requests,
-                "get",
-                return_value=Mock(
-                    status_code=200,
-                    content=state_xml(result=1, description="Неверная подпись").encode(),
-                ),
-            ):
-                event.action_reprocess()
+            self.reprocess(event, state_xml(result=1, description="Неверная подпись"))
         self.assertIn("Неверная подпись", event.error)
 
     def test_password_and_url_for_admins_only(self):

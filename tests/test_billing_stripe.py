@@ -198,15 +198,11 @@ class StripeWebhookCase(CustomerSuccessMixin, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls._setup_customer_success()
-        cls.customer.csm_id = cls.cs_user
-        cls.customer.email = "billing@vostok.example"
-        cls.account = cls.env["cs.billing.account"].create(
-            {
-                "name": "Stripe USD",
-                "provider": "stripe",
-                "webhook_secret": SECRET,
-            }
+        cls._setup_billing(
+            "Stripe USD",
+            "stripe",
+            email="billing@vostok.example",
+            webhook_secret=SECRET,
         )
         with freeze_time("2026-03-01"):
             cls.sub = cls._subscription(
@@ -214,8 +210,6 @@ class StripeWebhookCase(CustomerSuccessMixin, HttpCase):
                 billing_account_id=cls.account.id,
                 external_subscription_ref=SUB_REF,
             )
-        cls.url = "/customer_success/webhook/stripe/%d" % cls.account.id
-        cls.Event = cls.env["cs.billing.event"]
 
     def post(self, event, secret=SECRET, timestamp=None, headers=None, body=None, url=None):
         body = body if body is not None else json.dumps(event).encode()

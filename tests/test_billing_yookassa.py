@@ -75,17 +75,12 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls._setup_customer_success()
-        cls.customer.csm_id = cls.cs_user
-        cls.customer.email = "finance@altyn.example"
-        cls.account = cls.env["cs.billing.account"].create(
-            {
-                "name": "YooKassa",
-                "provider": "yookassa",
-                "provider_account_ref": "100500",
-                "api_key": "test_secret_key",
-                "ip_allowlist": "127.0.0.1\n::1",
-            }
+        cls._setup_billing(
+            "YooKassa",
+            "yookassa",
+            provider_account_ref="100500",
+            api_key="test_secret_key",
+            ip_allowlist="127.0.0.1\n::1",
         )
         cls.sub = cls._subscription(
             price=15000.0,
@@ -93,8 +88,6 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
             billing_account_id=cls.account.id,
             external_subscription_ref="SUB-KZ-1",
         )
-        cls.url = "/customer_success/webhook/yookassa/%d" % cls.account.id
-        cls.Event = cls.env["cs.billing.event"]
 
     def post(self, body):
         return self.url_open(
