@@ -199,7 +199,9 @@ class CsBillingEventCloudpayments(models.Model):
             if subscription.renewal_type == "auto":
                 vals["renewal_date"] = next_date
         commands = subscription._cs_recurring_amount_commands(
-            cloudpayments_adapter.subscription_mrr(model)
+            cloudpayments_adapter.subscription_mrr(model),
+            model.get("Currency"),
+            self._provider_name(),
         )
         if commands:
             vals["sale_subscription_line_ids"] = commands

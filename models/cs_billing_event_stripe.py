@@ -8,6 +8,7 @@ from markupsafe import Markup
 
 from odoo import fields
 from odoo import models
+from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..services import mrr as mrr_service
@@ -125,7 +126,9 @@ class CsBillingEventStripe(models.Model):
             vals["next_payment_date"] = period_end
             if subscription.renewal_type == "auto":
                 vals["renewal_date"] = period_end
-        commands = subscription._cs_recurring_amount_commands(stripe_adapter.subscription_mrr(obj))
+        commands = subscription._cs_recurring_amount_commands(
+            stripe_adapter.subscription_mrr(obj), obj.get("currency"), self._provider_name()
+        )
         if commands:
             vals["sale_subscription_line_ids"] = commands
         return vals, period_end
@@ -307,17 +310,32 @@ class SaleSubscriptionBilling(models.Model):
         string="Provider Payment Time", readonly=True, copy=False
     )
 
-    def _cs_recurring_amount_commands(self, mrr):
+    def _cs_recurring_amount_commands(self, mrr, currency_code=None, provider=None):
         """Line commands making the subscription bill ``mrr`` a month, or [] if it does.
 
         Provider-run subscriptions keep one recurring line priced from the
         provider. No MRR from the provider (trial, paused, unpaid) keeps the
         contract price: the trial flag or the payment status tells the rest.
+
+        :param currency_code: the provider's currency of ``mrr``; another currency
+            than the subscription's is refused (no silent conversion of revenue).
         """
         self.ensure_one()
         lines = self.sale_subscription_line_ids
         if not mrr or not lines:
             return []
+        code = (currency_code or "").upper()
+        if code and code != self.currency_id.name:
+            raise UserError(
+                self.env._(
+                    "%(provider)s bills %(subscription)s in %(theirs)s, Odoo in %(ours)s: "
+                    "give the subscription a pricelist in %(theirs)s, then reprocess the event.",
+                    provider=provider or "-",
+                    subscription=self.display_name,
+                    theirs=code,
+                    ours=self.currency_id.name,
+                )
+            )
         months = mrr_service.months_in_period(
             self.template_id.recurring_rule_type, self.template_id.recurring_interval
         )

@@ -413,6 +413,16 @@ class TestCloudpaymentsWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(self.sub.payment_status, "failed")
         self.assertIn("Exit interview", " ".join(self.sub.activity_ids.mapped("summary")))
 
+    def test_recurrent_in_another_currency_is_refused(self):
+        self.post("recurrent", recurrent_params(amount="200.00", Currency="RUB"))
+        with mute_logger("odoo.addons.customer_success.models.cs_billing_event"):
+            self.process(api_subscription(amount=200.0, Currency="RUB"))
+        event = self.events()
+        self.assertEqual((event.state, event.attempts), ("received", 1))
+        self.assertIn("CloudPayments bills", event.error)
+        self.assertIn("in RUB, Odoo in KZT", event.error)
+        self.assertEqual(self.sub.mrr, 15000.0)
+
     def test_recurrent_reads_the_current_state_from_the_api(self):
         # An old "Active" notification processed after the cancellation: the API
         # says Cancelled, so the subscription is closed — voluntary churn.

@@ -259,6 +259,24 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertEqual(self.sub.payment_status, "paid")
         self.assertEqual(self.sub.next_payment_date, date(2027, 1, 1))
 
+    def test_another_currency_is_refused_with_a_clear_error(self):
+        # Stripe bills in euros a subscription Odoo keeps in dollars: no silent
+        # conversion of revenue; the event waits with the fix named.
+        event = stripe_event(
+            "customer.subscription.updated",
+            stripe_subscription(unit_amount=15000, currency="eur"),
+            created=1790000000,
+        )
+        self.post(event)
+        with mute_logger("odoo.addons.customer_success.models.cs_billing_event"):
+            self.process()
+        stored = self.Event.search([("external_id", "=", event["id"])])
+        self.assertEqual((stored.state, stored.attempts), ("received", 1))
+        self.assertIn("Stripe bills", stored.error)
+        self.assertIn("in EUR, Odoo in USD", stored.error)
+        self.assertAlmostEqual(self.sub.mrr, 100.0)
+        self.assertFalse(self.stripe_movements())
+
     def test_newer_state_of_the_same_day_supersedes_older_ones(self):
         # A burst of quantity changes: the inbox applies the day's newest state once.
         events = [
