@@ -31,14 +31,18 @@ class CsBillingEventStripe(models.Model):
         obj = (data.get("data") or {}).get("object") or {}
         if self.event_type not in stripe_adapter.HANDLED:
             return "ignored", self.env._("Event type not used by Customer Success.")
-        ref = stripe_adapter.subscription_ref(obj)
-        subscription = self.subscription_id or self.env["sale.subscription"].search(
-            [
-                ("billing_account_id", "=", self.account_id.id),
-                ("external_subscription_ref", "=", ref or "-"),
-            ],
-            limit=1,
-        )
+        if self.event_type == "charge.refunded":
+            subscription = self.subscription_id or self._stripe_charge_subscription(obj)
+            ref = stripe_adapter.customer_ref(obj)
+        else:
+            ref = stripe_adapter.subscription_ref(obj)
+            subscription = self.subscription_id or self.env["sale.subscription"].search(
+                [
+                    ("billing_account_id", "=", self.account_id.id),
+                    ("external_subscription_ref", "=", ref or "-"),
+                ],
+                limit=1,
+            )
         if not subscription:
             return "unmatched", self.env._(
                 "No subscription of this billing account has the Stripe ID %(ref)s. "
@@ -51,7 +55,40 @@ class CsBillingEventStripe(models.Model):
             subscription.external_customer_ref = customer
         if self.event_type.startswith("customer.subscription."):
             return self._stripe_subscription(subscription, obj, data)
+        if self.event_type == "charge.refunded":
+            return self._stripe_refund(subscription, obj, data)
         return self._stripe_invoice(subscription, obj)
+
+    def _stripe_charge_subscription(self, charge):
+        """The subscription a refunded charge paid: ours named in its metadata, else the
+        one subscription of this account for its Stripe customer (the running one if
+        the customer has several). Since API 2025-03-31.basil a charge no longer names
+        its invoice."""
+        Sub = self.env["sale.subscription"]
+        ref = (charge.get("metadata") or {}).get("subscription_ref")
+        found = self._subscription_by_ref(self.account_id, ref)
+        customer = stripe_adapter.customer_ref(charge)
+        if found or not customer:
+            return found
+        subs = Sub.search(
+            [
+                ("billing_account_id", "=", self.account_id.id),
+                ("external_customer_ref", "=", customer),
+            ]
+        )
+        if len(subs) > 1:
+            subs = subs.filtered(lambda sub: sub.stage_id.type == "in_progress")
+        return subs if len(subs) == 1 else Sub
+
+    def _stripe_refund(self, subscription, charge, data):
+        """B4 "refund": what this event gave back (a partial refund counts once)."""
+        code = (charge.get("currency") or "").upper()
+        previous = (data.get("data") or {}).get("previous_attributes")
+        amount = to_major(stripe_adapter.refunded_amount(charge, previous), code)
+        if not amount:
+            return "ignored", self.env._("Nothing was refunded by this event.")
+        currency = self._find_currency(code, subscription.currency_id)
+        return self._effect_refund(subscription, amount, currency, charge.get("id"))
 
     # ------------------------------------------------------------------
     def _stripe_subscription(self, subscription, obj, data):

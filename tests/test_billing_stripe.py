@@ -107,6 +107,27 @@ def stripe_invoice(amount_paid=0, amount_due=10000, status="paid", attempt_count
     return obj
 
 
+def stripe_charge(amount=10000, amount_refunded=10000, customer=CUS_REF, metadata=None):
+    # Shaped as Stripe's charge object (stripe/openapi fixtures, API 2025-03-31.basil:
+    # no ``invoice`` on a charge any more).
+    return {
+        "id": "ch_1PgafuB7WZ01zgkWXYmPNZs8",
+        "object": "charge",
+        "amount": amount,
+        "amount_captured": amount,
+        "amount_refunded": amount_refunded,
+        "captured": True,
+        "created": 1790000000,
+        "currency": "usd",
+        "customer": customer,
+        "metadata": metadata or {},
+        "paid": True,
+        "payment_intent": "pi_3PgafuB7WZ01zgkW0Yx2Qpq5",
+        "refunded": amount_refunded >= amount,
+        "status": "succeeded",
+    }
+
+
 def stripe_event(event_type, obj, created, event_id=None, previous=None):
     data = {"object": obj}
     if previous is not None:
@@ -276,6 +297,51 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertIn("in EUR, Odoo in USD", stored.error)
         self.assertAlmostEqual(self.sub.mrr, 100.0)
         self.assertFalse(self.stripe_movements())
+
+    def test_partial_refunds_wait_for_the_accountant(self):
+        self.sub.external_customer_ref = CUS_REF
+        first = stripe_event(
+            "charge.refunded",
+            stripe_charge(amount_refunded=3000),
+            created=1790003600,
+            previous={"amount_refunded": 0, "refunded": False},
+        )
+        second = stripe_event(
+            "charge.refunded",
+            stripe_charge(amount_refunded=10000),
+            created=1790007200,
+            previous={"amount_refunded": 3000, "refunded": False},
+        )
+        for event in (first, second, second):  # the second one delivered twice
+            self.assertEqual(self.post(event).status_code, 200)
+        self.process()
+        events = self.Event.search([("event_type", "=", "charge.refunded")], order="id")
+        self.assertEqual(events.mapped("state"), ["processed", "processed"], events.mapped("error"))
+        self.assertEqual(events.mapped("amount"), [-30.0, -70.0])
+        self.assertTrue(all(events.mapped("to_reconcile")))
+        self.assertEqual(events.subscription_id, self.sub)
+        self.assertIn("refund of 70.0 USD", self.sub.message_ids[0].body)
+        self.assertAlmostEqual(self.sub.mrr, 100.0)  # a refund is not churn
+
+    def test_refund_of_an_unknown_customer_waits_unmatched(self):
+        event = stripe_event(
+            "charge.refunded", stripe_charge(customer="cus_other"), created=1790003600
+        )
+        self.post(event)
+        self.process()
+        stored = self.Event.search([("external_id", "=", event["id"])])
+        self.assertEqual(stored.state, "unmatched")
+        self.assertIn("cus_other", stored.result)
+        # Our subscription named in the charge's metadata is enough.
+        named = stripe_event(
+            "charge.refunded",
+            stripe_charge(customer="cus_other", metadata={"subscription_ref": SUB_REF}),
+            created=1790003601,
+        )
+        self.post(named)
+        self.process()
+        stored = self.Event.search([("external_id", "=", named["id"])])
+        self.assertEqual((stored.state, stored.amount), ("processed", -100.0), stored.error)
 
     def test_newer_state_of_the_same_day_supersedes_older_ones(self):
         # A burst of quantity changes: the inbox applies the day's newest state once.

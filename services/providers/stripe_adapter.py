@@ -32,6 +32,7 @@ HANDLED = {
     "invoice.paid",
     "invoice.payment_failed",
     "invoice.marked_uncollectible",
+    "charge.refunded",
 }
 
 _INTERVALS = {"day": "days", "week": "weeks", "month": "months", "year": "years"}
@@ -106,6 +107,13 @@ def subscription_ref(obj):
 def customer_ref(obj):
     ref = obj.get("customer")
     return ref.get("id") if isinstance(ref, dict) else ref
+
+
+def refunded_amount(charge, previous):
+    """What one ``charge.refunded`` event gave back, in minor units: the growth of the
+    charge's cumulative ``amount_refunded`` (a partial refund after another one)."""
+    before = (previous or {}).get("amount_refunded") or 0
+    return max(int(charge.get("amount_refunded") or 0) - int(before), 0)
 
 
 def _coupon_applies(discount, now):
