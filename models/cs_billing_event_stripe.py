@@ -8,6 +8,7 @@ from markupsafe import Markup
 
 from odoo import fields
 from odoo import models
+from odoo import tools
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
@@ -53,6 +54,10 @@ class CsBillingEventStripe(models.Model):
         customer = stripe_adapter.customer_ref(obj)
         if customer and not subscription.external_customer_ref:
             subscription.external_customer_ref = customer
+        if self.event_type == "customer.subscription.trial_will_end":
+            return self._stripe_trial_ending(subscription, obj)
+        if self.event_type == "invoice.payment_action_required":
+            return self._stripe_action_required(subscription, obj)
         if self.event_type.startswith("customer.subscription."):
             return self._stripe_subscription(subscription, obj, data)
         if self.event_type == "charge.refunded":
@@ -89,6 +94,50 @@ class CsBillingEventStripe(models.Model):
             return "ignored", self.env._("Nothing was refunded by this event.")
         currency = self._find_currency(code, subscription.currency_id)
         return self._effect_refund(subscription, amount, currency, charge.get("id"))
+
+    def _stripe_trial_ending(self, subscription, obj):
+        """Three days before a trial ends (Stripe's notice): a to-do to help the customer
+        convert; the state itself comes with the subscription events."""
+        partner = subscription.commercial_partner_id
+        end = _ts(obj.get("trial_end"))
+        end_text = tools.format_date(self.env, end) if end else "-"
+        self._schedule(
+            subscription,
+            self.env._("Trial ends: help %(customer)s convert", customer=partner.name),
+            self.env._(
+                "The %(provider)s trial of %(customer)s ends on %(date)s. Check their usage "
+                "and open questions, and help them choose a plan.",
+                provider=self._provider_name(),
+                customer=partner.name,
+                date=end_text,
+            ),
+        )
+        return "processed", self.env._("Trial ends on %(date)s: to-do for the CSM", date=end_text)
+
+    def _stripe_action_required(self, subscription, obj):
+        """The customer's bank asks them to confirm a payment (3-D Secure): Stripe
+        emails them; the CSM gets a to-do to make sure it is done before it fails."""
+        partner = subscription.commercial_partner_id
+        code = (obj.get("currency") or "").upper()
+        amount = to_major(obj.get("amount_due"), code)
+        self._schedule(
+            subscription,
+            self.env._("Payment to confirm: %(customer)s", customer=partner.name),
+            self.env._(
+                "The payment of %(amount)s %(currency)s by %(customer)s waits for the "
+                "customer's confirmation with their bank (invoice %(invoice)s). Make sure "
+                "they complete it.",
+                amount=amount,
+                currency=code,
+                customer=partner.name,
+                invoice=obj.get("number") or obj.get("id") or "-",
+            ),
+        )
+        return "processed", self.env._(
+            "Payment of %(amount)s %(currency)s waits for the customer's confirmation",
+            amount=amount,
+            currency=code,
+        )
 
     # ------------------------------------------------------------------
     def _stripe_subscription(self, subscription, obj, data):

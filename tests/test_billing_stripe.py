@@ -343,6 +343,26 @@ class TestStripeWebhook(StripeWebhookCase):
         stored = self.Event.search([("external_id", "=", named["id"])])
         self.assertEqual((stored.state, stored.amount), ("processed", -100.0), stored.error)
 
+    def test_trial_ending_and_payment_to_confirm_reach_the_csm(self):
+        trial = stripe_subscription(status="trialing")
+        trial["trial_end"] = 1790640000  # 2026-09-29
+        self.post(stripe_event("customer.subscription.trial_will_end", trial, created=1790380800))
+        invoice = stripe_invoice(amount_due=10000, status="open")
+        self.post(stripe_event("invoice.payment_action_required", invoice, created=1790380900))
+        self.process()
+        events = self.Event.search([("account_id", "=", self.account.id)], order="id")
+        self.assertEqual(events.mapped("state"), ["processed", "processed"], events.mapped("error"))
+        summaries = self.sub.activity_ids.mapped("summary")
+        self.assertIn("Trial ends: help Vostok LLP convert", summaries)
+        self.assertIn("Payment to confirm: Vostok LLP", summaries)
+        notes = " ".join(str(note) for note in self.sub.activity_ids.mapped("note"))
+        self.assertIn("09/29/2026", notes)
+        self.assertIn("100.0 USD", notes)
+        self.assertEqual(self.sub.activity_ids.user_id, self.cs_user)
+        # Notices, not states: the subscription itself is unchanged.
+        self.assertFalse(self.sub.cs_is_trial)
+        self.assertEqual(self.sub.payment_status, "none")
+
     def test_newer_state_of_the_same_day_supersedes_older_ones(self):
         # A burst of quantity changes: the inbox applies the day's newest state once.
         events = [

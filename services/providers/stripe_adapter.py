@@ -29,9 +29,11 @@ HANDLED = {
     "customer.subscription.deleted",
     "customer.subscription.paused",
     "customer.subscription.resumed",
+    "customer.subscription.trial_will_end",
     "invoice.paid",
     "invoice.payment_failed",
     "invoice.marked_uncollectible",
+    "invoice.payment_action_required",
     "charge.refunded",
 }
 
