@@ -97,9 +97,10 @@ class CsBillingAccount(models.Model):
         string="API Secret Key",
         groups="base.group_system",
         copy=False,
-        help="Secret key used to call the provider's API. CloudPayments: the site's API "
-        "password, which also signs its notifications (Content-HMAC). Robokassa: the shop's "
-        "Password #1, which signs payment links.",
+        help="Secret key used to call the provider's API. Stripe (optional): a restricted "
+        "key that may read charges, to match disputes to their customer. CloudPayments: the "
+        "site's API password, which also signs its notifications (Content-HMAC). Robokassa: "
+        "the shop's Password #1, which signs payment links.",
     )
     url_token = fields.Char(
         string="URL Token",

@@ -35,6 +35,8 @@ class CsBillingEventStripe(models.Model):
         if self.event_type == "charge.refunded":
             subscription = self.subscription_id or self._stripe_charge_subscription(obj)
             ref = stripe_adapter.customer_ref(obj)
+        elif self.event_type.startswith("charge.dispute."):
+            subscription, ref = self._stripe_dispute_subscription(obj)
         else:
             ref = stripe_adapter.subscription_ref(obj)
             subscription = self.subscription_id or self.env["sale.subscription"].search(
@@ -62,6 +64,8 @@ class CsBillingEventStripe(models.Model):
             return self._stripe_subscription(subscription, obj, data)
         if self.event_type == "charge.refunded":
             return self._stripe_refund(subscription, obj, data)
+        if self.event_type.startswith("charge.dispute."):
+            return self._stripe_dispute(subscription, obj)
         return self._stripe_invoice(subscription, obj)
 
     def _stripe_charge_subscription(self, charge):
@@ -84,6 +88,61 @@ class CsBillingEventStripe(models.Model):
         if len(subs) > 1:
             subs = subs.filtered(lambda sub: sub.stage_id.type == "in_progress")
         return subs if len(subs) == 1 else Sub
+
+    def _stripe_dispute_subscription(self, dispute):
+        """A dispute names only its charge: the charge's customer comes from Stripe's
+        API when the billing account has an API key; without one, the event waits in
+        Unmatched for a user to link it."""
+        if self.subscription_id:
+            return self.subscription_id, dispute.get("charge")
+        api_key = self.account_id.sudo().api_key
+        if not api_key or not dispute.get("charge"):
+            return self.env["sale.subscription"], dispute.get("charge")
+        charge = stripe_adapter.fetch_charge(api_key, dispute["charge"])
+        return self._stripe_charge_subscription(charge), stripe_adapter.customer_ref(charge)
+
+    def _stripe_dispute(self, subscription, dispute):
+        """A chargeback: opened, an urgent to-do (the customer is unhappy enough to go to
+        their bank, and evidence is due); closed and lost, the money is gone and waits
+        in Payments to Reconcile; won, a chatter note."""
+        partner = subscription.commercial_partner_id
+        code = (dispute.get("currency") or "").upper()
+        amount = to_major(dispute.get("amount"), code)
+        currency = self._find_currency(code, subscription.currency_id)
+        reason = dispute.get("reason") or "-"
+        if self.event_type == "charge.dispute.created":
+            due = _ts((dispute.get("evidence_details") or {}).get("due_by"))
+            self._schedule(
+                subscription,
+                self.env._("Dispute: call %(customer)s today", customer=partner.name),
+                self.env._(
+                    "%(customer)s disputes a payment of %(amount)s %(currency)s with their "
+                    "bank (%(reason)s). Find out what went wrong; evidence is due in Stripe "
+                    "by %(date)s.",
+                    customer=partner.name,
+                    amount=amount,
+                    currency=currency.name,
+                    reason=reason,
+                    date=tools.format_date(self.env, due) if due else "-",
+                ),
+            )
+            message = self.env._(
+                "Dispute opened: %(amount)s %(currency)s (%(reason)s)",
+                amount=amount,
+                currency=currency.name,
+                reason=reason,
+            )
+        elif dispute.get("status") == "lost":
+            self.write({"amount": -amount, "currency_id": currency.id, "to_reconcile": True})
+            message = self.env._(
+                "Dispute lost: %(amount)s %(currency)s went back to the customer — to reconcile",
+                amount=amount,
+                currency=currency.name,
+            )
+        else:
+            message = self.env._("Dispute closed: %(status)s", status=dispute.get("status") or "-")
+        subscription._message_log(body=self._stripe_note(message))
+        return "processed", message
 
     def _stripe_refund(self, subscription, charge, data):
         """B4 "refund": what this event gave back (a partial refund counts once)."""

@@ -7,6 +7,7 @@ from datetime import date
 from unittest.mock import patch
 
 import requests
+import stripe
 from freezegun import freeze_time
 
 from odoo import fields
@@ -125,6 +126,30 @@ def stripe_charge(amount=10000, amount_refunded=10000, customer=CUS_REF, metadat
         "payment_intent": "pi_3PgafuB7WZ01zgkW0Yx2Qpq5",
         "refunded": amount_refunded >= amount,
         "status": "succeeded",
+    }
+
+
+def stripe_dispute(status="warning_needs_response", amount=10000):
+    # Shaped as Stripe's dispute object (stripe/openapi fixtures): it names its charge only.
+    return {
+        "id": "dp_1Pgc71B7WZ01zgkWMevJiAUx",
+        "object": "dispute",
+        "amount": amount,
+        "charge": "ch_1PgafuB7WZ01zgkWXYmPNZs8",
+        "created": 1790000000,
+        "currency": "usd",
+        "evidence_details": {
+            "due_by": 1790985599,
+            "has_evidence": False,
+            "past_due": False,
+            "submission_count": 0,
+        },
+        "is_charge_refundable": True,
+        "livemode": False,
+        "metadata": {},
+        "payment_intent": "pi_3PgafuB7WZ01zgkW0Yx2Qpq5",
+        "reason": "product_unacceptable",
+        "status": status,
     }
 
 
@@ -362,6 +387,43 @@ class TestStripeWebhook(StripeWebhookCase):
         # Notices, not states: the subscription itself is unchanged.
         self.assertFalse(self.sub.cs_is_trial)
         self.assertEqual(self.sub.payment_status, "none")
+
+    def test_dispute_opened_then_lost(self):
+        self.sub.external_customer_ref = CUS_REF
+        self.account.api_key = "rk_test_read_charges"
+        charge = stripe.Charge.construct_from(stripe_charge(amount_refunded=0), "rk")
+        opened = stripe_event("charge.dispute.created", stripe_dispute(), created=1790003600)
+        self.post(opened)
+        with patch.object(stripe.Charge, "retrieve", return_value=charge) as api:
+            self.process()
+        api.assert_called_once_with("ch_1PgafuB7WZ01zgkWXYmPNZs8", api_key="rk_test_read_charges")
+        event = self.Event.search([("external_id", "=", opened["id"])])
+        self.assertEqual(event.state, "processed", event.error)
+        self.assertEqual(event.subscription_id, self.sub)
+        self.assertIn("Dispute: call Vostok LLP today", self.sub.activity_ids.mapped("summary"))
+        self.assertIn("product_unacceptable", str(self.sub.activity_ids.note))
+        lost = stripe_event(
+            "charge.dispute.closed", stripe_dispute(status="lost"), created=1791000000
+        )
+        self.post(lost)
+        with patch.object(stripe.Charge, "retrieve", return_value=charge):
+            self.process()
+        event = self.Event.search([("external_id", "=", lost["id"])])
+        self.assertEqual((event.state, event.amount), ("processed", -100.0), event.error)
+        self.assertTrue(event.to_reconcile)
+        self.assertIn("Dispute lost", self.sub.message_ids[0].body)
+
+    def test_dispute_without_api_key_waits_to_be_linked(self):
+        opened = stripe_event("charge.dispute.created", stripe_dispute(), created=1790003600)
+        self.post(opened)
+        self.process()
+        event = self.Event.search([("external_id", "=", opened["id"])])
+        self.assertEqual(event.state, "unmatched")
+        self.assertIn("ch_1PgafuB7WZ01zgkWXYmPNZs8", event.result)
+        event.subscription_id = self.sub
+        event.action_reprocess()
+        self.assertEqual(event.state, "processed", event.error)
+        self.assertIn("Dispute opened", event.result)
 
     def test_newer_state_of_the_same_day_supersedes_older_ones(self):
         # A burst of quantity changes: the inbox applies the day's newest state once.

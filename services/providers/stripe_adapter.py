@@ -35,6 +35,8 @@ HANDLED = {
     "invoice.marked_uncollectible",
     "invoice.payment_action_required",
     "charge.refunded",
+    "charge.dispute.created",
+    "charge.dispute.closed",
 }
 
 _INTERVALS = {"day": "days", "week": "weeks", "month": "months", "year": "years"}
@@ -109,6 +111,17 @@ def subscription_ref(obj):
 def customer_ref(obj):
     ref = obj.get("customer")
     return ref.get("id") if isinstance(ref, dict) else ref
+
+
+def fetch_charge(api_key, charge_id):
+    """The charge as Stripe's API gives it now (a plain dict), to learn the customer
+    of a dispute, which names only its charge.
+
+    :raises AuthenticityError: no API key on the billing account
+    """
+    if not api_key:
+        raise AuthenticityError("No Stripe API key is configured for this account.")
+    return stripe.Charge.retrieve(charge_id, api_key=api_key).to_dict()
 
 
 def refunded_amount(charge, previous):
