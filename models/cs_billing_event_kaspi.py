@@ -91,8 +91,8 @@ class CsBillingEventKaspi(models.Model):
 
 
 class CsBillingPaymentRequest(models.Model):
-    """A payment link sent to a customer for a renewal: Kaspi QR (polled until paid)
-    or Robokassa (paid when its notification arrives)."""
+    """A payment link sent to a customer for a renewal: Kaspi QR (polled until paid),
+    YooKassa or Robokassa (paid when the provider's notification arrives)."""
 
     _name = "cs.billing.payment.request"
     _description = "Provider Payment Request"

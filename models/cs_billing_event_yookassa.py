@@ -1,6 +1,7 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import models
+from odoo.exceptions import UserError
 
 from ..services.providers import yookassa_adapter
 
@@ -50,22 +51,93 @@ class CsBillingEventYookassa(models.Model):
                 subscription.external_customer_ref = (
                     subscription.external_customer_ref or obj["payment_method"]["id"]
                 )
-            return self._effect_payment_succeeded(
+            outcome = self._effect_payment_succeeded(
                 subscription, amount, currency, obj.get("id"), subscription.recurring_next_date
             )
+            self._yookassa_link_paid(obj.get("id"))
+            return outcome
         if effect == "payment.canceled":
             reason = (obj.get("cancellation_details") or {}).get("reason") or "canceled"
+            link = self._yookassa_link(obj.get("id")).filtered(lambda r: r.state == "waiting")
+            if link and reason == "expired_on_confirmation":
+                # The customer never opened our link: no failed payment to chase.
+                link.write({"state": "expired", "last_message": reason, "event_id": self.id})
+                return "processed", self.env._("The payment link expired unpaid.")
+            link.write({"state": "cancelled", "last_message": reason, "event_id": self.id})
             return self._effect_payment_failed(
                 subscription, amount, currency, self.env._("YooKassa: %(r)s", r=reason)
             )
         # refund.succeeded: money went back; the accountant issues the credit note.
         return self._effect_refund(subscription, amount, currency, obj.get("payment_id"))
 
+    def _yookassa_link(self, payment_id):
+        """Our payment link that created this payment, if any."""
+        return self.env["cs.billing.payment.request"].search(
+            [("account_id", "=", self.account_id.id), ("external_id", "=", payment_id or "-")],
+            limit=1,
+        )
+
+    def _yookassa_link_paid(self, payment_id):
+        self._yookassa_link(payment_id).filtered(lambda r: r.state == "waiting").write(
+            {"state": "processed", "event_id": self.id, "last_message": "succeeded"}
+        )
+
     def _yookassa_subscription(self, obj):
         if self.subscription_id:
             return self.subscription_id
+        link = self._yookassa_link(obj.get("id"))
+        if link:
+            return link.subscription_id
         ref = yookassa_adapter.subscription_ref(obj)
         if not ref and obj.get("payment_id"):
             # A refund carries no metadata of ours: follow its payment's event.
             return self._subscription_of_event("payment.succeeded:%s" % obj["payment_id"])
         return self._subscription_by_ref(self.account_id, ref)
+
+
+class CsBillingPaymentRequestYookassa(models.Model):
+    """A YooKassa payment link: a payment created through the API, paid by the
+    customer on YooKassa's page; its payment.succeeded notification settles it."""
+
+    _inherit = "cs.billing.payment.request"
+
+    def _send_yookassa(self):
+        for request in self:
+            account = request.account_id.sudo()
+            subscription = request.subscription_id
+            base = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
+            try:
+                payment = yookassa_adapter.create_payment(
+                    account.provider_account_ref,
+                    account.api_key,
+                    request.amount,
+                    request.currency_id.name,
+                    self.env._(
+                        "%(subscription)s: %(plan)s",
+                        subscription=subscription.code or subscription.name,
+                        plan=subscription.template_id.name,
+                    ),
+                    {
+                        "subscription_ref": subscription.code or "",
+                        "cs_payment_request": request.id,
+                    },
+                    subscription.company_id.website or base,
+                    # One payment per link, however often the button is pressed.
+                    "cs-link-%s-%s"
+                    % (
+                        self.env["ir.config_parameter"].sudo().get_param("database.uuid", ""),
+                        request.id,
+                    ),
+                    email=subscription.commercial_partner_id.email,
+                )
+            except yookassa_adapter.ApiRefusal as exc:
+                raise UserError(
+                    self.env._("YooKassa refused the payment: %(reason)s", reason=exc)
+                ) from exc
+            request.write(
+                {
+                    "external_id": payment.get("id"),
+                    "payment_link": (payment.get("confirmation") or {}).get("confirmation_url"),
+                    "state": "waiting",
+                }
+            )

@@ -3,6 +3,7 @@
 import json
 from unittest.mock import patch
 
+from odoo.exceptions import UserError
 from odoo.tests import HttpCase
 from odoo.tests import TransactionCase
 from odoo.tests import tagged
@@ -178,3 +179,79 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         event = self.Event.search([("account_id", "=", self.account.id)])
         self.assertEqual((event.state, event.attempts), ("received", 1))
         self.assertIn("secret key are not configured", event.error)
+
+    # ------------------------------------------------------------------
+    # Payment links: a payment created through the API, paid on YooKassa's page
+    # ------------------------------------------------------------------
+    def created_payment(self):
+        """Shaped as the API's answer to a created redirect payment."""
+        created = payment(status="pending", ref=self.sub.code)
+        created["paid"] = False
+        created["confirmation"] = {
+            "type": "redirect",
+            "confirmation_url": "https://yoomoney.ru/checkout/payments/v2/contract?orderId="
+            + PAYMENT_ID,
+        }
+        return created
+
+    def send_link(self):
+        self.sub.amount_due = 15000.0
+        with patch("yookassa.Payment.create", return_value=self.created_payment()) as create:
+            action = self.sub.with_user(self.cs_user).action_cs_payment_link()
+        return self.env["cs.billing.payment.request"].browse(action["res_id"]), create
+
+    def test_payment_link_is_paid_through_the_webhook(self):
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        request, create = self.send_link()
+        params, key = create.call_args.args
+        self.assertEqual(params["amount"], {"value": "15000.00", "currency": "KZT"})
+        self.assertEqual(params["confirmation"]["type"], "redirect")
+        self.assertTrue(params["capture"])
+        metadata = {"subscription_ref": self.sub.code, "cs_payment_request": request.id}
+        self.assertEqual(params["metadata"], metadata)
+        self.assertTrue(key.startswith("cs-link-") and key.endswith("-%d" % request.id))
+        self.assertEqual((request.state, request.external_id), ("waiting", PAYMENT_ID))
+        self.assertIn("orderId=" + PAYMENT_ID, request.payment_link)
+        # The customer pays; YooKassa notifies, and its API confirms.
+        self.post(notification("payment.succeeded", payment(ref=self.sub.code)))
+        self.process_with_api(payment(ref=self.sub.code))
+        event = self.Event.search([("account_id", "=", self.account.id)])
+        self.assertEqual(event.state, "processed", event.error)
+        self.assertEqual((request.state, request.event_id), ("processed", event))
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+
+    def test_payment_link_left_unpaid_expires_quietly(self):
+        request, _create = self.send_link()
+        expired = payment(status="canceled", ref=self.sub.code)
+        expired["cancellation_details"] = {
+            "party": "yoo_money",
+            "reason": "expired_on_confirmation",
+        }
+        self.post(notification("payment.canceled", expired))
+        self.process_with_api(expired)
+        self.assertEqual(request.state, "expired")
+        # No failed payment to chase: no status change, no email, no to-do.
+        self.assertEqual(self.sub.payment_status, "none")
+        self.assertFalse(self.sub.activity_ids)
+
+    def test_payment_link_refused_by_yookassa(self):
+        from yookassa.domain.exceptions import BadRequestError  # noqa: PLC0415
+
+        refusal = BadRequestError(
+            {
+                "type": "error",
+                "id": "0150d9b1-7c9b-4fa1-9ac6-5c1fe5e6e2ea",
+                "code": "invalid_request",
+                "description": "Receipt is missing or illegal",
+                "parameter": "receipt",
+            }
+        )
+        with (
+            patch("yookassa.Payment.create", side_effect=refusal),
+            self.assertRaises(UserError) as refused,
+        ):
+            self.sub.action_cs_payment_link()
+        self.assertIn("Receipt is missing or illegal", str(refused.exception))
+        self.assertFalse(
+            self.env["cs.billing.payment.request"].search([("subscription_id", "=", self.sub.id)])
+        )

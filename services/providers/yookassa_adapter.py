@@ -82,6 +82,44 @@ def fetch(event_type, object_id, shop_id, secret_key):
     return to_dict(obj)
 
 
+class ApiRefusal(Exception):
+    """YooKassa refused or could not take a request; the message is YooKassa's."""
+
+
+def create_payment(shop_id, secret_key, amount, currency, description, metadata, return_url,
+                   idempotency_key, email=None):  # fmt: skip
+    """Create a one-stage payment paid on YooKassa's page; return it (a plain dict) with
+    ``confirmation.confirmation_url``, the link for the customer.
+
+    The idempotency key makes a repeated call return the same payment, never a second.
+    """
+    if not shop_id or not secret_key:
+        raise AuthenticityError("The YooKassa shop ID and secret key are not configured.")
+    from yookassa import Configuration  # noqa: PLC0415
+    from yookassa import Payment  # noqa: PLC0415
+    from yookassa.domain.exceptions import ApiError  # noqa: PLC0415
+
+    params = {
+        "amount": {"value": "%.2f" % amount, "currency": currency},
+        "capture": True,
+        "confirmation": {"type": "redirect", "return_url": return_url},
+        "description": (description or "")[:128],  # the API's limit
+        "metadata": metadata,
+    }
+    if email:
+        params["merchant_customer_id"] = email
+    try:
+        with _sdk_lock:
+            Configuration.configure(shop_id, secret_key)
+            obj = Payment.create(params, idempotency_key)
+    except ApiError as exc:
+        content = getattr(exc, "content", None) or {}
+        raise ApiRefusal(content.get("description") or str(exc)) from exc
+    except (OSError, ValueError) as exc:
+        raise ApiRefusal(str(exc)) from exc
+    return to_dict(obj)
+
+
 def to_dict(obj):
     if isinstance(obj, dict):
         return obj
