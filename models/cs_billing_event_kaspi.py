@@ -4,6 +4,7 @@ from odoo import api
 from odoo import fields
 from odoo import models
 from odoo import tools
+from odoo.exceptions import UserError
 
 from ..services.providers import kaspi_adapter
 from ..services.providers.common import BillingEvent
@@ -151,8 +152,28 @@ class CsBillingPaymentRequest(models.Model):
             getattr(request, "_send_%s" % request.account_id.provider)()
         return True
 
+    def _check_link_currency(self, currency):
+        """Refuse a link whose amount is not in ``currency``, the only one the provider
+        account takes: a payment link never converts an amount."""
+        self.ensure_one()
+        if currency and self.currency_id != currency:
+            raise UserError(
+                self.env._(
+                    "%(subscription)s is billed in %(currency)s, the %(provider)s account "
+                    "%(account)s takes %(accepted)s: a payment link cannot carry this amount.",
+                    subscription=self.subscription_id.display_name,
+                    currency=self.currency_id.name,
+                    provider=self.account_id._fields["provider"].convert_to_export(
+                        self.account_id.provider, self.account_id
+                    ),
+                    account=self.account_id.name,
+                    accepted=currency.name,
+                )
+            )
+
     def _send_kaspi(self):
         for request in self:
+            request._check_link_currency(self.env.ref("base.KZT"))  # Kaspi pays in tenge
             data = request._client().create_link(
                 amount=request.amount,
                 external_id=request.subscription_id.code or str(request.subscription_id.id),

@@ -1,7 +1,6 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import models
-from odoo.exceptions import UserError
 from odoo.tools import escape_psql
 
 from ..services.providers import robokassa_adapter
@@ -157,18 +156,8 @@ class CsBillingPaymentRequestRobokassa(models.Model):
         for request in self:
             account = request.account_id.sudo()
             subscription = request.subscription_id
-            if account.currency_id and request.currency_id != account.currency_id:
-                # Robokassa takes OutSum in the shop's currency: no conversion here.
-                raise UserError(
-                    self.env._(
-                        "%(subscription)s is billed in %(currency)s, the Robokassa account "
-                        "%(account)s in %(shop)s: a payment link cannot carry this amount.",
-                        subscription=subscription.display_name,
-                        currency=request.currency_id.name,
-                        account=account.name,
-                        shop=account.currency_id.name,
-                    )
-                )
+            # Robokassa takes OutSum in the shop's currency: no conversion here.
+            request._check_link_currency(account.currency_id)
             # The open invoice of that amount, named in the link so that the payment
             # pays it; read as superuser: a CSM need not have invoicing rights.
             Move = self.env["account.move"].sudo()

@@ -6,6 +6,7 @@ from unittest.mock import patch
 
 from freezegun import freeze_time
 
+from odoo.exceptions import UserError
 from odoo.tests import HttpCase
 from odoo.tests import TransactionCase
 from odoo.tests import tagged
@@ -181,6 +182,21 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
         request.event_id._process()
         self.assertEqual(request.event_id.state, "processed", request.event_id.error)
         self.assertEqual(self.sub.payment_status, "paid")
+
+    def test_qr_link_refuses_another_currency_than_tenge(self):
+        usd_sub = self._subscription(
+            partner=self.env["res.partner"].create({"name": "Dollar LLP", "is_company": True}),
+            price=100.0,
+            billing_account_id=self.account.id,
+        )
+        with (
+            patch("requests.Session.request") as call,
+            self.assertRaises(UserError) as refused,
+        ):
+            usd_sub.action_cs_payment_link()
+        call.assert_not_called()
+        self.assertIn("billed in USD", str(refused.exception))
+        self.assertIn("takes KZT", str(refused.exception))
 
     @freeze_time("2026-09-21 10:00:00")
     def test_qr_network_error_retries_later(self):
