@@ -149,7 +149,16 @@ class CsBillingPaymentRequest(models.Model):
 
     def action_send(self):
         for request in self.filtered(lambda r: r.state == "draft"):
-            getattr(request, "_send_%s" % request.account_id.provider)()
+            send = getattr(request, "_send_%s" % request.account_id.provider, None)
+            if send is None:
+                raise UserError(
+                    self.env._(
+                        "Payment links are made through Kaspi, YooKassa and Robokassa accounts; "
+                        "%(account)s is not one.",
+                        account=request.account_id.display_name,
+                    )
+                )
+            send()
         return True
 
     def _check_link_currency(self, currency):

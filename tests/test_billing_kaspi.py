@@ -197,6 +197,14 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
         call.assert_not_called()
         self.assertIn("billed in USD", str(refused.exception))
         self.assertIn("takes KZT", str(refused.exception))
+        # A provider that makes no payment links: a clear refusal, not a server error.
+        stripe_account = self.env["cs.billing.account"].create(
+            {"name": "Stripe", "provider": "stripe"}
+        )
+        usd_sub.billing_account_id = stripe_account
+        with self.assertRaises(UserError) as refused:
+            usd_sub.action_cs_payment_link()
+        self.assertIn("Kaspi, YooKassa and Robokassa", str(refused.exception))
 
     @freeze_time("2026-09-21 10:00:00")
     def test_qr_network_error_retries_later(self):
