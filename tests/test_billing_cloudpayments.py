@@ -212,6 +212,7 @@ class TestCloudpaymentsAdapter(TransactionCase):
             ("pay", pay_params(status="Declined")),  # a Fail body sent to the Pay URL
             ("fail", pay_params()),  # a Pay body sent to the Fail URL
             ("pay", pay_params(Amount="a lot")),
+            ("pay", pay_params(Amount="inf")),
             ("refund", {"TransactionId": "5", "Amount": "1"}),
             ("recurrent", recurrent_params(Id="")),
             ("recurrent", recurrent_params(status="Paused")),

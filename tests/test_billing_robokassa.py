@@ -119,6 +119,7 @@ class TestRobokassaAdapter(TransactionCase):
             result_params(out_sum="много"),
             result_params(out_sum="-1"),
             result_params(out_sum="NaN"),
+            result_params(out_sum="1e999"),
         ):
             with self.subTest(params=params), self.assertRaises(PayloadError):
                 robokassa_adapter.to_event(params)

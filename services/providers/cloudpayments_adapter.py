@@ -32,6 +32,7 @@ from .. import mrr as mrr_service
 from .common import AuthenticityError
 from .common import BillingEvent
 from .common import PayloadError
+from .common import decimal_amount
 
 DEFAULT_API_URL = "https://api.cloudpayments.ru"
 API_TIMEOUT = 20  # seconds
@@ -166,14 +167,8 @@ def timestamp(value):
 
 
 def amount(params, key="Amount"):
-    """A decimal amount in major units (CloudPayments sends ``123.00``)."""
-    value = params.get(key)
-    if value in (None, ""):
-        return 0.0
-    try:
-        return float(str(value).replace(",", "."))
-    except ValueError as exc:
-        raise PayloadError("%r is not an amount." % key) from exc
+    """A decimal amount in major units (CloudPayments sends ``123.00``), 0 when absent."""
+    return decimal_amount(params.get(key), key, default=0.0)
 
 
 def subscription_mrr(model):

@@ -4,8 +4,11 @@
 
 from dataclasses import dataclass
 from dataclasses import field
+from decimal import Decimal
+from decimal import InvalidOperation
 
 MAX_BODY = 1024 * 1024  # 1 MB: the largest webhook body accepted
+MAX_AMOUNT = Decimal(10) ** 12  # far above any real payment, below float trouble
 
 # Currencies without minor units (ISO 4217 exponent 0) among those providers bill in.
 ZERO_DECIMAL = {
@@ -26,6 +29,23 @@ class AuthenticityError(WebhookError):
 
 class PayloadError(WebhookError):
     status = 400
+
+
+def decimal_amount(value, key, default=None):
+    """A provider's amount in major units given as text (``123.00``, ``1500,5``) or a
+    number, as a float; ``default`` when absent (if given).
+
+    :raises PayloadError: not a number, negative, infinite or absurdly large
+    """
+    if value in (None, "") and default is not None:
+        return default
+    try:
+        number = Decimal(str(value).strip().replace(",", "."))
+    except InvalidOperation as exc:
+        raise PayloadError("%r is not an amount." % key) from exc
+    if not number.is_finite() or not 0 <= number < MAX_AMOUNT:
+        raise PayloadError("%r is not an amount." % key)
+    return float(number)
 
 
 def to_major(amount, currency):

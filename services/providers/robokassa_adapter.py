@@ -25,8 +25,6 @@ The answer Robokassa expects is the text ``OK{InvId}``.
 
 import hashlib
 import hmac
-from decimal import Decimal
-from decimal import InvalidOperation
 from urllib.parse import parse_qsl
 from urllib.parse import urlencode
 
@@ -36,6 +34,7 @@ from lxml import etree
 from .common import AuthenticityError
 from .common import BillingEvent
 from .common import PayloadError
+from .common import decimal_amount
 
 DEFAULT_API_URL = "https://auth.robokassa.ru"
 PAY_PATH = "/Merchant/Index.aspx"
@@ -163,13 +162,7 @@ def is_test(params):
 
 def amount(params, key="OutSum"):
     """A decimal amount (Robokassa sends ``1500.000000``)."""
-    try:
-        value = Decimal(str(params.get(key) or "").strip())
-    except InvalidOperation as exc:
-        raise PayloadError("%r is not an amount." % key) from exc
-    if not value.is_finite() or value < 0:
-        raise PayloadError("%r is not an amount." % key)
-    return float(value)
+    return decimal_amount(params.get(key), key)
 
 
 # ----------------------------------------------------------------------
