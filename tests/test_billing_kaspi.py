@@ -37,6 +37,9 @@ class TestKaspiAdapter(TransactionCase):
             ({**ok, "account": "<script>"}, kaspi_adapter.BAD_ACCOUNT_FORMAT),
             ({**ok, "sum": "abc"}, kaspi_adapter.OTHER_ERROR),
             ({**ok, "sum": "0"}, kaspi_adapter.AMOUNT_TOO_SMALL),
+            ({**ok, "sum": "-5"}, kaspi_adapter.AMOUNT_TOO_SMALL),
+            ({**ok, "sum": "nan"}, kaspi_adapter.OTHER_ERROR),
+            ({**ok, "sum": "1e999"}, kaspi_adapter.OTHER_ERROR),
             ({**ok, "txn_date": "yesterday"}, kaspi_adapter.OTHER_ERROR),
         ]
         for params, result in cases:

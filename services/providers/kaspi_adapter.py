@@ -20,6 +20,9 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import datetime
 
+from .common import PayloadError
+from .common import decimal_amount
+
 # OSMP result codes used by Kaspi Платежи.
 OK = 0
 TEMPORARY_ERROR = 1
@@ -55,11 +58,13 @@ def parse_request(params):
     account = (params.get("account") or "").strip()
     if not _ACCOUNT.match(account):
         raise KaspiRequestError(BAD_ACCOUNT_FORMAT, "Invalid account format")
-    raw_sum = (params.get("sum") or "").strip().replace(",", ".")
+    raw_sum = (params.get("sum") or "").strip()
     try:
-        amount = round(float(raw_sum), 2) if raw_sum else 0.0
-    except ValueError as exc:
+        amount = round(decimal_amount(raw_sum.lstrip("-"), "sum", default=0.0), 2)
+    except PayloadError as exc:  # not a number, infinite or absurd
         raise KaspiRequestError(OTHER_ERROR, "Invalid sum") from exc
+    if raw_sum.startswith("-"):
+        amount = -amount
     if command == "pay" and amount <= 0:
         raise KaspiRequestError(AMOUNT_TOO_SMALL, "The sum must be positive")
     txn_date = None
