@@ -370,6 +370,19 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
         self.assertIn(invoice.payment_state, ("paid", "in_payment"))
         self.assertEqual(self.sub.payment_status, "paid")
 
+    def test_payment_link_in_the_browser(self):
+        self.sub.amount_due = 15000.0
+        self.cs_user.write({"password": "cs_user"})
+        self.start_tour(
+            "/odoo/action-subscription_oca.sale_subscription_action/%d" % self.sub.id,
+            "customer_success_payment_link_tour",
+            login="cs_user",
+        )
+        request = self.env["cs.billing.payment.request"].search(
+            [("subscription_id", "=", self.sub.id)]
+        )
+        self.assertEqual((request.state, request.amount), ("waiting", 15000.0))
+
     def test_payment_link_refuses_another_currency(self):
         usd_sub = self._subscription(
             partner=self.env["res.partner"].create({"name": "Dollar LLP", "is_company": True}),
