@@ -21,6 +21,7 @@
         "data/cs_health_data.xml",
         "views/sale_subscription_views.xml",
         "views/cs_mrr_movement_views.xml",
+        "wizards/cs_billing_reconcile_views.xml",
         "views/cs_billing_event_views.xml",
         "views/cs_billing_account_views.xml",
         "views/res_partner_views.xml",

@@ -661,12 +661,23 @@ class CsBillingEvent(models.Model):
         invoice = invoices.filtered(
             lambda m: currency.compare_amounts(m.amount_residual, amount) == 0
         )[:1]
-        journal = self.account_id.journal_id or self.env["account.journal"].search(
-            [("type", "=", "bank"), ("company_id", "=", subscription.company_id.id)], limit=1
-        )
+        journal = self._payment_journal(subscription.company_id)
         if not invoice or not journal:
             self.to_reconcile = True
             return False
+        self._pay_invoice(invoice, journal, amount, reference, date)
+        return True
+
+    def _payment_journal(self, company):
+        """The billing account's payment journal, else the company's first bank."""
+        return self.account_id.journal_id or self.env["account.journal"].search(
+            [("type", "=", "bank"), ("company_id", "=", company.id)], limit=1
+        )
+
+    def _pay_invoice(self, invoice, journal, amount, reference, date):
+        """Register ``amount`` on ``invoice`` through Odoo's own payment wizard, which
+        reconciles it, and link the payment to this event."""
+        self.ensure_one()
         wizard = (
             self.env["account.payment.register"]
             .with_context(active_model="account.move", active_ids=invoice.ids)
@@ -679,6 +690,5 @@ class CsBillingEvent(models.Model):
                 }
             )
         )
-        payments = wizard._create_payments()
-        self.payment_id = payments[:1]
-        return True
+        self.payment_id = wizard._create_payments()[:1]
+        return self.payment_id

@@ -2,6 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from . import test_billing_cloudpayments
 from . import test_billing_kaspi
+from . import test_billing_reconcile
 from . import test_billing_robokassa
 from . import test_billing_stripe
 from . import test_billing_yookassa

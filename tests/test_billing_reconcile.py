@@ -1,0 +1,88 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo.exceptions import AccessError
+from odoo.exceptions import UserError
+from odoo.tests import Form
+from odoo.tests import new_test_user
+from odoo.tests import tagged
+
+from ..services.providers.common import BillingEvent
+from .common import CustomerSuccessCase
+
+
+@tagged("post_install", "-at_install", "customer_success")
+class TestReconcileOnInvoice(CustomerSuccessCase):
+    """An accountant registers a provider payment that matched no invoice on the
+    invoice it pays, from "Payments to Reconcile"."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.account = cls.env["cs.billing.account"].create(
+            {"name": "Kaspi Pay", "provider": "kaspi", "currency_id": cls.kzt.id}
+        )
+        cls.sub = cls._subscription(
+            price=15000.0, currency=cls.kzt, billing_account_id=cls.account.id
+        )
+        cls.accountant = new_test_user(
+            cls.env,
+            login="accountant",
+            groups="account.group_account_invoice",
+            name="Dana Accountant",
+        )
+
+    def unreconciled_payment(self, amount):
+        """A processed provider payment of ``amount`` that found no invoice of its amount."""
+        event, _created = self.env["cs.billing.event"]._store(
+            self.account,
+            BillingEvent(
+                external_id="pay:TXN-%s" % amount,
+                event_type="pay",
+                created=1790000000,
+                payload={"txn_id": "TXN", "sum": amount},
+            ),
+            state="processed",
+        )
+        event._bind(self.sub)
+        event.write({"amount": amount, "currency_id": self.kzt.id, "to_reconcile": True})
+        return event
+
+    def test_accountant_registers_the_payment_on_the_invoice(self):
+        # The invoice carries tax, so the net payment found no invoice of its amount.
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        event = self.unreconciled_payment(invoice.amount_total)
+        other = self._posted_invoice(self.sub, 99.0)
+        wizard = Form(
+            self.env["cs.billing.reconcile"]
+            .with_user(self.accountant)
+            .with_context(active_model="cs.billing.event", active_id=event.id)
+        )
+        self.assertEqual(wizard.invoice_id, invoice)  # the open invoice of that amount
+        self.assertTrue(wizard.journal_id)
+        wizard.save().action_register()
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        self.assertEqual(other.payment_state, "not_paid")
+        self.assertFalse(event.to_reconcile)
+        self.assertEqual(event.payment_id.amount, invoice.amount_total)
+        self.assertEqual(event.payment_id.memo, event.external_id)
+        self.assertIn("registered on %s" % invoice.name, event.result)
+        # Done once: the same event cannot pay a second invoice.
+        with self.assertRaises(UserError):
+            journal = event.payment_id.journal_id
+            self.env["cs.billing.reconcile"].create(
+                {"event_id": event.id, "invoice_id": other.id, "journal_id": journal.id}
+            ).action_register()
+
+    def test_refunds_and_csms_do_not_register_payments(self):
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        refund = self.unreconciled_payment(15000.0)
+        refund.amount = -15000.0
+        journal = refund._payment_journal(self.env.company)
+        with self.assertRaises(UserError):
+            self.env["cs.billing.reconcile"].create(
+                {"event_id": refund.id, "invoice_id": invoice.id, "journal_id": journal.id}
+            ).action_register()
+        with self.assertRaises(AccessError):
+            self.env["cs.billing.reconcile"].with_user(self.cs_user).create(
+                {"event_id": refund.id, "invoice_id": invoice.id, "journal_id": journal.id}
+            )

@@ -1,0 +1,91 @@
+# Copyright 2026 customer_success authors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import api
+from odoo import fields
+from odoo import models
+from odoo.exceptions import UserError
+
+
+class CsBillingReconcile(models.TransientModel):
+    """An accountant registers a provider payment that matched no invoice on the
+    invoice it pays (Billing > Payments to Reconcile > Register on Invoice)."""
+
+    _name = "cs.billing.reconcile"
+    _description = "Register a Provider Payment on an Invoice"
+
+    event_id = fields.Many2one("cs.billing.event", required=True, readonly=True)
+    company_id = fields.Many2one(related="event_id.company_id")
+    partner_id = fields.Many2one(related="event_id.partner_id")
+    currency_id = fields.Many2one(related="event_id.currency_id")
+    amount = fields.Monetary(related="event_id.amount")
+    invoice_id = fields.Many2one(
+        "account.move",
+        string="Invoice",
+        required=True,
+        check_company=True,
+        domain="[('move_type', '=', 'out_invoice'), ('state', '=', 'posted'),"
+        " ('payment_state', 'in', ('not_paid', 'partial')),"
+        " ('company_id', '=', company_id), ('currency_id', '=', currency_id)]",
+    )
+    journal_id = fields.Many2one(
+        "account.journal",
+        string="Payment Journal",
+        required=True,
+        check_company=True,
+        domain="[('type', 'in', ('bank', 'cash')), ('company_id', '=', company_id)]",
+    )
+
+    @api.model
+    def default_get(self, fields_list):
+        values = super().default_get(fields_list)
+        if self.env.context.get("active_model") != "cs.billing.event":
+            return values
+        event = self.env["cs.billing.event"].browse(self.env.context.get("active_id"))
+        values["event_id"] = event.id
+        values["journal_id"] = event._payment_journal(event.company_id).id
+        # The likeliest invoice: the customer's open one of that amount, oldest due first.
+        open_invoices = self.env["account.move"].search(
+            [
+                ("move_type", "=", "out_invoice"),
+                ("state", "=", "posted"),
+                ("payment_state", "in", ("not_paid", "partial")),
+                ("company_id", "=", event.company_id.id),
+                ("currency_id", "=", event.currency_id.id),
+                ("commercial_partner_id", "=", event.partner_id.commercial_partner_id.id),
+            ],
+            order="invoice_date_due, id",
+        )
+        guess = open_invoices.filtered(
+            lambda m: event.currency_id.compare_amounts(m.amount_residual, event.amount) == 0
+        )[:1]
+        values["invoice_id"] = (guess or open_invoices[:1]).id
+        return values
+
+    def action_register(self):
+        self.ensure_one()
+        event = self.event_id
+        if not event.to_reconcile or event.payment_id or event.amount <= 0:
+            raise UserError(
+                self.env._(
+                    "Only a provider payment waiting to be reconciled can be registered on an "
+                    "invoice; a refund is settled with a credit note, then marked reconciled."
+                )
+            )
+        event._pay_invoice(
+            self.invoice_id,
+            self.journal_id,
+            event.amount,
+            event.external_id,
+            event._event_date(),
+        )
+        event.write(
+            {
+                "to_reconcile": False,
+                "result": self.env._(
+                    "%(result)s — registered on %(invoice)s",
+                    result=event.result or "",
+                    invoice=self.invoice_id.name,
+                ),
+            }
+        )
+        return {"type": "ir.actions.act_window_close"}
