@@ -86,3 +86,9 @@ class TestReconcileOnInvoice(CustomerSuccessCase):
             self.env["cs.billing.reconcile"].with_user(self.cs_user).create(
                 {"event_id": refund.id, "invoice_id": invoice.id, "journal_id": journal.id}
             )
+        # Accountants read billing accounts, never their secrets.
+        account = self.account.with_user(self.accountant)
+        self.assertEqual(account.read(["name"])[0]["name"], "Kaspi Pay")
+        for field in ("webhook_secret", "api_key", "url_token"):
+            with self.subTest(field=field), self.assertRaises(AccessError):
+                account.read([field])
