@@ -8,6 +8,7 @@ from odoo.exceptions import UserError
 
 from ..services.providers import kaspi_adapter
 from ..services.providers.common import BillingEvent
+from ..services.providers.common import WebhookError
 
 
 class CsBillingEventKaspi(models.Model):
@@ -158,7 +159,14 @@ class CsBillingPaymentRequest(models.Model):
                         account=request.account_id.display_name,
                     )
                 )
-            send()
+            try:
+                send()
+            except (WebhookError, ValueError, OSError) as exc:
+                # Missing credentials, the provider's refusal, an unreachable API
+                # (requests' errors are OSErrors): said to the user, nothing kept.
+                raise UserError(
+                    self.env._("The payment link could not be made: %(reason)s", reason=str(exc))
+                ) from exc
         return True
 
     def _check_link_currency(self, currency):

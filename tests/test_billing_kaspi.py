@@ -209,6 +209,17 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
             usd_sub.action_cs_payment_link()
         self.assertIn("Kaspi, YooKassa and Robokassa", str(refused.exception))
 
+    def test_qr_link_when_kaspi_is_unreachable(self):
+        with (
+            patch("requests.Session.request", side_effect=OSError("connection refused")),
+            self.assertRaises(UserError) as refused,
+        ):
+            self.sub.action_cs_payment_link()
+        self.assertIn("connection refused", str(refused.exception))
+        self.assertFalse(
+            self.env["cs.billing.payment.request"].search([("subscription_id", "=", self.sub.id)])
+        )
+
     @freeze_time("2026-09-21 10:00:00")
     def test_qr_network_error_retries_later(self):
         request = self.env["cs.billing.payment.request"].create(

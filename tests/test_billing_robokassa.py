@@ -383,6 +383,12 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
         )
         self.assertEqual((request.state, request.amount), ("waiting", 15000.0))
 
+    def test_payment_link_without_password_1_is_refused_clearly(self):
+        self.account.api_key = False
+        with self.assertRaises(UserError) as refused:
+            self.sub.action_cs_payment_link()
+        self.assertIn("Password #1 are not configured", str(refused.exception))
+
     def test_payment_link_refuses_another_currency(self):
         usd_sub = self._subscription(
             partner=self.env["res.partner"].create({"name": "Dollar LLP", "is_company": True}),
