@@ -456,6 +456,21 @@ class CsBillingEvent(models.Model):
             Sub.search(base + [("code", "=", ref)], limit=1)
         )
 
+    def _sole_subscription(self, domain, running_only=True):
+        """The one subscription of this event's account matching ``domain``, else none:
+        a match by customer is taken only when it is unambiguous. Among the running
+        ones only, or (``running_only=False``) among all, the running one deciding
+        when there are several."""
+        Sub = self.env["sale.subscription"]
+        base = [("billing_account_id", "=", self.account_id.id), *domain]
+        if running_only:
+            found = Sub.search(base + [("stage_id.type", "=", "in_progress")], limit=2)
+        else:
+            found = Sub.search(base)
+            if len(found) > 1:
+                found = found.filtered(lambda s: s.stage_id.type == "in_progress")
+        return found if len(found) == 1 else Sub
+
     def _subscription_of_event(self, external_id):
         """The subscription an earlier event of the same account was applied to (a
         refund follows its payment's event, linked by hand maybe)."""

@@ -59,16 +59,7 @@ class CsBillingEventCloudpayments(models.Model):
             return found
         customer = obj.get("AccountId")
         if customer:
-            found = Sub.search(
-                domain
-                + [
-                    ("external_customer_ref", "=", customer),
-                    ("stage_id.type", "=", "in_progress"),
-                ],
-                limit=2,
-            )
-            if len(found) == 1:
-                return found
+            return self._sole_subscription([("external_customer_ref", "=", customer)])
         return Sub
 
     def _cloudpayments_unmatched(self, obj):

@@ -133,16 +133,9 @@ class CsBillingEventRobokassa(models.Model):
             return found
         email = (data.get("EMail") or data.get("Email") or "").strip()
         if email:
-            found = Sub.search(
-                [
-                    ("billing_account_id", "=", self.account_id.id),
-                    ("stage_id.type", "=", "in_progress"),
-                    ("partner_id.commercial_partner_id.email", "=ilike", escape_psql(email)),
-                ],
-                limit=2,
+            return self._sole_subscription(
+                [("partner_id.commercial_partner_id.email", "=ilike", escape_psql(email))]
             )
-            if len(found) == 1:
-                return found
         return Sub
 
 

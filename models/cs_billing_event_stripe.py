@@ -73,21 +73,14 @@ class CsBillingEventStripe(models.Model):
         one subscription of this account for its Stripe customer (the running one if
         the customer has several). Since API 2025-03-31.basil a charge no longer names
         its invoice."""
-        Sub = self.env["sale.subscription"]
         ref = (charge.get("metadata") or {}).get("subscription_ref")
         found = self._subscription_by_ref(self.account_id, ref)
         customer = stripe_adapter.customer_ref(charge)
         if found or not customer:
             return found
-        subs = Sub.search(
-            [
-                ("billing_account_id", "=", self.account_id.id),
-                ("external_customer_ref", "=", customer),
-            ]
+        return self._sole_subscription(
+            [("external_customer_ref", "=", customer)], running_only=False
         )
-        if len(subs) > 1:
-            subs = subs.filtered(lambda sub: sub.stage_id.type == "in_progress")
-        return subs if len(subs) == 1 else Sub
 
     def _stripe_dispute_subscription(self, dispute):
         """A dispute names only its charge: the charge's customer comes from Stripe's
