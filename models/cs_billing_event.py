@@ -663,19 +663,7 @@ class CsBillingEvent(models.Model):
         """Pay and reconcile the open invoice of that amount, else flag for accountants."""
         self.ensure_one()
         self.write({"amount": amount, "currency_id": currency.id if currency else False})
-        invoices = self.env["account.move"].search(
-            [
-                ("subscription_id", "=", subscription.id),
-                ("move_type", "=", "out_invoice"),
-                ("state", "=", "posted"),
-                ("payment_state", "in", ("not_paid", "partial")),
-                ("currency_id", "=", currency.id if currency else False),
-            ],
-            order="invoice_date_due, id",
-        )
-        invoice = invoices.filtered(
-            lambda m: currency.compare_amounts(m.amount_residual, amount) == 0
-        )[:1]
+        invoice = subscription._cs_open_invoice(amount, currency)
         journal = self._payment_journal(subscription.company_id)
         if not invoice or not journal:
             self.to_reconcile = True

@@ -169,6 +169,16 @@ class CsBillingPaymentRequest(models.Model):
                 ) from exc
         return True
 
+    def _link_description(self):
+        """What the customer reads on the provider's payment page."""
+        self.ensure_one()
+        subscription = self.subscription_id
+        return self.env._(
+            "%(subscription)s: %(plan)s",
+            subscription=subscription.code or subscription.name,
+            plan=subscription.template_id.name,
+        )
+
     def _check_link_currency(self, currency):
         """Refuse a link whose amount is not in ``currency``, the only one the provider
         account takes: a payment link never converts an amount."""

@@ -153,29 +153,14 @@ class CsBillingPaymentRequestRobokassa(models.Model):
             request._check_link_currency(account.currency_id)
             # The open invoice of that amount, named in the link so that the payment
             # pays it; read as superuser: a CSM need not have invoicing rights.
-            Move = self.env["account.move"].sudo()
-            invoice = Move.search(
-                [
-                    ("subscription_id", "=", subscription.id),
-                    ("move_type", "=", "out_invoice"),
-                    ("state", "=", "posted"),
-                    ("payment_state", "in", ("not_paid", "partial")),
-                    ("amount_residual", "=", request.amount),
-                ],
-                order="invoice_date_due, id",
-                limit=1,
-            )
+            invoice = subscription.sudo()._cs_open_invoice(request.amount, request.currency_id)
             link = robokassa_adapter.payment_url(
                 account.robokassa_api_url,
                 account.provider_account_ref,
                 account.api_key,
                 account.robokassa_hash or "md5",
                 request.amount,
-                self.env._(
-                    "%(subscription)s: %(plan)s",
-                    subscription=subscription.code or subscription.name,
-                    plan=subscription.template_id.name,
-                ),
+                request._link_description(),
                 {
                     robokassa_adapter.SHP_REQUEST: request.id,
                     robokassa_adapter.SHP_SUBSCRIPTION: subscription.code,

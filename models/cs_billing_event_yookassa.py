@@ -112,11 +112,7 @@ class CsBillingPaymentRequestYookassa(models.Model):
                     account.api_key,
                     request.amount,
                     request.currency_id.name,
-                    self.env._(
-                        "%(subscription)s: %(plan)s",
-                        subscription=subscription.code or subscription.name,
-                        plan=subscription.template_id.name,
-                    ),
+                    request._link_description(),
                     {
                         "subscription_ref": subscription.code or "",
                         "cs_payment_request": request.id,

@@ -265,6 +265,24 @@ class SaleSubscription(models.Model):
             SaleSubscription, self.with_context(cs_paid_until=paid_until)
         ).close_subscription(close_reason_id=close_reason_id)
 
+    def _cs_open_invoice(self, amount, currency):
+        """The posted invoice of this subscription still open for exactly ``amount`` in
+        ``currency``, the oldest due first: the one a payment of that amount pays."""
+        self.ensure_one()
+        invoices = self.env["account.move"].search(
+            [
+                ("subscription_id", "=", self.id),
+                ("move_type", "=", "out_invoice"),
+                ("state", "=", "posted"),
+                ("payment_state", "in", ("not_paid", "partial")),
+                ("currency_id", "=", currency.id if currency else False),
+            ],
+            order="invoice_date_due, id",
+        )
+        return invoices.filtered(
+            lambda m: currency.compare_amounts(m.amount_residual, amount) == 0
+        )[:1]
+
     def action_cs_payment_link(self):
         """Create and send a payment link for the amount due, else the next period
         (manual renewal): Kaspi QR or Robokassa, as the billing account is."""
