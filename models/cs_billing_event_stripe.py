@@ -66,6 +66,8 @@ class CsBillingEventStripe(models.Model):
             return self._stripe_refund(subscription, obj, data)
         if self.event_type.startswith("charge.dispute."):
             return self._stripe_dispute(subscription, obj)
+        if self.event_type == "invoice.voided":
+            return self._stripe_voided(subscription, obj)
         return self._stripe_invoice(subscription, obj)
 
     def _stripe_charge_subscription(self, charge):
@@ -134,6 +136,33 @@ class CsBillingEventStripe(models.Model):
             )
         else:
             message = self.env._("Dispute closed: %(status)s", status=dispute.get("status") or "-")
+        subscription._message_log(body=self._stripe_note(message))
+        return "processed", message
+
+    def _stripe_voided(self, subscription, invoice):
+        """A voided invoice is owed no more: what it asked for leaves the amount due,
+        and a subscription that owes nothing else is in good standing again."""
+        code = (invoice.get("currency") or "").upper()
+        currency = self._find_currency(code, subscription.currency_id)
+        amount = to_major(invoice.get("amount_remaining", invoice.get("amount_due")), code)
+        number = invoice.get("number") or invoice.get("id") or "-"
+        if self._is_stale(subscription.cs_payment_synced_at):
+            return "ignored", self.env._("Older than the payment state already applied.")
+        if subscription.payment_status not in ("failed", "overdue") or not amount:
+            return "ignored", self.env._(
+                "Invoice %(number)s voided; nothing of it was due.", number=number
+            )
+        due = max(subscription.currency_id.round(subscription.amount_due - amount), 0.0)
+        vals = {"amount_due": due, "cs_payment_synced_at": self.event_created}
+        if subscription.currency_id.is_zero(due):
+            vals["payment_status"] = "paid"
+        subscription.write(vals)
+        message = self.env._(
+            "Invoice %(number)s voided: %(amount)s %(currency)s no longer due",
+            number=number,
+            amount=amount,
+            currency=currency.name,
+        )
         subscription._message_log(body=self._stripe_note(message))
         return "processed", message
 

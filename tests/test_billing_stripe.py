@@ -656,6 +656,36 @@ class TestStripeWebhook(StripeWebhookCase):
         self.process()
         self.assertEqual(self.sub.payment_status, "failed")
 
+    def test_voided_invoice_is_no_longer_due(self):
+        failed = stripe_invoice(amount_due=10000, status="open")
+        self.post(stripe_event("invoice.payment_failed", failed, 1790000000))
+        self.process()
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("failed", 100.0))
+        # Voided before the failure was known: the newer failure stands.
+        late = stripe_event("invoice.voided", stripe_invoice(status="void"), 1789990000)
+        self.post(late)
+        self.process()
+        self.assertEqual(self.Event._stored(self.account, late["id"]).state, "ignored")
+        self.assertEqual(self.sub.payment_status, "failed")
+        voided = stripe_event("invoice.voided", stripe_invoice(status="void"), 1790000600)
+        self.post(voided)
+        self.process()
+        event = self.Event._stored(self.account, voided["id"])
+        self.assertEqual(event.state, "processed")
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("paid", 0.0))
+        self.assertIn("INV-0001 voided", self.sub.message_ids[0].body)
+        # Another invoice voided while nothing is due changes nothing.
+        again = stripe_event("invoice.voided", stripe_invoice(status="void"), 1790001200)
+        self.post(again)
+        self.process()
+        self.assertEqual(self.Event._stored(self.account, again["id"]).state, "ignored")
+
+    def test_voiding_one_of_two_unpaid_invoices_keeps_the_other_due(self):
+        self.sub.write({"payment_status": "overdue", "amount_due": 250.0})
+        self.post(stripe_event("invoice.voided", stripe_invoice(status="void"), 1790000000))
+        self.process()
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("overdue", 150.0))
+
     def test_cancellation_is_churn_with_exit_interview(self):
         obj = stripe_subscription(status="canceled")
         obj["cancellation_details"] = {

@@ -34,6 +34,7 @@ HANDLED = {
     "invoice.payment_failed",
     "invoice.marked_uncollectible",
     "invoice.payment_action_required",
+    "invoice.voided",
     "charge.refunded",
     "charge.dispute.created",
     "charge.dispute.closed",
