@@ -17,6 +17,7 @@ from odoo.tools import SQL
 from odoo.tools import mute_logger
 from odoo.tools.sql import create_index
 
+from ..services.providers.common import PayloadError
 from .cs_billing_account import PROVIDERS
 
 _logger = logging.getLogger(__name__)
@@ -151,6 +152,11 @@ class CsBillingEvent(models.Model):
         cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
             "customer_success.ir_cron_billing_events"
         )
+        payload = event.raw or json.dumps(event.payload, ensure_ascii=False)
+        try:
+            payload.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates from JSON escapes: keep them escaped
+            payload = json.dumps(event.payload)
         try:
             with mute_logger("odoo.sql_db"):
                 self.env.cr.execute(
@@ -190,7 +196,7 @@ class CsBillingEvent(models.Model):
                         external_id=event.external_id,
                         type=event.event_type,
                         created=created,
-                        payload=event.raw or json.dumps(event.payload, ensure_ascii=False),
+                        payload=payload,
                         object_ref=event.object_ref or None,
                         state=state,
                         result=result,
@@ -206,6 +212,10 @@ class CsBillingEvent(models.Model):
             # The same event arrived on another connection that committed first.
             self.env.cr.execute("ROLLBACK TO SAVEPOINT cs_billing_event_store")
             return self.browse(), False
+        except psycopg2.DataError as exc:
+            # A value the columns cannot hold: the sender's mistake, refused with 400.
+            self.env.cr.execute("ROLLBACK TO SAVEPOINT cs_billing_event_store")
+            raise PayloadError("The event cannot be stored: %s" % str(exc).split("\n")[0]) from exc
         if woken:
             self.env.cr.postcommit.add(self.env["ir.cron"].browse(cron_id)._notifydb)
         if inserted_id:

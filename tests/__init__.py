@@ -1,6 +1,7 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from . import test_billing_cloudpayments
+from . import test_billing_fuzz
 from . import test_billing_kaspi
 from . import test_billing_reconcile
 from . import test_billing_robokassa

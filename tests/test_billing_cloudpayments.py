@@ -311,6 +311,17 @@ class TestCloudpaymentsWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(self.sub.payment_status, "paid")
         self.assertEqual(self.sub.external_customer_ref, "finance@altyn.example")
 
+    def test_text_postgresql_cannot_hold_is_kept_escaped(self):
+        # JSON may escape a lone surrogate, which no UTF-8 column holds: the payment
+        # is stored all the same, the odd text kept as its escape.
+        params = pay_params(Description="Оплата \ud83d", Email="finance@altyn.example")
+        response = self.post("pay", params, as_json=True)
+        self.assertEqual(response.status_code, 200, response.text)
+        event = self.events()
+        self.assertEqual(event.state, "received")
+        self.assertIn("\\ud83d", event.payload)
+        self.assertEqual(json.loads(event.payload)["Description"], "Оплата \ud83d")
+
     def test_three_deliveries_and_the_confirm_are_one_effect(self):
         self._posted_invoice(self.sub, 15000.0)
         for _attempt in range(3):

@@ -597,6 +597,37 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertFalse(self.Event.search([("account_id", "=", self.account.id)]))
         self.assertEqual(self.sub.stage_id, self.stage_running)
 
+    def test_signed_nonsense_is_refused_not_a_server_error(self):
+        """Signed by the account's secret but not storable: 400 with the reason."""
+        good = stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1790000000)
+        cases = [
+            ({"id": "evt_\u0000"}, "'id' must be printable"),
+            ({"id": "evt_\ud83d"}, "'id' must be printable"),
+            ({"id": ["evt_1"]}, "'id' must be text"),
+            ({"id": "evt_" + "x" * 300}, "'id' must be printable"),
+            ({"type": {"invoice": "paid"}}, "'type' must be text"),
+            ({"created": "yesterday"}, "'created' must be a Unix time"),
+            ({"created": 10**30}, "'created' is not a date"),
+            ({"data": "invoice"}, "'data.object' is required"),
+        ]
+        with mute_logger("odoo.addons.customer_success.controllers.webhook"):
+            for change, message in cases:
+                with self.subTest(change=change):
+                    response = self.post(dict(good, **change))
+                    self.assertEqual(response.status_code, 400)
+                    self.assertIn(message, response.json()["error"])
+        self.assertFalse(self.Event.search([("account_id", "=", self.account.id)]))
+        # An id of the wrong shape inside the object reads as missing: the event waits
+        # for a user to link it, with the reason, instead of failing.
+        odd = stripe_invoice(amount_paid=10000)
+        odd["parent"] = "sub_in_a_string"
+        odd["customer"] = {"id": "cus_\u0000"}
+        self.assertEqual(self.post(stripe_event("invoice.paid", odd, 1790000000)).status_code, 200)
+        self.process()
+        event = self.Event.search([("account_id", "=", self.account.id)])
+        self.assertEqual(event.state, "unmatched")
+        self.assertFalse(event.error)
+
     def test_ip_allowlist(self):
         self.account.ip_allowlist = "10.0.0.0/8"
         event = stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1790000000)

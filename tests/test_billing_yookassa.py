@@ -55,6 +55,8 @@ class TestYookassaAdapter(TransactionCase):
             b'{"type": "x"}',
             b'{"type": "notification", "event": 1}',
             b'{"type": "notification", "event": "payment.succeeded", "object": {}}',
+            b'{"type": "notification", "event": "payment.succeeded", "object": {"id": [1]}}',
+            b'{"type": "notification", "event": "payment.\\u0000", "object": {"id": "2d"}}',
         ):
             with self.subTest(body=body), self.assertRaises(PayloadError):
                 yookassa_adapter.parse(body)

@@ -18,6 +18,8 @@ from .. import mrr as mrr_service
 from .common import AuthenticityError
 from .common import BillingEvent
 from .common import PayloadError
+from .common import as_dict
+from .common import text_ref
 from .common import to_major
 
 TOLERANCE = 300  # seconds; older signatures are replays
@@ -75,16 +77,18 @@ def verify(payload, sig_header, secret, tolerance=TOLERANCE):
         raise PayloadError("The body is not JSON.") from exc
     if not isinstance(data, dict) or not data.get("id") or not data.get("type"):
         raise PayloadError("Not a Stripe event: 'id' and 'type' are required.")
-    if not isinstance((data.get("data") or {}).get("object"), dict):
+    if not isinstance(as_dict(data.get("data")).get("object"), dict):
         raise PayloadError("Not a Stripe event: 'data.object' is required.")
+    event_type = text_ref(data["type"], "type")
+    object_ref = ""
+    if event_type.startswith("customer.subscription."):
+        object_ref = subscription_ref(data["data"]["object"]) or ""
     return BillingEvent(
-        external_id=str(data["id"]),
-        event_type=str(data["type"]),
-        created=int(data.get("created") or 0),
+        external_id=data["id"],
+        event_type=event_type,
+        created=data.get("created") or 0,
         payload=data,
-        object_ref=str(subscription_ref(data["data"]["object"]) or "")
-        if str(data["type"]).startswith("customer.subscription.")
-        else "",
+        object_ref=object_ref,
         raw=text,
     )
 
@@ -101,17 +105,23 @@ def sign(payload, secret, timestamp=None):
 def subscription_ref(obj):
     """The Stripe subscription id an object belongs to."""
     if obj.get("object") == "subscription":
-        return obj.get("id")
-    parent = (obj.get("parent") or {}).get("subscription_details") or {}
-    ref = parent.get("subscription") or obj.get("subscription")
-    if isinstance(ref, dict):
-        ref = ref.get("id")
-    return ref
+        return _id(obj.get("id"))
+    parent = as_dict(as_dict(obj.get("parent")).get("subscription_details"))
+    return _id(parent.get("subscription") or obj.get("subscription"))
 
 
 def customer_ref(obj):
-    ref = obj.get("customer")
-    return ref.get("id") if isinstance(ref, dict) else ref
+    return _id(obj.get("customer"))
+
+
+def _id(value):
+    """A Stripe id, given as such or as the expanded object; None if it is no id."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    try:
+        return text_ref(value, "id") if value else None
+    except PayloadError:
+        return None
 
 
 def fetch_charge(api_key, charge_id):

@@ -18,6 +18,7 @@ from datetime import datetime
 from .common import AuthenticityError
 from .common import BillingEvent
 from .common import PayloadError
+from .common import text_ref
 
 HANDLED = {"payment.succeeded", "payment.canceled", "refund.succeeded"}
 KNOWN = HANDLED | {"payment.waiting_for_capture", "payment_method.active"}
@@ -51,7 +52,7 @@ def parse(payload):
     if not isinstance(event, str) or not isinstance(obj, dict) or not obj.get("id"):
         raise PayloadError("Not a YooKassa notification: 'event' and 'object.id' are required.")
     return BillingEvent(
-        external_id="%s:%s" % (event, obj["id"]),
+        external_id="%s:%s" % (event, text_ref(obj["id"], "object.id")),
         event_type=event,
         created=_timestamp(obj.get("captured_at") or obj.get("created_at")),
         payload=data,
