@@ -14,6 +14,7 @@ from datetime import timezone
 UTC = timezone.utc  # noqa: UP017 - Odoo 18 still supports Python 3.10
 
 MAX_ITEMS = 1000
+MAX_ID = 2**31  # PostgreSQL integer ids
 MAX_BODY = 1024 * 1024
 FUTURE_TOLERANCE = timedelta(days=1)
 
@@ -42,7 +43,10 @@ def parse_timestamp(value):
     if isinstance(value, (int, float)):
         if not math.isfinite(value):
             raise ValueError("must be a finite number")
-        return datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
+        try:
+            return datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise ValueError("%r is not a date" % value) from exc
     if not isinstance(value, str):
         raise ValueError("must be an ISO 8601 string or unix seconds")
     text = value.strip()
@@ -67,6 +71,9 @@ def _text(value, name, errors, max_len=128):
     if len(value) > max_len:
         errors.append("%s: longer than %d characters" % (name, max_len))
         return None
+    if not value.isprintable():
+        errors.append("%s: control characters or invalid text" % name)
+        return None
     return value or None
 
 
@@ -82,15 +89,17 @@ def validate_item(item, now):
     if not account:
         errors.append("account: give one of %s" % ", ".join(ACCOUNT_KEYS))
     elif "partner_id" in account and (
-        isinstance(account["partner_id"], bool) or not isinstance(account["partner_id"], int)
+        isinstance(account["partner_id"], bool)
+        or not isinstance(account["partner_id"], int)
+        or not 0 < account["partner_id"] < MAX_ID
     ):
-        errors.append("partner_id: must be an integer")
+        errors.append("partner_id: must be a positive integer")
     else:
         for key in ACCOUNT_KEYS[1:]:
             if key in account:
                 account[key] = _text(account[key], key, errors)
     event_type = item.get("type")
-    if event_type not in EVENT_TYPES:
+    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
         errors.append("type: %r is not one of %s" % (event_type, ", ".join(sorted(EVENT_TYPES))))
     timestamp = None
     try:

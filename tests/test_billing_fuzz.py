@@ -1,7 +1,7 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""A client's mistake never yields a server error: each provider's webhook gets
-requests that are correctly signed (or token-authenticated) but carry values of
+"""A client's mistake never yields a server error: each provider's webhook and the
+usage API get requests that are correctly signed (or authenticated) but carry values of
 every wrong shape — NUL, lone surrogates, control characters, text where numbers
 go, objects where text goes, absurd sizes and dates. Seeded, so a failure repeats.
 """
@@ -217,3 +217,26 @@ class TestWebhookFuzz(CustomerSuccessMixin, HttpCase):
                 query = urlencode(sent, errors="surrogatepass")
                 responses.append((sent, self.url_open(self.url("kaspi", "?" + query))))
         self.assert_no_server_error(responses)
+
+    def test_usage_api(self):
+        self.customer.ref = "C-FUZZ"
+        action = self.env["cs.api.key"].create({"name": "Fuzz"}).action_generate()
+        key = action["params"]["message"].split(" ")[0]
+        item = {
+            "id": "u1", "customer_ref": "C-FUZZ", "type": "login", "value": 2,
+            "timestamp": "2026-11-23T09:15:00Z", "user": "almat@vostok.kz", "feature": "reports",
+            "subscription_ref": "sub_fuzz", "external_customer_ref": "cus_fuzz", "partner_id": 7,
+        }  # fmt: skip
+        responses = []
+        for index in range(ROUNDS):
+            sent = mutate(self.rng, mutate(self.rng, dict(item, id="u%d" % index)))
+            body = {"events": [sent]} if index % 3 else [sent, item]
+            response = self.url_open(
+                "/customer_success/api/v1/events",
+                json.dumps(body),
+                headers={"Content-Type": "application/json", "Authorization": "Bearer " + key},
+            )
+            responses.append((sent, response))
+        failures = [(sent, r.status_code) for sent, r in responses if r.status_code >= 500]
+        self.assertFalse(failures)
+        self.assertTrue({r.status_code for _sent, r in responses} <= {200, 422})

@@ -52,6 +52,16 @@ class TestUsageValidation(TransactionCase):
             ({"partner_id": "7", "type": "login", "timestamp": 1}, "partner_id: must be"),
             ({**ok, "user": "x" * 200}, "user: longer than"),
             ("login", "must be a JSON object"),
+            # What fuzzing sent before these were caught (they made server errors):
+            ({**ok, "type": ["login"]}, "type: ['login'] is not one of"),
+            (
+                {**ok, "timestamp": 10**30},
+                "timestamp: 1000000000000000000000000000000 is not a date",
+            ),
+            ({**ok, "timestamp": -(10**20)}, "is not a date"),
+            ({**ok, "customer_ref": "C-\u0000"}, "customer_ref: control characters"),
+            ({**ok, "user": "\ud83d"}, "user: control characters"),
+            ({**ok, "partner_id": 10**30}, "partner_id: must be a positive integer"),
         ]
         for raw, message in cases:
             with self.subTest(raw=raw):
