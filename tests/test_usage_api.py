@@ -222,6 +222,27 @@ class TestUsageImportAndRetention(CustomerSuccessMixin, TransactionCase):
         )
         self.assertEqual((daily.date, daily.value), (date(2026, 11, 20), 14.0))
 
+    def test_odd_lines_are_reported_not_crashing(self):
+        wizard = self._import(
+            "customer_ref;type;timestamp;value;partner_id\n"
+            "C-100;login;2026-11-20T09:00:00Z;1e400;\n"
+            "C-100;login;\u00b2\u00b3;1;\n"
+            "C-100;login;99999999999999999999;1;\n"
+            "C-100;login;2026-11-20T09:00:00Z;1;1e400\n"
+            "C-100;login;2026-11-20T09:00:00Z;1;;extra;columns\n"
+        )
+        self.assertEqual((wizard.accepted, wizard.rejected), (1, 4))
+        self.assertIn("Line 2: value: must be a number", wizard.report)
+        self.assertIn("Line 3: timestamp:", wizard.report)
+        self.assertIn("Line 4: timestamp: 99999999999999999999 is not a date", wizard.report)
+        self.assertIn("Line 5: partner_id: must be", wizard.report)
+        try:
+            wizard = self._import("customer_ref,type,timestamp\nC-1\u0000,login,2026-11-20\n")
+        except UserError as exc:  # Python < 3.11: the csv module refuses NUL itself
+            self.assertIn("Line 2 cannot be read", str(exc))
+        else:
+            self.assertIn("Line 2: customer_ref: control characters", wizard.report)
+
     def test_bad_files(self):
         with self.assertRaises(UserError):
             self._import("just,some,columns\n1,2,3\n")

@@ -13,6 +13,10 @@ from ..services import usage as usage_service
 _NUMBERS = ("value", "partner_id")
 
 
+class _Semicolon(csv.excel):
+    delimiter = ";"  # what Excel writes where the decimal separator is a comma
+
+
 class CsUsageImport(models.TransientModel):
     """Load usage events from a CSV file, with the API's rules and a line-by-line report.
 
@@ -39,32 +43,44 @@ class CsUsageImport(models.TransientModel):
             raise UserError(self.env._("The file is not a UTF-8 CSV file.")) from exc
         try:
             dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;")
-        except csv.Error:
-            dialect = csv.excel
+        except csv.Error:  # ragged lines: the header's separator decides
+            header = text.split("\n", 1)[0]
+            dialect = csv.excel if header.count(",") >= header.count(";") else _Semicolon
         reader = csv.DictReader(io.StringIO(text), dialect=dialect)
         if not reader.fieldnames or "type" not in reader.fieldnames:
             raise UserError(
                 self.env._("The first line must name the columns, 'type' and 'timestamp' included.")
             )
         rows = []
-        for row in reader:
-            item = {k.strip(): (v or "").strip() for k, v in row.items() if k}
-            item = {k: v for k, v in item.items() if v != ""}
-            for key in _NUMBERS:
-                if key in item:
-                    try:
-                        number = float(item[key].replace(",", "."))
-                        item[key] = int(number) if key == "partner_id" else number
-                    except ValueError:
-                        pass  # left as text: the validation reports it
-            if "timestamp" in item and item["timestamp"].isdigit():
-                item["timestamp"] = int(item["timestamp"])
-            if "user" not in item and "user_ref" in item:
-                item["user"] = item.pop("user_ref")
-            rows.append(item)
+        try:
+            for row in reader:
+                rows.append(self._read_row(row))
+        except csv.Error as exc:
+            raise UserError(
+                self.env._(
+                    "Line %(line)s cannot be read: %(error)s", line=reader.line_num, error=exc
+                )
+            ) from exc
         if len(rows) > 100000:
             raise UserError(self.env._("At most 100,000 lines per file."))
         return rows
+
+    @staticmethod
+    def _read_row(row):
+        item = {k.strip(): (v or "").strip() for k, v in row.items() if isinstance(k, str)}
+        item = {k: v for k, v in item.items() if v != ""}
+        for key in _NUMBERS:
+            if key in item:
+                try:
+                    number = float(item[key].replace(",", "."))
+                    item[key] = int(number) if key == "partner_id" else number
+                except (ValueError, OverflowError):
+                    pass  # left as text: the validation reports it
+        if "timestamp" in item and item["timestamp"].isascii() and item["timestamp"].isdigit():
+            item["timestamp"] = int(item["timestamp"])
+        if "user" not in item and "user_ref" in item:
+            item["user"] = item.pop("user_ref")
+        return item
 
     def action_import(self):
         self.ensure_one()
