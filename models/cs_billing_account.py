@@ -120,6 +120,39 @@ class CsBillingAccount(models.Model):
         default="md5",
         help="Robokassa: the hash algorithm chosen in the shop's technical settings.",
     )
+    receipt_vat_code = fields.Selection(
+        [
+            ("1", "No VAT"),
+            ("2", "VAT 0%"),
+            ("3", "VAT 10%"),
+            ("4", "VAT 20%"),
+            ("5", "VAT 10/110"),
+            ("6", "VAT 20/120"),
+            ("7", "VAT 5%"),
+            ("8", "VAT 7%"),
+            ("9", "VAT 5/105"),
+            ("10", "VAT 7/107"),
+            ("11", "VAT 22%"),
+            ("12", "VAT 22/122"),
+        ],
+        string="Receipt VAT Rate",
+        help="YooKassa: when the shop sends its receipts (54-FZ) through YooKassa, the VAT "
+        "rate of the service on the receipt of each payment link (code of YooKassa's "
+        "reference). Empty: payment links carry no receipt.",
+    )
+    receipt_tax_system = fields.Selection(
+        [
+            ("1", "General (OSN)"),
+            ("2", "Simplified, income (USN)"),
+            ("3", "Simplified, income minus expenses (USN)"),
+            ("4", "Imputed income (ENVD)"),
+            ("5", "Unified agricultural tax (ESHN)"),
+            ("6", "Patent"),
+        ],
+        string="Receipt Tax System",
+        help="YooKassa: the taxation system on the receipt, when the shop's online cash "
+        "register has several.",
+    )
     ip_allowlist = fields.Text(
         string="Allowed IPs",
         help="One IP address or network (CIDR) per line. Empty: no IP restriction, "

@@ -4,6 +4,7 @@ from odoo import models
 from odoo.exceptions import UserError
 
 from ..services.providers import yookassa_adapter
+from ..services.providers.common import PayloadError
 
 # What the API status of the re-fetched object means, whatever the notification said.
 _PAYMENT_EFFECT = {"succeeded": "payment.succeeded", "canceled": "payment.canceled"}
@@ -106,6 +107,27 @@ class CsBillingPaymentRequestYookassa(models.Model):
             account = request.account_id.sudo()
             subscription = request.subscription_id
             base = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
+            payer = subscription.commercial_partner_id
+            receipt = None
+            if account.receipt_vat_code:
+                try:
+                    receipt = yookassa_adapter.receipt(
+                        request._link_description(),
+                        request.amount,
+                        request.currency_id.name,
+                        account.receipt_vat_code,
+                        email=payer.email,
+                        phone=payer.phone,
+                        tax_system=account.receipt_tax_system,
+                    )
+                except PayloadError as exc:
+                    raise UserError(
+                        self.env._(
+                            "The receipt (54-FZ) of this payment link goes to the customer: "
+                            "give %(customer)s an email or a phone number first.",
+                            customer=payer.name,
+                        )
+                    ) from exc
             try:
                 payment = yookassa_adapter.create_payment(
                     account.provider_account_ref,
@@ -124,7 +146,8 @@ class CsBillingPaymentRequestYookassa(models.Model):
                         self.env["ir.config_parameter"].sudo().get_param("database.uuid", ""),
                         request.id,
                     ),
-                    email=subscription.commercial_partner_id.email,
+                    email=payer.email,
+                    receipt=receipt,
                 )
             except yookassa_adapter.ApiRefusal as exc:
                 raise UserError(

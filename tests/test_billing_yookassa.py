@@ -222,6 +222,45 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual((request.state, request.event_id), ("processed", event))
         self.assertIn(invoice.payment_state, ("paid", "in_payment"))
 
+    def test_payment_link_carries_the_receipt_the_shop_must_send(self):
+        request, create = self.send_link()
+        self.assertNotIn("receipt", create.call_args.args[0])  # receipts off: none
+        self.account.write({"receipt_vat_code": "11", "receipt_tax_system": "2"})
+        self.customer.email = "finance@vostok.example"
+        request, create = self.send_link()
+        self.assertEqual(
+            create.call_args.args[0]["receipt"],
+            {
+                "customer": {"email": "finance@vostok.example"},
+                "items": [
+                    {
+                        "description": request._link_description(),
+                        "quantity": "1.00",
+                        "amount": {"value": "15000.00", "currency": "KZT"},
+                        "vat_code": 11,
+                        "payment_mode": "full_payment",
+                        "payment_subject": "service",
+                    }
+                ],
+                "tax_system_code": 2,
+            },
+        )
+        # No email: the receipt goes to the phone, in international digits.
+        self.customer.write({"email": False, "phone": "+7 (701) 123-45-67"})
+        _request, create = self.send_link()
+        self.assertEqual(create.call_args.args[0]["receipt"]["customer"], {"phone": "77011234567"})
+        # Nowhere to send it: a clear refusal before YooKassa is called, nothing kept.
+        self.customer.phone = False
+        links = self.env["cs.billing.payment.request"].search_count([])
+        with (
+            patch("yookassa.Payment.create") as create,
+            self.assertRaises(UserError) as refused,  # in a savepoint, as a user's call
+        ):
+            self.sub.with_user(self.cs_user).action_cs_payment_link()
+        self.assertIn("give Vostok LLP an email or a phone", str(refused.exception))
+        create.assert_not_called()
+        self.assertEqual(self.env["cs.billing.payment.request"].search_count([]), links)
+
     def test_payment_link_left_unpaid_expires_quietly(self):
         request, _create = self.send_link()
         expired = payment(status="canceled", ref=self.sub.code)

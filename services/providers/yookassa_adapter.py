@@ -87,8 +87,35 @@ class ApiRefusal(Exception):
     """YooKassa refused or could not take a request; the message is YooKassa's."""
 
 
+def receipt(description, amount, currency, vat_code, email=None, phone=None, tax_system=None):
+    """The 54-FZ receipt of a payment for one service paid in full: what a shop that
+    sends its receipts through YooKassa must attach to every payment.
+
+    :raises PayloadError: no email or phone to send the receipt to
+    """
+    digits = "".join(ch for ch in phone or "" if ch.isdigit())
+    if not email and not 10 <= len(digits) <= 15:
+        raise PayloadError("A receipt needs the customer's email or phone number.")
+    value = {
+        "customer": {"email": email} if email else {"phone": digits},
+        "items": [
+            {
+                "description": (description or "")[:128],  # the API's limit
+                "quantity": "1.00",
+                "amount": {"value": "%.2f" % amount, "currency": currency},
+                "vat_code": int(vat_code),
+                "payment_mode": "full_payment",
+                "payment_subject": "service",
+            }
+        ],
+    }
+    if tax_system:
+        value["tax_system_code"] = int(tax_system)
+    return value
+
+
 def create_payment(shop_id, secret_key, amount, currency, description, metadata, return_url,
-                   idempotency_key, email=None):  # fmt: skip
+                   idempotency_key, email=None, receipt=None):  # fmt: skip
     """Create a one-stage payment paid on YooKassa's page; return it (a plain dict) with
     ``confirmation.confirmation_url``, the link for the customer.
 
@@ -109,6 +136,8 @@ def create_payment(shop_id, secret_key, amount, currency, description, metadata,
     }
     if email:
         params["merchant_customer_id"] = email
+    if receipt:
+        params["receipt"] = receipt
     try:
         with _sdk_lock:
             Configuration.configure(shop_id, secret_key)
