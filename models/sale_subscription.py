@@ -3,6 +3,7 @@
 from odoo import api
 from odoo import fields
 from odoo import models
+from odoo.exceptions import UserError
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 from odoo.tools import split_every
@@ -287,6 +288,14 @@ class SaleSubscription(models.Model):
         """Create and send a payment link for the amount due, else the next period
         (manual renewal): Kaspi QR or Robokassa, as the billing account is."""
         self.ensure_one()
+        if not self.billing_account_id:
+            raise UserError(
+                self.env._(
+                    "Payment links are made through the subscription's billing account: give "
+                    "%(subscription)s a Kaspi, YooKassa or Robokassa account first.",
+                    subscription=self.display_name,
+                )
+            )
         request = self.env["cs.billing.payment.request"].create(
             {
                 "account_id": self.billing_account_id.id,

@@ -208,6 +208,11 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
         with self.assertRaises(UserError) as refused:
             usd_sub.action_cs_payment_link()
         self.assertIn("Kaspi, YooKassa and Robokassa", str(refused.exception))
+        # No billing account at all (the button is hidden then; an RPC call is refused).
+        usd_sub.billing_account_id = False
+        with self.assertRaises(UserError) as refused:
+            usd_sub.action_cs_payment_link()
+        self.assertIn("a Kaspi, YooKassa or Robokassa account first", str(refused.exception))
 
     def test_qr_link_when_kaspi_is_unreachable(self):
         with (
