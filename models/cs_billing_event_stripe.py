@@ -21,6 +21,11 @@ def _ts(value):
     return datetime.utcfromtimestamp(int(value)).date() if value else False
 
 
+def _minor(value):
+    """A Stripe amount in minor units, 0 when absent or not a whole number."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 class CsBillingEventStripe(models.Model):
     """Stripe's effects (SPEC B4): one file, the rest is the shared inbox."""
 
@@ -144,7 +149,15 @@ class CsBillingEventStripe(models.Model):
         and a subscription that owes nothing else is in good standing again."""
         code = (invoice.get("currency") or "").upper()
         currency = self._find_currency(code, subscription.currency_id)
-        amount = to_major(invoice.get("amount_remaining", invoice.get("amount_due")), code)
+        # What the invoice still asked for; whichever of Stripe's amounts still tells it
+        # (a voided invoice may read as zero-value, its total stays).
+        paid = _minor(invoice.get("amount_paid"))
+        remaining = max(
+            _minor(invoice.get("amount_remaining")),
+            _minor(invoice.get("amount_due")) - paid,
+            _minor(invoice.get("total")) - paid,
+        )
+        amount = to_major(remaining, code)
         number = invoice.get("number") or invoice.get("id") or "-"
         if self._is_stale(subscription.cs_payment_synced_at):
             return "ignored", self.env._("Older than the payment state already applied.")

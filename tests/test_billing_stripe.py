@@ -716,6 +716,12 @@ class TestStripeWebhook(StripeWebhookCase):
         self.post(stripe_event("invoice.voided", stripe_invoice(status="void"), 1790000000))
         self.process()
         self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("overdue", 150.0))
+        # A voided invoice that reads as zero-value still tells its total.
+        zeroed = stripe_invoice(amount_due=0, status="void")
+        zeroed.update({"id": "in_2", "number": "INV-0002", "total": 15000})
+        self.post(stripe_event("invoice.voided", zeroed, 1790000600))
+        self.process()
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("paid", 0.0))
 
     def test_cancellation_is_churn_with_exit_interview(self):
         obj = stripe_subscription(status="canceled")
