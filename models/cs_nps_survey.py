@@ -112,7 +112,11 @@ class CsNpsSurvey(models.Model):
             raise ValidationError(self.env._("Choose a score from 0 to 10.")) from exc
         if not 0 <= score <= 10:
             raise ValidationError(self.env._("Choose a score from 0 to 10."))
-        comment = (comment or "").strip()[:2000]
+        # Typed text only: control characters (NUL would not even reach the database)
+        # come from scripts, not from people.
+        comment = "".join(
+            ch for ch in str(comment or "") if ch.isprintable() or ch in "\n\t"
+        ).strip()[:2000]
         self.write(
             {
                 "state": "answered",

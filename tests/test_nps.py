@@ -72,11 +72,15 @@ class TestNps(CustomerSuccessMixin, HttpCase):
 
     def test_bad_scores(self):
         survey = self.send()
-        for score in ("11", "-1", "ten", ""):
+        for score in ("11", "-1", "ten", "", "1e5", "\u0000"):
             with self.subTest(score=score):
                 _page, response = self.answer(survey, score=score)
                 self.assertEqual(response.status_code, 400)
         self.assertEqual(survey.state, "sent")
+        # A scripted comment with control characters is kept as the text it carries.
+        _page, response = self.answer(survey, score="7", comment="Fine\u0000\x1b[2J\nthanks")
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(survey.comment, "Fine[2J\nthanks")
 
     def test_nps_per_segment(self):
         Survey = self.env["cs.nps.survey"]
