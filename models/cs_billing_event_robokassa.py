@@ -4,6 +4,8 @@ from odoo import models
 from odoo.tools import escape_psql
 
 from ..services.providers import robokassa_adapter
+from ..services.providers.common import PayloadError
+from ..services.providers.common import decimal_amount
 
 
 class RobokassaPending(Exception):
@@ -63,17 +65,29 @@ class CsBillingEventRobokassa(models.Model):
         # The signed notification's sum: the invoice's amount, before Robokassa's fee.
         amount = robokassa_adapter.amount(data)
         currency = account.currency_id or subscription.currency_id
-        outcome = self._effect_payment_succeeded(
-            subscription,
-            amount,
-            currency,
-            "Robokassa %s" % inv_id,
-            subscription.recurring_next_date,
+        # Robokassa keeps its fee: the bank receives the sum less the fee, which the
+        # accountant books when reconciling the bank statement; the payment tells it.
+        try:
+            fee = decimal_amount(data.get("Fee"), "Fee", default=0.0)
+        except PayloadError:
+            fee = 0.0
+        reference = "Robokassa %s" % inv_id
+        if fee:
+            reference += self.env._(", fee %(fee)s", fee=currency.round(fee))
+        state, result = self._effect_payment_succeeded(
+            subscription, amount, currency, reference, subscription.recurring_next_date
         )
+        if fee:
+            result += "; " + self.env._(
+                "Robokassa's fee %(fee)s %(currency)s: %(net)s %(currency)s reach the bank",
+                fee=currency.round(fee),
+                net=currency.round(amount - fee),
+                currency=currency.name,
+            )
         request = self._robokassa_request(data)
         if request:
             request.write({"state": "processed", "external_id": inv_id, "event_id": self.id})
-        return outcome
+        return state, result
 
     def _robokassa_state_label(self, code):
         """What an OpStateExt state code means, in the user's language."""

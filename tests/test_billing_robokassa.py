@@ -247,7 +247,9 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(event.subscription_id, self.sub)
         self.assertIn(invoice.payment_state, ("paid", "in_payment"))
         self.assertEqual((event.payment_id.amount, event.currency_id), (15000.0, self.kzt))
-        self.assertEqual(event.payment_id.memo, "Robokassa %s" % INV_ID)
+        # The fee Robokassa keeps is told to the accountant, who meets it on the bank line.
+        self.assertEqual(event.payment_id.memo, "Robokassa %s, fee 525.0" % INV_ID)
+        self.assertIn("fee 525.0 KZT: 14475.0 KZT reach the bank", event.result)
         self.assertEqual(self.sub.payment_status, "paid")
 
     def test_three_deliveries_are_one_effect(self):
@@ -258,7 +260,9 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
             self.assertEqual((response.status_code, response.text), (200, "OK%s" % INV_ID))
         self.assertEqual(len(self.events()), 1)
         self.process(state_xml())
-        payments = self.env["account.payment"].search([("memo", "=", "Robokassa %s" % INV_ID)])
+        payments = self.env["account.payment"].search(
+            [("memo", "=like", "Robokassa %s, fee%%" % INV_ID)]
+        )
         self.assertEqual(len(payments), 1)
 
     def test_robokassa_wins_over_the_notification(self):
