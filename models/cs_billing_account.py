@@ -61,11 +61,22 @@ DEFAULT_NETWORKS = {"robokassa": _parse_networks("\n".join(robokassa_adapter.NET
 
 class CsBillingAccount(models.Model):
     _name = "cs.billing.account"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
     _description = "Billing Provider Account"
     _order = "company_id, name"
 
-    name = fields.Char(required=True)
-    provider = fields.Selection(PROVIDERS, required=True)
+    # Tracked: who changed what in the settings (never the secrets, whose values
+    # would land in the chatter).
+    name = fields.Char(required=True, tracking=True)
+    provider = fields.Selection(PROVIDERS, required=True, tracking=True)
+    user_id = fields.Many2one(
+        "res.users",
+        string="Responsible",
+        default=lambda self: self.env.user if self.env.user.active else False,
+        domain=[("share", "=", False)],
+        tracking=True,
+        help="Gets a to-do when events of this account fail for good (after their retries).",
+    )
     company_id = fields.Many2one(
         "res.company", required=True, index=True, default=lambda self: self.env.company
     )
@@ -74,7 +85,7 @@ class CsBillingAccount(models.Model):
         string="Default Currency",
         default=lambda self: self.env.company.currency_id,
     )
-    active = fields.Boolean(default=True)
+    active = fields.Boolean(default=True, tracking=True)
     subscription_ids = fields.One2many("sale.subscription", "billing_account_id")
     subscription_count = fields.Integer(compute="_compute_subscription_count")
     event_ids = fields.One2many("cs.billing.event", "account_id", string="Events")
@@ -90,6 +101,7 @@ class CsBillingAccount(models.Model):
     )
     provider_account_ref = fields.Char(
         string="Shop / Merchant ID",
+        tracking=True,
         help="YooKassa: the shop ID (shopId). Kaspi: the service (merchant) ID. "
         "CloudPayments: the site's Public ID. Robokassa: the shop identifier (MerchantLogin).",
     )
@@ -155,6 +167,7 @@ class CsBillingAccount(models.Model):
     )
     ip_allowlist = fields.Text(
         string="Allowed IPs",
+        tracking=True,
         help="One IP address or network (CIDR) per line. Empty: no IP restriction, "
         "except for YooKassa and Robokassa, whose published addresses are then used.",
     )
@@ -183,6 +196,7 @@ class CsBillingAccount(models.Model):
         string="Payment Journal",
         domain="[('type', 'in', ('bank', 'cash')), ('company_id', '=', company_id)]",
         check_company=True,
+        tracking=True,
         help="Journal of the payments registered on invoices from this provider.",
     )
     webhook_url = fields.Char(compute="_compute_webhook_url", string="Webhook URL")

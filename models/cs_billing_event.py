@@ -312,6 +312,7 @@ class CsBillingEvent(models.Model):
             except Exception as exc:  # noqa: BLE001 - the events are then applied one by one
                 _logger.warning("Billing events: batch of %d failed (%s)", len(events), exc)
                 self.env.invalidate_all(flush=False)
+        failed = self.browse()
         for event in rest:
             try:
                 with self.env.cr.savepoint():
@@ -332,9 +333,49 @@ class CsBillingEvent(models.Model):
                 vals = {"attempts": attempts, "error": "%s: %s" % (type(exc).__name__, exc)}
                 if attempts >= MAX_ATTEMPTS:
                     vals["state"] = "failed"
+                    failed |= event
                 else:
                     vals["next_attempt_at"] = fields.Datetime.now() + timedelta(minutes=2**attempts)
                 event.write(vals)
+        failed._alert_failed()
+
+    def _alert_failed(self):
+        """Events that failed for good: a to-do on their billing account for its
+        responsible, one open to-do per account brought up to date with each new
+        failure (an email tells them, as for any to-do assigned to them)."""
+        summary = self.env._("Billing events failed")
+        for account, events in self.grouped("account_id").items():
+            user = account.user_id
+            if not user.active:
+                continue
+            count = self.search_count([("account_id", "=", account.id), ("state", "=", "failed")])
+            note = Markup("<p>%s</p><ul>%s</ul>") % (
+                self.env._(
+                    "Events of %(account)s that failed after their retries: %(count)s. Fix the "
+                    "cause, then reprocess them: Billing → Billing Events, filter Failed.",
+                    count=count,
+                    account=account.name,
+                ),
+                Markup().join(
+                    Markup("<li>%s %s: %s</li>") % (e.event_type, e.external_id, e.error)
+                    for e in events[:5]
+                ),
+            )
+            todo = self.env["mail.activity"].search(
+                [
+                    ("res_model", "=", account._name),
+                    ("res_id", "=", account.id),
+                    ("user_id", "=", user.id),
+                    ("summary", "=", summary),
+                ],
+                limit=1,
+            )
+            if todo:
+                todo.note = note
+            else:
+                account.activity_schedule(
+                    "mail.mail_activity_data_todo", summary=summary, note=note, user_id=user.id
+                )
 
     def action_reprocess(self):
         """Process again now (after linking a subscription or fixing data)."""

@@ -268,6 +268,10 @@ class CsDemoGenerator(models.AbstractModel):
                     "provider": provider,
                     "company_id": company.id,
                     "currency_id": currencies[code].id,
+                    # Failed events reach a person, not OdooBot who runs the generator.
+                    "user_id": (
+                        env.ref("base.user_admin", raise_if_not_found=False) or env["res.users"]
+                    ).id,
                 }
             )
         stages = {

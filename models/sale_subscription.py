@@ -16,7 +16,7 @@ PAYMENT_STATUSES = [
     ("none", "No payment yet"),
     ("paid", "Paid"),
     ("overdue", "Overdue"),
-    ("failed", "Failed"),
+    ("failed", "Payment Failed"),
     ("cancelled", "Cancelled"),
 ]
 

@@ -815,6 +815,37 @@ class TestStripeWebhook(StripeWebhookCase):
         stored.action_reprocess()
         self.assertEqual(stored.state, "processed")
 
+    def test_failures_for_good_reach_the_account_responsible(self):
+        self.account.user_id = self.cs_manager
+        boom = RuntimeError("provider object unreadable")
+        for created in (1790000000, 1790000100):
+            self.post(stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), created))
+        events = self.Event.search([("account_id", "=", self.account.id)], order="id")
+        with (
+            patch.object(type(self.Event), "_apply_stripe", side_effect=boom),
+            mute_logger("odoo.addons.customer_success.models.cs_billing_event"),
+        ):
+            for _attempt in range(5):
+                events[0]._process()
+            todo = self.account.activity_ids
+            self.assertEqual(
+                (todo.user_id, todo.summary), (self.cs_manager, "Billing events failed")
+            )
+            self.assertIn("Events of Stripe USD that failed after their retries: 1", todo.note)
+            self.assertIn("provider object unreadable", todo.note)
+            for _attempt in range(5):
+                events[1]._process()
+        # One to-do per account, brought up to date: not one per event.
+        self.assertEqual(self.account.activity_ids, todo)
+        self.assertIn("failed after their retries: 2", todo.note)
+        self.assertIn(events[1].external_id, todo.note)
+        # Settings changes are tracked in the account's chatter, secrets never.
+        account = self.account.with_context(tracking_disable=False)  # off for the suite's speed
+        account.write({"ip_allowlist": "10.0.0.0/8", "webhook_secret": "whsec_rotated"})
+        self.env.cr.precommit.run()  # tracking is written when the transaction commits
+        tracked = account.message_ids[0].tracking_value_ids
+        self.assertEqual(tracked.field_id.mapped("name"), ["ip_allowlist"])
+
     def test_store_is_idempotent_per_account(self):
         event = stripe_adapter.verify(
             json.dumps(stripe_event("invoice.paid", stripe_invoice(), 5)).encode(),
