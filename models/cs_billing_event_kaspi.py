@@ -97,6 +97,7 @@ class CsBillingPaymentRequest(models.Model):
     YooKassa or Robokassa (paid when the provider's notification arrives)."""
 
     _name = "cs.billing.payment.request"
+    _inherit = ["mail.thread"]
     _description = "Provider Payment Request"
     _order = "id desc"
 
@@ -168,6 +169,29 @@ class CsBillingPaymentRequest(models.Model):
                     self.env._("The payment link could not be made: %(reason)s", reason=str(exc))
                 ) from exc
         return True
+
+    def action_send_by_email(self):
+        """Open the email to the customer with the link, editable before it goes; it is
+        kept in the link's chatter."""
+        self.ensure_one()
+        if self.state != "waiting" or not self.payment_link:
+            raise UserError(self.env._("Only a link waiting for payment can be sent."))
+        template = self.env.ref("customer_success.mail_template_payment_link")
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Send the Payment Link"),
+            "res_model": "mail.compose.message",
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+            "context": {
+                "default_model": self._name,
+                "default_res_ids": self.ids,
+                "default_template_id": template.id,
+                "default_composition_mode": "comment",
+                "default_email_layout_xmlid": "mail.mail_notification_light",
+            },
+        }
 
     def _link_description(self):
         """What the customer reads on the provider's payment page."""

@@ -14,6 +14,7 @@ from odoo.exceptions import UserError
 from odoo.tests import HttpCase
 from odoo.tests import TransactionCase
 from odoo.tests import tagged
+from odoo.tools import html_escape
 from odoo.tools import mute_logger
 
 from ..services.providers import robokassa_adapter
@@ -373,6 +374,33 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
         )
         self.assertIn(invoice.payment_state, ("paid", "in_payment"))
         self.assertEqual(self.sub.payment_status, "paid")
+
+    def test_payment_link_is_emailed_to_the_customer(self):
+        self.customer.email = "finance@altyn.example"
+        self.sub.amount_due = 15000.0
+        action = self.sub.with_user(self.cs_user).action_cs_payment_link()
+        request = (
+            self.env["cs.billing.payment.request"].with_user(self.cs_user).browse(action["res_id"])
+        )
+        email = request.action_send_by_email()
+        composer = (
+            self.env["mail.compose.message"]
+            .with_user(self.cs_user)
+            .with_context(email["context"])
+            .create({})
+        )
+        self.assertIn(self.customer, composer.partner_ids)
+        self.assertIn(html_escape(request.payment_link), composer.body)
+        self.assertIn("15,000.00", composer.body)
+        composer.action_send_mail()
+        sent = request.message_ids.filtered(lambda m: m.message_type == "comment")
+        self.assertEqual(len(sent), 1)
+        self.assertIn(self.customer, sent.notification_ids.res_partner_id)
+        self.assertIn(html_escape(request.payment_link), sent.body)
+        # Paid, expired or cancelled links are not sent again.
+        request.sudo().state = "processed"
+        with self.assertRaises(UserError):
+            request.action_send_by_email()
 
     def test_payment_link_in_the_browser(self):
         self.sub.amount_due = 15000.0
