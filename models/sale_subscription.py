@@ -85,6 +85,11 @@ class SaleSubscription(models.Model):
         PAYMENT_STATUSES, default="none", required=True, tracking=True, copy=False
     )
     amount_due = fields.Monetary(copy=False)
+    cs_payment_link_count = fields.Integer(
+        string="Payment Links",
+        compute="_compute_cs_payment_link_count",
+        groups="customer_success.group_cs_user",
+    )
     next_payment_date = fields.Date(copy=False)
     seats = fields.Integer(help="Licences (seats) bought.")
     usage_limit = fields.Float(help="Plan usage limit (units defined by the plan).")
@@ -283,6 +288,24 @@ class SaleSubscription(models.Model):
         return invoices.filtered(
             lambda m: currency.compare_amounts(m.amount_residual, amount) == 0
         )[:1]
+
+    def _compute_cs_payment_link_count(self):
+        counts = dict(
+            self.env["cs.billing.payment.request"]._read_group(
+                [("subscription_id", "in", self.ids)], ["subscription_id"], ["__count"]
+            )
+        )
+        for subscription in self:
+            subscription.cs_payment_link_count = counts.get(subscription, 0)
+
+    def action_cs_view_payment_links(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "customer_success.cs_billing_payment_request_action"
+        )
+        action["domain"] = [("subscription_id", "=", self.id)]
+        action["context"] = {"create": False}
+        return action
 
     def action_cs_payment_link(self):
         """Create and send a payment link for the amount due, else the next period

@@ -397,6 +397,11 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(len(sent), 1)
         self.assertIn(self.customer, sent.notification_ids.res_partner_id)
         self.assertIn(html_escape(request.payment_link), sent.body)
+        # The subscription shows its links.
+        subscription = self.sub.with_user(self.cs_user)
+        self.assertEqual(subscription.cs_payment_link_count, 1)
+        links = subscription.action_cs_view_payment_links()
+        self.assertEqual(self.env[links["res_model"]].search(links["domain"]), request)
         # Paid, expired or cancelled links are not sent again.
         request.sudo().state = "processed"
         with self.assertRaises(UserError):
