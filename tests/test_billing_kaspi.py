@@ -171,6 +171,12 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
             request = self.env["cs.billing.payment.request"].browse(action["res_id"])
             self.assertEqual((request.state, request.external_id), ("waiting", "15"))
             self.assertEqual(request.payment_link, "https://pay.kaspi.kz/pay/abc123")
+            # The email to the customer says until when the QR link works.
+            email = request.action_send_by_email()
+            body = self.env["mail.compose.message"].with_context(email["context"]).create({}).body
+            self.assertIn("https://pay.kaspi.kz/pay/abc123", body)
+            self.assertIn("valid until", body)
+            self.assertIn("2030", body)
             request._poll()
             self.assertEqual(request.state, "waiting")
             request._poll()
