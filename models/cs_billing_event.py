@@ -343,14 +343,15 @@ class CsBillingEvent(models.Model):
         """Events that failed for good: a to-do on their billing account for its
         responsible, one open to-do per account brought up to date with each new
         failure (an email tells them, as for any to-do assigned to them)."""
-        summary = self.env._("Billing events failed")
         for account, events in self.grouped("account_id").items():
             user = account.user_id
             if not user.active:
                 continue
+            env = self.with_context(lang=user.lang).env  # in the responsible's language
+            summary = env._("Billing events failed")
             count = self.search_count([("account_id", "=", account.id), ("state", "=", "failed")])
             note = Markup("<p>%s</p><ul>%s</ul>") % (
-                self.env._(
+                env._(
                     "Events of %(account)s that failed after their retries: %(count)s. Fix the "
                     "cause, then reprocess them: Billing → Billing Events, filter Failed.",
                     count=count,
