@@ -13,6 +13,7 @@ from markupsafe import Markup
 from odoo import api
 from odoo import fields
 from odoo import models
+from odoo import tools
 from odoo.tools import SQL
 from odoo.tools import mute_logger
 from odoo.tools.sql import create_index
@@ -55,6 +56,7 @@ class CsBillingEvent(models.Model):
     account_id = fields.Many2one(
         # indexed by the unique (account_id, external_id) constraint
         "cs.billing.account",
+        string="Billing Account",  # "Account" is a customer everywhere else
         required=True,
         ondelete="cascade",
         readonly=True,
@@ -568,7 +570,9 @@ class CsBillingEvent(models.Model):
                 }
             )
         result = self.env._(
-            "Payment of %(amount)s %(currency)s", amount=amount, currency=currency.name
+            "Payment of %(amount)s %(currency)s",
+            amount=self._money(amount, currency),
+            currency=currency.name,
         )
         if not matched:
             result += " — " + self.env._("to reconcile")
@@ -595,7 +599,7 @@ class CsBillingEvent(models.Model):
             self.env._(
                 "A payment of %(amount)s %(currency)s from %(customer)s failed (%(reason)s). "
                 "Check the payment method with the customer.",
-                amount=amount,
+                amount=self._money(amount, currency),
                 currency=currency.name,
                 customer=partner.name,
                 reason=reason,
@@ -605,8 +609,16 @@ class CsBillingEvent(models.Model):
             template = self.env.ref("customer_success.mail_template_payment_failed")
             template.send_mail(subscription.id)
         return "processed", self.env._(
-            "Payment failed, %(amount)s %(currency)s due", amount=amount, currency=currency.name
+            "Payment failed, %(amount)s %(currency)s due",
+            amount=self._money(amount, currency),
+            currency=currency.name,
         )
+
+    def _money(self, amount, currency):
+        """An amount as people read it: the currency's decimals, grouped the way of the
+        language the message is written in (``450 000,00`` in Russian)."""
+        digits = currency.decimal_places if currency else 2
+        return tools.formatLang(self.env, amount or 0.0, digits=digits)
 
     def _provider_name(self):
         return dict(PROVIDERS).get(self.provider, self.provider or "")
@@ -621,8 +633,8 @@ class CsBillingEvent(models.Model):
         amounts = {
             "customer": partner.name,
             "provider": self._provider_name(),
-            "old": old_mrr,
-            "new": new_mrr,
+            "old": self._money(old_mrr, subscription.currency_id),
+            "new": self._money(new_mrr, subscription.currency_id),
             "currency": subscription.currency_id.name,
         }
         if old_mrr and delta > 0:
@@ -638,7 +650,11 @@ class CsBillingEvent(models.Model):
                     2,
                 )
             )
-            messages.append(self.env._("Upgrade, MRR +%(delta)s", delta=round(delta, 2)))
+            messages.append(
+                self.env._(
+                    "Upgrade, MRR +%(delta)s", delta=self._money(delta, subscription.currency_id)
+                )
+            )
         elif old_mrr and delta < 0 and new_mrr:
             todos.append(
                 (
@@ -653,7 +669,11 @@ class CsBillingEvent(models.Model):
                     0,
                 )
             )
-            messages.append(self.env._("Downgrade, MRR %(delta)s", delta=round(delta, 2)))
+            messages.append(
+                self.env._(
+                    "Downgrade, MRR %(delta)s", delta=self._money(delta, subscription.currency_id)
+                )
+            )
         return todos, messages
 
     def _effect_cancelled(self, subscription, reason, comment="", vals=None, delinquent=False):
@@ -700,14 +720,14 @@ class CsBillingEvent(models.Model):
             % self.env._(
                 "%(provider)s refund of %(amount)s %(currency)s (payment %(payment)s).",
                 provider=self._provider_name(),
-                amount=amount,
+                amount=self._money(amount, currency),
                 currency=currency.name,
                 payment=payment_ref or "-",
             ),
         )
         return "processed", self.env._(
             "Refund of %(amount)s %(currency)s — to reconcile",
-            amount=amount,
+            amount=self._money(amount, currency),
             currency=currency.name,
         )
 

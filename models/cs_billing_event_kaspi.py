@@ -102,7 +102,11 @@ class CsBillingPaymentRequest(models.Model):
     _order = "id desc"
 
     account_id = fields.Many2one(
-        "cs.billing.account", required=True, index=True, ondelete="cascade"
+        "cs.billing.account",
+        string="Billing Account",  # "Account" is a customer everywhere else
+        required=True,
+        index=True,
+        ondelete="cascade",
     )
     company_id = fields.Many2one(related="account_id.company_id", store=True, index=True)
     subscription_id = fields.Many2one(

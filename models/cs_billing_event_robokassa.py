@@ -73,15 +73,15 @@ class CsBillingEventRobokassa(models.Model):
             fee = 0.0
         reference = "Robokassa %s" % inv_id
         if fee:
-            reference += self.env._(", fee %(fee)s", fee=currency.round(fee))
+            reference += self.env._(", fee %(fee)s", fee=self._money(fee, currency))
         state, result = self._effect_payment_succeeded(
             subscription, amount, currency, reference, subscription.recurring_next_date
         )
         if fee:
             result += "; " + self.env._(
                 "Robokassa's fee %(fee)s %(currency)s: %(net)s %(currency)s reach the bank",
-                fee=currency.round(fee),
-                net=currency.round(amount - fee),
+                fee=self._money(fee, currency),
+                net=self._money(amount - fee, currency),
                 currency=currency.name,
             )
         request = self._robokassa_request(data)

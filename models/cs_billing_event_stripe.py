@@ -120,7 +120,7 @@ class CsBillingEventStripe(models.Model):
                     "bank (%(reason)s). Find out what went wrong; evidence is due in Stripe "
                     "by %(date)s.",
                     customer=partner.name,
-                    amount=amount,
+                    amount=self._money(amount, currency),
                     currency=currency.name,
                     reason=reason,
                     date=tools.format_date(self.env, due) if due else "-",
@@ -128,7 +128,7 @@ class CsBillingEventStripe(models.Model):
             )
             message = self.env._(
                 "Dispute opened: %(amount)s %(currency)s (%(reason)s)",
-                amount=amount,
+                amount=self._money(amount, currency),
                 currency=currency.name,
                 reason=reason,
             )
@@ -136,7 +136,7 @@ class CsBillingEventStripe(models.Model):
             self.write({"amount": -amount, "currency_id": currency.id, "to_reconcile": True})
             message = self.env._(
                 "Dispute lost: %(amount)s %(currency)s went back to the customer — to reconcile",
-                amount=amount,
+                amount=self._money(amount, currency),
                 currency=currency.name,
             )
         else:
@@ -173,7 +173,7 @@ class CsBillingEventStripe(models.Model):
         message = self.env._(
             "Invoice %(number)s voided: %(amount)s %(currency)s no longer due",
             number=number,
-            amount=amount,
+            amount=self._money(amount, currency),
             currency=currency.name,
         )
         subscription._message_log(body=self._stripe_note(message))
@@ -214,6 +214,7 @@ class CsBillingEventStripe(models.Model):
         partner = subscription.commercial_partner_id
         code = (obj.get("currency") or "").upper()
         amount = to_major(obj.get("amount_due"), code)
+        currency = self._find_currency(code, subscription.currency_id)
         self._schedule(
             subscription,
             self.env._("Payment to confirm: %(customer)s", customer=partner.name),
@@ -221,7 +222,7 @@ class CsBillingEventStripe(models.Model):
                 "The payment of %(amount)s %(currency)s by %(customer)s waits for the "
                 "customer's confirmation with their bank (invoice %(invoice)s). Make sure "
                 "they complete it.",
-                amount=amount,
+                amount=self._money(amount, currency),
                 currency=code,
                 customer=partner.name,
                 invoice=obj.get("number") or obj.get("id") or "-",
@@ -229,7 +230,7 @@ class CsBillingEventStripe(models.Model):
         )
         return "processed", self.env._(
             "Payment of %(amount)s %(currency)s waits for the customer's confirmation",
-            amount=amount,
+            amount=self._money(amount, currency),
             currency=code,
         )
 

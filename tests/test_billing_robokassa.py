@@ -249,8 +249,8 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
         self.assertIn(invoice.payment_state, ("paid", "in_payment"))
         self.assertEqual((event.payment_id.amount, event.currency_id), (15000.0, self.kzt))
         # The fee Robokassa keeps is told to the accountant, who meets it on the bank line.
-        self.assertEqual(event.payment_id.memo, "Robokassa %s, fee 525.0" % INV_ID)
-        self.assertIn("fee 525.0 KZT: 14475.0 KZT reach the bank", event.result)
+        self.assertEqual(event.payment_id.memo, "Robokassa %s, fee 525.00" % INV_ID)
+        self.assertIn("fee 525.00 KZT: 14,475.00 KZT reach the bank", event.result)
         self.assertEqual(self.sub.payment_status, "paid")
 
     def test_three_deliveries_are_one_effect(self):

@@ -349,7 +349,7 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertEqual(events.mapped("amount"), [-30.0, -70.0])
         self.assertTrue(all(events.mapped("to_reconcile")))
         self.assertEqual(events.subscription_id, self.sub)
-        self.assertIn("refund of 70.0 USD", self.sub.message_ids[0].body)
+        self.assertIn("refund of 70.00 USD", self.sub.message_ids[0].body)
         self.assertAlmostEqual(self.sub.mrr, 100.0)  # a refund is not churn
 
     def test_refund_of_an_unknown_customer_waits_unmatched(self):
@@ -386,7 +386,7 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertIn("Payment to confirm: Vostok LLP", summaries)
         notes = " ".join(str(note) for note in self.sub.activity_ids.mapped("note"))
         self.assertIn("09/29/2026", notes)
-        self.assertIn("100.0 USD", notes)
+        self.assertIn("100.00 USD", notes)
         self.assertEqual(self.sub.activity_ids.user_id, self.cs_user)
         # Notices, not states: the subscription itself is unchanged.
         self.assertFalse(self.sub.cs_is_trial)
@@ -914,8 +914,8 @@ class TestStripeInboxBatch(StripeWebhookCase):
             self.process()
         self.assertEqual(events.mapped("state"), ["processed"] * 3, events.mapped("error"))
         by_sub = {event.subscription_id: event for event in events}
-        self.assertEqual(by_sub[upgraded].result, "Upgrade, MRR +50.0")
-        self.assertEqual(by_sub[downgraded].result, "Downgrade, MRR -20.0")
+        self.assertEqual(by_sub[upgraded].result, "Upgrade, MRR +50.00")
+        self.assertEqual(by_sub[downgraded].result, "Downgrade, MRR -20.00")
         self.assertEqual(by_sub[same].result, "Subscription synced")
         self.assertEqual(
             [event.partner_id for event in events],
@@ -967,7 +967,7 @@ class TestStripeInboxBatch(StripeWebhookCase):
         self.assertAlmostEqual(self.sub.mrr, 200.0)
         self.assertIn("Trial converted", converted.result)
         self.assertFalse(trial.cs_is_trial)
-        self.assertEqual(synced.result, "Upgrade, MRR +20.0")
+        self.assertEqual(synced.result, "Upgrade, MRR +20.00")
 
     def test_a_failing_batch_falls_back_to_one_by_one(self):
         events = self.update(self.sub, 15000, 1790000000) | self.update(
