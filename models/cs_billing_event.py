@@ -253,6 +253,11 @@ class CsBillingEvent(models.Model):
         providers' batch paths apply together. Work left when the budget is spent
         is reported, and the scheduler runs the job again at once.
         """
+        if "lang" not in self.env.context:  # run by the scheduler: in the office's language
+            return self.with_context(
+                lang=self.env["res.company"]._cs_cron_lang()
+            )._cron_process_events(limit, chunk, budget, linger)
+
         testing = getattr(threading.current_thread(), "testing", False)
         started = idle_since = time.monotonic()
         done = 0

@@ -253,6 +253,11 @@ class CsBillingPaymentRequest(models.Model):
     @api.model
     def _cron_poll_kaspi(self, limit=100):
         """Poll waiting Kaspi payments; a paid one becomes an inbox event."""
+        if "lang" not in self.env.context:  # run by the scheduler: in the office's language
+            return self.with_context(lang=self.env["res.company"]._cs_cron_lang())._cron_poll_kaspi(
+                limit
+            )
+
         due = [
             ("state", "=", "waiting"),
             ("next_poll_at", "<=", fields.Datetime.now()),

@@ -164,6 +164,11 @@ class CsHealthModel(models.Model):
         scored, stored and committed. Killed half-way, the next run aggregates
         only the accounts still without today's snapshot.
         """
+        if "lang" not in self.env.context:  # run by the scheduler: in the office's language
+            return self.with_context(
+                lang=self.env["res.company"]._cs_cron_lang()
+            )._cron_compute_health(today, batch)
+
         today = today or fields.Date.context_today(self)
         cr = self.env.cr
         self.env.flush_all()

@@ -35,6 +35,17 @@ class ResCompany(models.Model):
     cs_segment_mid_team = fields.Integer(string="Mid-market from Team Size", default=50)
     cs_segment_enterprise_team = fields.Integer(string="Enterprise from Team Size", default=250)
 
+    @api.model
+    def _cs_cron_lang(self):
+        """The language crons write their to-dos, notes and health explanations in.
+
+        Odoo runs a cron without one, which would make them English in a Russian
+        office: they use the installation's language, the administrator's (set when
+        the database was created).
+        """
+        admin = self.env.ref("base.user_admin", raise_if_not_found=False)
+        return (admin.lang if admin else None) or self.env.user.lang or "en_US"
+
     @api.constrains(
         "cs_delinquent_churn_days",
         "cs_raw_event_retention_days",

@@ -75,6 +75,11 @@ class ResPartnerSignals(models.Model):
     @api.model
     def _cron_refresh_signals(self, today=None):
         """Daily: expire sentiments, recompute native signals of every account, in batches."""
+        if "lang" not in self.env.context:  # run by the scheduler: in the office's language
+            return self.with_context(
+                lang=self.env["res.company"]._cs_cron_lang()
+            )._cron_refresh_signals(today)
+
         today = today or fields.Date.context_today(self)
         self.flush_model()
         self.env.cr.execute(

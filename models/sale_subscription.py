@@ -417,6 +417,11 @@ class SaleSubscription(models.Model):
     @api.model
     def _cron_customer_success_daily(self, today=None):
         """Daily upkeep: trials ending, payment status, delinquency, FX refresh."""
+        if "lang" not in self.env.context:  # run by the scheduler: in the office's language
+            return self.with_context(
+                lang=self.env["res.company"]._cs_cron_lang()
+            )._cron_customer_success_daily(today)
+
         today = today or fields.Date.context_today(self)
         # Trials that ended convert into paying subscriptions (a "new" movement).
         ended = self.search([("cs_is_trial", "=", True), ("cs_trial_end_date", "<", today)])

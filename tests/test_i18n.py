@@ -6,15 +6,20 @@ Odoo merges a language's .po with the module's .pot when it loads it, and drops
 what the .pot lacks: a stale .pot silently untranslates every newer string.
 """
 
+import json
+
 import polib
 
 from odoo.modules.module import get_module_path
 from odoo.tests import TransactionCase
 from odoo.tests import tagged
 
+from ..services.providers import stripe_adapter
+from .common import CustomerSuccessMixin
+
 
 @tagged("post_install", "-at_install", "customer_success")
-class TestTranslations(TransactionCase):
+class TestTranslations(CustomerSuccessMixin, TransactionCase):
     def _file(self, name):
         return polib.pofile("%s/i18n/%s" % (get_module_path("customer_success"), name))
 
@@ -38,3 +43,38 @@ class TestTranslations(TransactionCase):
         self.assertEqual(ru._("Billing events failed"), "Платёжные события не обработаны")
         template = ru.ref("customer_success.mail_template_payment_link")
         self.assertIn("Оплатить", template.body_html)
+
+    def test_crons_write_in_the_offices_language(self):
+        """Odoo runs crons without a language: what they write for people (here the
+        CSM's to-do for a failed payment) follows the installation's, the admin's."""
+        self.env["res.lang"]._activate_lang("ru_RU")
+        self.env.ref("base.module_customer_success")._update_translations("ru_RU")
+        self.env.ref("base.user_admin").lang = "ru_RU"
+        self._setup_billing("Stripe", "stripe", webhook_secret="whsec_lang")
+        self.customer.name = "Восток"
+        self._subscription(billing_account_id=self.account.id, external_subscription_ref="sub_ru")
+        invoice = {
+            "id": "in_ru", "object": "invoice", "currency": "usd", "amount_due": 10000,
+            "amount_remaining": 10000, "attempt_count": 1, "customer": "cus_ru",
+            "parent": {"subscription_details": {"subscription": "sub_ru"}},
+        }  # fmt: skip
+        body = json.dumps(
+            {
+                "id": "evt_ru",
+                "object": "event",
+                "type": "invoice.payment_failed",
+                "created": 1790000000,
+                "data": {"object": invoice},
+            }  # fmt: skip
+        ).encode()
+        event = stripe_adapter.verify(
+            body, stripe_adapter.sign(body, "whsec_lang"), "whsec_lang", tolerance=None
+        )
+        self.Event._store(self.account, event)
+        cron_env = self.env(context={})  # as the scheduler calls it: no language
+        self.assertEqual(cron_env["res.company"]._cs_cron_lang(), "ru_RU")
+        cron_env["cs.billing.event"]._cron_process_events()
+        stored = self.Event._stored(self.account, "evt_ru")
+        self.assertEqual(stored.state, "processed", stored.error)
+        summaries = self.env["mail.activity"].search([("res_model", "=", "sale.subscription")])
+        self.assertIn("Платёж не прошёл: Восток", summaries.mapped("summary"))
