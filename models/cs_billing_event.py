@@ -14,11 +14,13 @@ from odoo import api
 from odoo import fields
 from odoo import models
 from odoo import tools
+from odoo.osv import expression
 from odoo.tools import SQL
 from odoo.tools import mute_logger
 from odoo.tools.sql import create_index
 
 from ..services.providers.common import PayloadError
+from ..services.providers.common import as_dict
 from .cs_billing_account import PROVIDERS
 
 _logger = logging.getLogger(__name__)
@@ -102,6 +104,14 @@ class CsBillingEvent(models.Model):
             "This provider event is already in the inbox.",
         ),
     ]
+
+    candidate_subscription_ids = fields.Many2many(
+        "sale.subscription",
+        string="Likely Subscriptions",
+        compute="_compute_candidate_subscription_ids",
+        help="Running subscriptions of this company whose customer has the payer's email or "
+        "the provider's customer ID: link one, and the event is applied.",
+    )
 
     def init(self):
         # Few, partial indexes: each event is inserted once and updated once or
@@ -384,6 +394,48 @@ class CsBillingEvent(models.Model):
                 account.activity_schedule(
                     "mail.mail_activity_data_todo", summary=summary, note=note, user_id=user.id
                 )
+
+    @api.depends("state", "payload", "company_id")
+    def _compute_candidate_subscription_ids(self):
+        Sub = self.env["sale.subscription"]
+        for event in self:
+            event.candidate_subscription_ids = Sub
+            if event.state != "unmatched":
+                continue
+            emails, refs = event._payer_hints()
+            clauses = [[("external_customer_ref", "in", refs)]] if refs else []
+            clauses += [[("partner_id.email", "=ilike", email)] for email in emails]
+            clauses += [[("commercial_partner_id.email", "=ilike", email)] for email in emails]
+            if clauses:
+                event.candidate_subscription_ids = Sub.search(
+                    expression.AND(
+                        [
+                            [
+                                ("company_id", "=", event.company_id.id),
+                                ("stage_id.type", "=", "in_progress"),
+                            ],
+                            expression.OR(clauses),
+                        ]
+                    ),
+                    limit=5,
+                )
+
+    def _payer_hints(self):
+        """(emails, provider customer ids) an event's payload names its payer by, in
+        any provider's words: Stripe's object, YooKassa's object, a form's fields."""
+        try:
+            data = as_dict(self._data())
+        except ValueError:
+            return [], []
+        obj = as_dict(as_dict(data.get("data")).get("object")) or as_dict(data.get("object"))
+        obj = obj or data
+        emails = [obj.get(key) for key in ("EMail", "Email", "customer_email", "receipt_email")]
+        emails.append(as_dict(obj.get("billing_details")).get("email"))
+        refs = [obj.get("customer"), obj.get("AccountId")]
+        return (
+            list({e.strip() for e in emails if isinstance(e, str) and "@" in e}),
+            list({r for r in refs if isinstance(r, str) and r.isprintable() and r}),
+        )
 
     def action_reprocess(self):
         """Process again now (after linking a subscription or fixing data)."""

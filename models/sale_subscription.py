@@ -307,6 +307,17 @@ class SaleSubscription(models.Model):
         action["context"] = {"create": False}
         return action
 
+    def action_cs_link_billing_event(self):
+        """Link the unmatched billing event named in the context to this subscription
+        and apply it (its "Likely Subscriptions" list)."""
+        self.ensure_one()
+        event = self.env["cs.billing.event"].browse(self.env.context.get("cs_billing_event_id"))
+        if not event.exists() or event.state != "unmatched":
+            raise UserError(self.env._("This billing event no longer waits for a subscription."))
+        event.subscription_id = self
+        event.action_reprocess()
+        return {"type": "ir.actions.client", "tag": "soft_reload"}
+
     def action_cs_payment_link(self):
         """Create and send a payment link for the amount due, else the next period
         (manual renewal): Kaspi QR or Robokassa, as the billing account is."""

@@ -345,6 +345,29 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(event.state, "processed", event.error)
         self.assertEqual(event.subscription_id, other)
 
+    def test_unmatched_payment_proposes_the_payers_subscriptions(self):
+        # The payer's customer has a subscription, but not billed through this account
+        # (a customer moving to Robokassa): matching stops, the event proposes it.
+        moving = self.env["res.partner"].create(
+            {"name": "Moving LLP", "is_company": True, "email": "Pay@Moving.example"}
+        )
+        theirs = self._subscription(partner=moving, price=9000.0, currency=self.kzt)
+        self.post(result_params(inv_id="7001", out_sum="9000.00", EMail="pay@moving.example"))
+        self.process(state_xml(out_sum="9000.000000"))
+        event = self.events()
+        self.assertEqual(event.state, "unmatched")
+        self.assertEqual(event.candidate_subscription_ids, theirs)
+        self.assertFalse(self.events().filtered(lambda e: e.state == "processed"))
+        answer = Mock(status_code=200, content=state_xml(out_sum="9000.000000").encode())
+        with patch.object(robokassa_adapter.requests, "get", return_value=answer):
+            theirs.with_user(self.cs_manager).with_context(
+                cs_billing_event_id=event.id
+            ).action_cs_link_billing_event()
+        self.assertEqual((event.state, event.subscription_id), ("processed", theirs), event.error)
+        self.assertFalse(event.candidate_subscription_ids)
+        with self.assertRaises(UserError):  # applied: nothing left to link
+            theirs.with_context(cs_billing_event_id=event.id).action_cs_link_billing_event()
+
     def test_payment_link_for_a_renewal_is_paid_through_robokassa(self):
         invoice = self._posted_invoice(self.sub, 15000.0)
         self.sub.amount_due = 15000.0

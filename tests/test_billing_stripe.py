@@ -723,6 +723,17 @@ class TestStripeWebhook(StripeWebhookCase):
         self.process()
         self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("paid", 0.0))
 
+    def test_unmatched_invoice_proposes_the_customers_subscription(self):
+        # A Stripe subscription Odoo does not know yet, of a customer Odoo knows.
+        self.sub.external_customer_ref = CUS_REF
+        unknown = stripe_invoice(amount_paid=10000)
+        unknown["parent"]["subscription_details"]["subscription"] = "sub_not_in_odoo"
+        self.post(stripe_event("invoice.paid", unknown, 1790000000))
+        self.process()
+        event = self.Event.search([("account_id", "=", self.account.id)])
+        self.assertEqual(event.state, "unmatched")
+        self.assertEqual(event.candidate_subscription_ids, self.sub)
+
     def test_cancellation_is_churn_with_exit_interview(self):
         obj = stripe_subscription(status="canceled")
         obj["cancellation_details"] = {
