@@ -22,6 +22,7 @@ from odoo.tools.sql import create_index
 from ..services.providers.common import PayloadError
 from ..services.providers.common import as_dict
 from .cs_billing_account import PROVIDERS
+from .res_company import in_office_language
 
 _logger = logging.getLogger(__name__)
 
@@ -250,6 +251,7 @@ class CsBillingEvent(models.Model):
     # Processing
     # ------------------------------------------------------------------
     @api.model
+    @in_office_language
     def _cron_process_events(self, limit=BATCH, chunk=CHUNK, budget=BUDGET, linger=LINGER):
         """Process due events in chunks for up to ``budget`` seconds.
 
@@ -263,11 +265,6 @@ class CsBillingEvent(models.Model):
         providers' batch paths apply together. Work left when the budget is spent
         is reported, and the scheduler runs the job again at once.
         """
-        if "lang" not in self.env.context:  # run by the scheduler: in the office's language
-            return self.with_context(
-                lang=self.env["res.company"]._cs_cron_lang()
-            )._cron_process_events(limit, chunk, budget, linger)
-
         testing = getattr(threading.current_thread(), "testing", False)
         started = idle_since = time.monotonic()
         done = 0

@@ -9,6 +9,7 @@ from odoo.exceptions import UserError
 from ..services.providers import kaspi_adapter
 from ..services.providers.common import BillingEvent
 from ..services.providers.common import WebhookError
+from .res_company import in_office_language
 
 
 class CsBillingEventKaspi(models.Model):
@@ -251,13 +252,9 @@ class CsBillingPaymentRequest(models.Model):
             )
 
     @api.model
+    @in_office_language
     def _cron_poll_kaspi(self, limit=100):
         """Poll waiting Kaspi payments; a paid one becomes an inbox event."""
-        if "lang" not in self.env.context:  # run by the scheduler: in the office's language
-            return self.with_context(lang=self.env["res.company"]._cs_cron_lang())._cron_poll_kaspi(
-                limit
-            )
-
         due = [
             ("state", "=", "waiting"),
             ("next_poll_at", "<=", fields.Datetime.now()),

@@ -12,6 +12,7 @@ from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
 from ..services import health as health_service
+from .res_company import in_office_language
 
 METRICS = [
     ("logins_30d", "Logins, last 30 days"),
@@ -156,6 +157,7 @@ class CsHealthModel(models.Model):
     # Daily recompute (D5): set-based metrics, batched, resumable
     # ------------------------------------------------------------------
     @api.model
+    @in_office_language
     def _cron_compute_health(self, today=None, batch=_BATCH):
         """Score every account once a day; each batch commits, a rerun skips done ones.
 
@@ -164,11 +166,6 @@ class CsHealthModel(models.Model):
         scored, stored and committed. Killed half-way, the next run aggregates
         only the accounts still without today's snapshot.
         """
-        if "lang" not in self.env.context:  # run by the scheduler: in the office's language
-            return self.with_context(
-                lang=self.env["res.company"]._cs_cron_lang()
-            )._cron_compute_health(today, batch)
-
         today = today or fields.Date.context_today(self)
         cr = self.env.cr
         self.env.flush_all()

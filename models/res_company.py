@@ -1,9 +1,26 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import functools
+
 from odoo import api
 from odoo import fields
 from odoo import models
 from odoo.exceptions import ValidationError
+
+
+def in_office_language(cron):
+    """For a cron's entry point: Odoo runs a cron without a language, which would
+    make what it writes for people (to-dos, notes, health explanations) English in a
+    Russian office; it runs in the installation's language instead
+    (:meth:`ResCompany._cs_cron_lang`). A call with a language keeps it."""
+
+    @functools.wraps(cron)
+    def run(self, *args, **kwargs):
+        if "lang" not in self.env.context:
+            self = self.with_context(lang=self.env["res.company"]._cs_cron_lang())  # noqa: PLW0642
+        return cron(self, *args, **kwargs)
+
+    return run
 
 
 class ResCompany(models.Model):

@@ -8,6 +8,8 @@ from odoo import models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
+from .res_company import in_office_language
+
 SENTIMENTS = [("green", "Green"), ("yellow", "Yellow"), ("red", "Red")]
 SENTIMENT_DAYS = 30
 _BATCH = 10000
@@ -73,13 +75,9 @@ class ResPartnerSignals(models.Model):
         return super().write(vals)
 
     @api.model
+    @in_office_language
     def _cron_refresh_signals(self, today=None):
         """Daily: expire sentiments, recompute native signals of every account, in batches."""
-        if "lang" not in self.env.context:  # run by the scheduler: in the office's language
-            return self.with_context(
-                lang=self.env["res.company"]._cs_cron_lang()
-            )._cron_refresh_signals(today)
-
         today = today or fields.Date.context_today(self)
         self.flush_model()
         self.env.cr.execute(

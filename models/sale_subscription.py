@@ -9,6 +9,7 @@ from odoo.tools import SQL
 from odoo.tools import split_every
 
 from ..services import mrr as mrr_service
+from .res_company import in_office_language
 
 _BATCH = 1000
 
@@ -426,13 +427,9 @@ class SaleSubscription(models.Model):
                 sub.write(vals)
 
     @api.model
+    @in_office_language
     def _cron_customer_success_daily(self, today=None):
         """Daily upkeep: trials ending, payment status, delinquency, FX refresh."""
-        if "lang" not in self.env.context:  # run by the scheduler: in the office's language
-            return self.with_context(
-                lang=self.env["res.company"]._cs_cron_lang()
-            )._cron_customer_success_daily(today)
-
         today = today or fields.Date.context_today(self)
         # Trials that ended convert into paying subscriptions (a "new" movement).
         ended = self.search([("cs_is_trial", "=", True), ("cs_trial_end_date", "<", today)])
