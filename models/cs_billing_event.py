@@ -165,11 +165,16 @@ class CsBillingEvent(models.Model):
         cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
             "customer_success.ir_cron_billing_events"
         )
-        payload = event.raw or json.dumps(event.payload, ensure_ascii=False)
-        try:
-            payload.encode("utf-8")
-        except UnicodeEncodeError:  # lone surrogates from JSON escapes: keep them escaped
-            payload = json.dumps(event.payload)
+        # The raw body was decoded from bytes, so it always encodes back; a payload
+        # built from parsed values may hold lone surrogates from JSON escapes, which
+        # are then kept escaped.
+        payload = event.raw
+        if not payload:
+            payload = json.dumps(event.payload, ensure_ascii=False)
+            try:
+                payload.encode("utf-8")
+            except UnicodeEncodeError:
+                payload = json.dumps(event.payload)
         try:
             with mute_logger("odoo.sql_db"):
                 self.env.cr.execute(
