@@ -79,18 +79,16 @@ def verify(payload, sig_header, secret, tolerance=TOLERANCE):
         raise PayloadError("Not a Stripe event: 'id' and 'type' are required.")
     if not isinstance(as_dict(data.get("data")).get("object"), dict):
         raise PayloadError("Not a Stripe event: 'data.object' is required.")
-    event_type = text_ref(data["type"], "type")
-    object_ref = ""
-    if event_type.startswith("customer.subscription."):
-        object_ref = subscription_ref(data["data"]["object"]) or ""
-    return BillingEvent(
+    event = BillingEvent(  # checks the id, type and date
         external_id=data["id"],
-        event_type=event_type,
+        event_type=data["type"],
         created=data.get("created") or 0,
         payload=data,
-        object_ref=object_ref,
         raw=text,
     )
+    if event.event_type.startswith("customer.subscription."):
+        event.object_ref = subscription_ref(data["data"]["object"]) or ""  # a checked id
+    return event
 
 
 def sign(payload, secret, timestamp=None):
