@@ -247,6 +247,19 @@ class CsBillingAccount(models.Model):
         for account in self:
             account.event_problem_count = counts.get(account, 0)
 
+    def _cs_alert_todo(self, user, summary):
+        """The responsible's open to-do with this summary on the account, if any."""
+        self.ensure_one()
+        return self.env["mail.activity"].search(
+            [
+                ("res_model", "=", self._name),
+                ("res_id", "=", self.id),
+                ("user_id", "=", user.id),
+                ("summary", "=", summary),
+            ],
+            limit=1,
+        )
+
     @api.constrains("ip_allowlist")
     def _check_ip_allowlist(self):
         for account in self:

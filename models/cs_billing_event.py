@@ -356,46 +356,67 @@ class CsBillingEvent(models.Model):
                 else:
                     vals["next_attempt_at"] = fields.Datetime.now() + timedelta(minutes=2**attempts)
                 event.write(vals)
-        failed._alert_failed()
+        failed._alert_responsible("failed")
+        rest.filtered(lambda e: e.state == "unmatched")._alert_responsible("unmatched")
 
-    def _alert_failed(self):
-        """Events that failed for good: a to-do on their billing account for its
-        responsible, one open to-do per account brought up to date with each new
-        failure (an email tells them, as for any to-do assigned to them)."""
+    def _alert_texts(self, env, state, account, count):
+        """(summary, introduction) of the to-do on ``account`` about its events in
+        ``state`` (failed or unmatched), in the language of ``env``."""
+        if state == "failed":
+            return env._("Billing events failed"), env._(
+                "Events of %(account)s that failed after their retries: %(count)s. Fix the "
+                "cause, then reprocess them: Billing → Billing Events, filter Failed.",
+                count=count,
+                account=account.name,
+            )
+        return env._("Billing events to link"), env._(
+            "Events of %(account)s that match no subscription: %(count)s. Open each one and "
+            "link it to its subscription (the event proposes likely ones), it is applied "
+            "then: Billing → Billing Events, filter Unmatched.",
+            count=count,
+            account=account.name,
+        )
+
+    def _alert_responsible(self, state):
+        """Events that failed for good, or that match no subscription: a to-do on their
+        billing account for its responsible, one open to-do per account and state
+        brought up to date with each new event (an email tells them when it is
+        created, as for any to-do assigned to them)."""
         for account, events in self.grouped("account_id").items():
             user = account.user_id
             if not user.active:
                 continue
             env = self.with_context(lang=user.lang).env  # in the responsible's language
-            summary = env._("Billing events failed")
-            count = self.search_count([("account_id", "=", account.id), ("state", "=", "failed")])
+            count = self.search_count([("account_id", "=", account.id), ("state", "=", state)])
+            summary, introduction = self._alert_texts(env, state, account, count)
             note = Markup("<p>%s</p><ul>%s</ul>") % (
-                env._(
-                    "Events of %(account)s that failed after their retries: %(count)s. Fix the "
-                    "cause, then reprocess them: Billing → Billing Events, filter Failed.",
-                    count=count,
-                    account=account.name,
-                ),
+                introduction,
                 Markup().join(
-                    Markup("<li>%s %s: %s</li>") % (e.event_type, e.external_id, e.error)
+                    Markup("<li>%s %s: %s</li>")
+                    % (e.event_type, e.external_id, e.error if state == "failed" else e.result)
                     for e in events[:5]
                 ),
             )
-            todo = self.env["mail.activity"].search(
-                [
-                    ("res_model", "=", account._name),
-                    ("res_id", "=", account.id),
-                    ("user_id", "=", user.id),
-                    ("summary", "=", summary),
-                ],
-                limit=1,
-            )
+            todo = account._cs_alert_todo(user, summary)
             if todo:
                 todo.note = note
             else:
                 account.activity_schedule(
                     "mail.mail_activity_data_todo", summary=summary, note=note, user_id=user.id
                 )
+
+    def _close_settled_alerts(self):
+        """Mark done the responsible's to-do of an account whose failed, or unmatched,
+        events have all been applied since (reprocessed or linked)."""
+        for account in self.account_id:
+            user = account.user_id
+            env = self.with_context(lang=user.lang).env
+            for state in ("failed", "unmatched"):
+                if self.search_count([("account_id", "=", account.id), ("state", "=", state)]):
+                    continue
+                todo = account._cs_alert_todo(user, self._alert_texts(env, state, account, 0)[0])
+                if todo:
+                    todo.action_feedback(feedback=env._("All of them are applied now."))
 
     @api.depends("state", "payload", "company_id")
     def _compute_candidate_subscription_ids(self):
@@ -451,6 +472,7 @@ class CsBillingEvent(models.Model):
             }
         )
         events._process()
+        events._close_settled_alerts()
         return True
 
     def action_mark_reconciled(self):

@@ -796,16 +796,30 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertTrue(self.sub.cs_cancel_scheduled)
 
     def test_unmatched_then_linked_and_reprocessed(self):
-        other = stripe_subscription()
-        other["id"] = "sub_unknown"
-        event = stripe_event("customer.subscription.updated", other, 1790000000)
-        self.post(event)
-        self.process()
-        stored = self.Event.search([("external_id", "=", event["id"])])
-        self.assertEqual(stored.state, "unmatched")
-        stored.subscription_id = self.sub
-        stored.action_reprocess()
-        self.assertEqual(stored.state, "processed")
+        self.account.user_id = self.cs_manager
+        stored = self.Event
+        for created in (1790000000, 1790000100):
+            other = stripe_subscription()
+            other["id"] = "sub_unknown_%d" % created
+            event = stripe_event("customer.subscription.updated", other, created)
+            self.post(event)
+            self.process()
+            stored |= self.Event.search([("external_id", "=", event["id"])])
+        self.assertEqual(stored.mapped("state"), ["unmatched", "unmatched"])
+        # The account's responsible is told, by one to-do kept up to date.
+        todo = self.account.activity_ids
+        self.assertEqual((todo.user_id, todo.summary), (self.cs_manager, "Billing events to link"))
+        self.assertIn("match no subscription: 2", todo.note)
+        self.assertIn("sub_unknown_1790000100", todo.note)
+        stored[0].subscription_id = self.sub
+        stored[0].action_reprocess()
+        self.assertEqual(stored[0].state, "processed")
+        self.assertEqual(self.account.activity_ids, todo, "one event still waits")
+        self.sub.with_context(cs_billing_event_id=stored[1].id).action_cs_link_billing_event()
+        self.assertEqual(stored[1].state, "processed")
+        # All linked: the to-do is done, and the account's chatter says so.
+        self.assertFalse(self.account.activity_ids)
+        self.assertIn("All of them are applied now.", self.account.message_ids[0].body)
 
     def test_retry_with_backoff_then_failed(self):
         event = stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1790000000)
@@ -850,6 +864,10 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertEqual(self.account.activity_ids, todo)
         self.assertIn("failed after their retries: 2", todo.note)
         self.assertIn(events[1].external_id, todo.note)
+        # Reprocessed once the cause is fixed: the to-do is done.
+        events.action_reprocess()
+        self.assertEqual(events.mapped("state"), ["processed", "processed"])
+        self.assertFalse(self.account.activity_ids)
         # Settings changes are tracked in the account's chatter, secrets never.
         account = self.account.with_context(tracking_disable=False)  # off for the suite's speed
         account.write({"ip_allowlist": "10.0.0.0/8", "webhook_secret": "whsec_rotated"})
