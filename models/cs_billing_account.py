@@ -148,9 +148,9 @@ class CsBillingAccount(models.Model):
             ("12", "VAT 22/122"),
         ],
         string="Receipt VAT Rate",
-        help="YooKassa: when the shop sends its receipts (54-FZ) through YooKassa, the VAT "
-        "rate of the service on the receipt of each payment link (code of YooKassa's "
-        "reference). Empty: payment links carry no receipt.",
+        help="YooKassa and Robokassa: when the shop sends its receipts (54-FZ) through the "
+        "provider, the VAT rate of the service on the receipt of each payment link. Empty: "
+        "payment links carry no receipt.",
     )
     receipt_tax_system = fields.Selection(
         [
@@ -162,8 +162,8 @@ class CsBillingAccount(models.Model):
             ("6", "Patent"),
         ],
         string="Receipt Tax System",
-        help="YooKassa: the taxation system on the receipt, when the shop's online cash "
-        "register has several.",
+        help="YooKassa and Robokassa: the taxation system on the receipt, when the shop's "
+        "online cash register has several.",
     )
     ip_allowlist = fields.Text(
         string="Allowed IPs",
@@ -259,6 +259,24 @@ class CsBillingAccount(models.Model):
             ],
             limit=1,
         )
+
+    @api.constrains("provider", "receipt_tax_system")
+    def _check_receipt_tax_system(self):
+        for account in self:
+            if (
+                account.provider == "robokassa"
+                and account.receipt_tax_system
+                and account.receipt_tax_system not in robokassa_adapter.RECEIPT_SNO
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "Robokassa's receipts have no %(tax_system)s tax system: choose "
+                        "another, or none.",
+                        tax_system=dict(
+                            self._fields["receipt_tax_system"]._description_selection(self.env)
+                        )[account.receipt_tax_system],
+                    )
+                )
 
     @api.constrains("ip_allowlist")
     def _check_ip_allowlist(self):

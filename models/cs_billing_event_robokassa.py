@@ -1,6 +1,7 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import models
+from odoo.exceptions import UserError
 from odoo.tools import escape_psql
 
 from ..services.providers import robokassa_adapter
@@ -168,6 +169,23 @@ class CsBillingPaymentRequestRobokassa(models.Model):
             # The open invoice of that amount, named in the link so that the payment
             # pays it; read as superuser: a CSM need not have invoicing rights.
             invoice = subscription.sudo()._cs_open_invoice(request.amount, request.currency_id)
+            receipt = None
+            if account.receipt_vat_code:  # the shop fiscalises through Robokassa
+                try:
+                    receipt = robokassa_adapter.receipt(
+                        request._link_description(),
+                        request.amount,
+                        account.receipt_vat_code,
+                        account.receipt_tax_system,
+                    )
+                except PayloadError as exc:
+                    raise UserError(
+                        self.env._(
+                            "Robokassa cannot take the receipt settings of %(account)s: %(reason)s",
+                            account=account.name,
+                            reason=exc,
+                        )
+                    ) from exc
             link = robokassa_adapter.payment_url(
                 account.robokassa_api_url,
                 account.provider_account_ref,
@@ -181,5 +199,6 @@ class CsBillingPaymentRequestRobokassa(models.Model):
                     robokassa_adapter.SHP_INVOICE: invoice.name,
                 },
                 email=subscription.commercial_partner_id.email,
+                receipt=receipt,
             )
             request.write({"payment_link": link, "state": "waiting"})

@@ -1,9 +1,11 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import hashlib
+import json
 from unittest.mock import Mock
 from unittest.mock import patch
 from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
@@ -11,6 +13,7 @@ import requests
 
 from odoo.exceptions import AccessError
 from odoo.exceptions import UserError
+from odoo.exceptions import ValidationError
 from odoo.tests import HttpCase
 from odoo.tests import TransactionCase
 from odoo.tests import tagged
@@ -152,6 +155,47 @@ class TestRobokassaAdapter(TransactionCase):
         self.assertEqual(query["SignatureValue"], hashlib.sha256(base.encode()).hexdigest())
         with self.assertRaises(AuthenticityError):
             robokassa_adapter.payment_url(None, LOGIN, "", "md5", 1, "x", {})
+
+    def test_payment_url_with_a_receipt(self):
+        receipt = robokassa_adapter.receipt("SUB001: Pro ~ год", 15000, "12", "2")
+        # The receipt is signed URL-encoded once, as PHP's urlencode does it.
+        self.assertEqual(
+            json.loads(unquote_plus(receipt)),
+            {
+                "sno": "usn_income",
+                "items": [
+                    {
+                        "name": "SUB001: Pro ~ год",
+                        "quantity": 1,
+                        "sum": 15000.0,
+                        "payment_method": "full_payment",
+                        "payment_object": "service",
+                        "tax": "vat122",
+                    }
+                ],
+            },
+        )
+        self.assertNotIn(" ", receipt)
+        self.assertIn("%7E", receipt)
+        self.assertIn("+", receipt)
+        url = robokassa_adapter.payment_url(
+            None, LOGIN, PASSWORD1, "md5", 15000, "x", {"Shp_request": 7}, receipt=receipt
+        )
+        query = dict(parse_qsl(urlsplit(url).query))
+        # The link is decoded once by Robokassa: the receipt arrives as it was signed.
+        self.assertEqual(query["Receipt"], receipt)
+        # MerchantLogin:OutSum:InvId:Receipt:Password#1:Shp_*, the formula of
+        # Robokassa's own WordPress module (tests/Unit/RobokassaPayAPITest.php).
+        base = "%s:15000.00::%s:%s:Shp_request=7" % (LOGIN, receipt, PASSWORD1)
+        self.assertEqual(query["SignatureValue"], hashlib.md5(base.encode()).hexdigest())
+        self.assertEqual(
+            json.loads(unquote_plus(robokassa_adapter.receipt("x", 1, "1"))),
+            {"items": [{"name": "x", "quantity": 1, "sum": 1.0, "payment_method":
+                        "full_payment", "payment_object": "service", "tax": "none"}]},
+        )  # fmt: skip
+        for vat_code, tax_system in (("13", None), ("4", "4")):
+            with self.subTest(vat_code=vat_code), self.assertRaises(PayloadError):
+                robokassa_adapter.receipt("x", 1, vat_code, tax_system)
 
     def test_parse_state(self):
         state = robokassa_adapter.parse_state(state_xml().encode())
@@ -442,6 +486,29 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
             [("subscription_id", "=", self.sub.id)]
         )
         self.assertEqual((request.state, request.amount), ("waiting", 15000.0))
+
+    def test_payment_link_carries_the_receipt_when_the_shop_fiscalises(self):
+        self.account.write({"receipt_vat_code": "11", "receipt_tax_system": "1"})
+        self.sub.amount_due = 15000.0
+        action = self.sub.with_user(self.cs_user).action_cs_payment_link()
+        request = self.env["cs.billing.payment.request"].browse(action["res_id"])
+        query = dict(parse_qsl(urlsplit(request.payment_link).query))
+        receipt = json.loads(unquote_plus(query["Receipt"]))
+        self.assertEqual(receipt["sno"], "osn")
+        self.assertEqual(
+            [(i["name"], i["sum"], i["tax"]) for i in receipt["items"]],
+            [(request._link_description(), 15000.0, "vat22")],
+        )
+        shp = {key: value for key, value in query.items() if key.startswith("Shp_")}
+        base = ":".join(
+            [LOGIN, "15000.00", "", query["Receipt"], PASSWORD1]
+            + ["%s=%s" % item for item in sorted(shp.items())]
+        )
+        self.assertEqual(query["SignatureValue"], hashlib.md5(base.encode()).hexdigest())
+        # Robokassa's receipts know no ENVD: refused when the account is saved.
+        with self.assertRaises(ValidationError) as refused:
+            self.account.receipt_tax_system = "4"
+        self.assertIn("Imputed income (ENVD)", str(refused.exception))
 
     def test_payment_link_without_password_1_is_refused_clearly(self):
         self.account.api_key = False

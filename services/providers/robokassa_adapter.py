@@ -21,11 +21,19 @@ by POST (form) or GET as the shop is set. Trust comes from three checks:
    more than the API confirms, and the inbox keeps one event per ``InvId``.
 
 The answer Robokassa expects is the text ``OK{InvId}``.
+
+Payment links of shops that fiscalise through Robokassa (54-FZ: cloud cash
+register, Robochecks) carry the ``Receipt`` parameter: the receipt's JSON
+URL-encoded once, signed in that form between ``InvId`` and Password #1, and
+URL-encoded once more in the link (Robokassa's documentation "Фискализация"; its
+official WordPress module and PHP SDK build it the same way).
 """
 
 import hashlib
 import hmac
+import json
 from urllib.parse import parse_qsl
+from urllib.parse import quote_plus
 from urllib.parse import urlencode
 
 import requests
@@ -48,6 +56,24 @@ HASHES = ("md5", "sha1", "sha256", "sha384", "sha512")
 SHP_SUBSCRIPTION = "Shp_subscription"
 SHP_INVOICE = "Shp_invoice"
 SHP_REQUEST = "Shp_request"  # our payment link (cs.billing.payment.request)
+
+# Receipt ``tax`` per VAT rate code of the account (YooKassa's 1-12, shared by both
+# Russian providers), and ``sno`` per tax system code; Robokassa has no ENVD (4).
+RECEIPT_TAX = {
+    "1": "none",
+    "2": "vat0",
+    "3": "vat10",
+    "4": "vat20",
+    "5": "vat110",
+    "6": "vat120",
+    "7": "vat5",
+    "8": "vat7",
+    "9": "vat105",
+    "10": "vat107",
+    "11": "vat22",
+    "12": "vat122",
+}
+RECEIPT_SNO = {"1": "osn", "2": "usn_income", "3": "usn_income_outcome", "5": "esn", "6": "patent"}
 
 # OpStateExt ``State/Code``: 5 initiated, 10 cancelled (not paid), 20 on hold, 50 paid
 # and being credited to the shop, 60 refused after payment (money returned to the
@@ -100,8 +126,39 @@ def verify(params, password, algorithm="md5"):
         raise AuthenticityError("SignatureValue does not match.")
 
 
-def payment_url(base_url, login, password, algorithm, out_sum, description, shp, email=None):
-    """The address of Robokassa's payment page for ``out_sum`` (Password #1).
+def receipt(description, amount, vat_code, tax_system=None):
+    """The 54-FZ receipt of a payment for one service paid in full, URL-encoded as it
+    is signed (PHP's ``urlencode`` of the JSON, as Robokassa's own modules do).
+
+    :raises PayloadError: a VAT rate or tax system Robokassa has no code for
+    """
+    if vat_code not in RECEIPT_TAX:
+        raise PayloadError("Robokassa has no receipt VAT rate %r." % vat_code)
+    if tax_system and tax_system not in RECEIPT_SNO:
+        raise PayloadError("Robokassa has no receipt tax system %r." % tax_system)
+    value = {
+        "items": [
+            {
+                "name": (description or "")[:128],  # the receipt's limit
+                "quantity": 1,
+                "sum": round(float(amount), 2),
+                "payment_method": "full_payment",
+                "payment_object": "service",
+                "tax": RECEIPT_TAX[vat_code],
+            }
+        ],
+    }
+    if tax_system:
+        value = {"sno": RECEIPT_SNO[tax_system], **value}
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return quote_plus(text, safe="").replace("~", "%7E")
+
+
+def payment_url(
+    base_url, login, password, algorithm, out_sum, description, shp, email=None, receipt=None
+):
+    """The address of Robokassa's payment page for ``out_sum`` (Password #1), with the
+    URL-encoded ``receipt`` of :func:`receipt` if any.
 
     No ``InvId``: Robokassa numbers the payment itself, so a link never collides
     with the invoice numbers of the shop's own site; our ``Shp_*`` parameters come
@@ -111,15 +168,18 @@ def payment_url(base_url, login, password, algorithm, out_sum, description, shp,
         raise AuthenticityError("The Robokassa shop login and Password #1 are not configured.")
     amount_text = "%.2f" % out_sum
     shp = {key: str(value) for key, value in shp.items() if value}
+    # MerchantLogin:OutSum:InvId[:Receipt]:Password#1[:Shp_…], with an empty InvId.
+    signed = [login, amount_text, ""] + ([receipt] if receipt else [])
     params = {
         "MerchantLogin": login,
         "OutSum": amount_text,
         "Description": (description or "")[:100],  # the form's limit
-        # MerchantLogin:OutSum:InvId:Password#1[:Shp_…], with an empty InvId.
-        "SignatureValue": checksum([login, amount_text, ""], password, algorithm, shp),
+        "SignatureValue": checksum(signed, password, algorithm, shp),
         "Culture": "ru",
         **shp,
     }
+    if receipt:
+        params["Receipt"] = receipt  # encoded once more with the query string
     if email:
         params["Email"] = email
     return "%s%s?%s" % ((base_url or DEFAULT_API_URL).rstrip("/"), PAY_PATH, urlencode(params))
