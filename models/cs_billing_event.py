@@ -454,7 +454,9 @@ class CsBillingEvent(models.Model):
         obj = obj or data
         emails = [obj.get(key) for key in ("EMail", "Email", "customer_email", "receipt_email")]
         emails.append(as_dict(obj.get("billing_details")).get("email"))
-        refs = [obj.get("customer"), obj.get("AccountId")]
+        customer = obj.get("customer")  # Stripe's id, or the expanded customer
+        refs = [as_dict(customer).get("id") if isinstance(customer, dict) else customer]
+        refs.append(obj.get("AccountId"))
         return (
             list({e.strip() for e in emails if isinstance(e, str) and "@" in e}),
             list({r for r in refs if isinstance(r, str) and r.isprintable() and r}),

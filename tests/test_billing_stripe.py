@@ -733,6 +733,13 @@ class TestStripeWebhook(StripeWebhookCase):
         event = self.Event.search([("account_id", "=", self.account.id)])
         self.assertEqual(event.state, "unmatched")
         self.assertEqual(event.candidate_subscription_ids, self.sub)
+        # The same with the customer expanded into its object (``expand[]=customer``).
+        unknown["customer"] = {"id": CUS_REF, "object": "customer"}
+        self.post(stripe_event("invoice.paid", unknown, 1790000100))
+        self.process()
+        expanded = self.Event.search([("account_id", "=", self.account.id)]) - event
+        self.assertEqual(expanded.state, "unmatched")
+        self.assertEqual(expanded.candidate_subscription_ids, self.sub)
 
     def test_cancellation_is_churn_with_exit_interview(self):
         obj = stripe_subscription(status="canceled")
