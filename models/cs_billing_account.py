@@ -90,6 +90,12 @@ class CsBillingAccount(models.Model):
     subscription_count = fields.Integer(compute="_compute_subscription_count")
     event_ids = fields.One2many("cs.billing.event", "account_id", string="Events")
     event_problem_count = fields.Integer(compute="_compute_event_problem_count")
+    last_event_at = fields.Datetime(
+        string="Last Event",
+        compute="_compute_last_event_at",
+        help="When the provider's last notification was received: after pasting the "
+        "webhook URL, send a test event from the provider and see it arrive here.",
+    )
     note = fields.Text()
     # Secrets: readable and writable by administrators only (field-level groups).
     webhook_secret = fields.Char(
@@ -235,6 +241,15 @@ class CsBillingAccount(models.Model):
         )
         for account in self:
             account.subscription_count = counts.get(account, 0)
+
+    def _compute_last_event_at(self):
+        last = dict(
+            self.env["cs.billing.event"]._read_group(
+                [("account_id", "in", self.ids)], ["account_id"], ["create_date:max"]
+            )
+        )
+        for account in self:
+            account.last_event_at = last.get(account, False)
 
     def _compute_event_problem_count(self):
         counts = dict(

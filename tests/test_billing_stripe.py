@@ -890,9 +890,13 @@ class TestStripeWebhook(StripeWebhookCase):
             ),
             SECRET,
         )
+        self.assertFalse(self.account.last_event_at)
         first, new = self.Event._store(self.account, event)
         second, again = self.Event._store(self.account, event)
         self.assertEqual((new, again, first), (True, False, second))
+        # The account shows when its provider last reached it.
+        self.account.invalidate_recordset(["last_event_at"])
+        self.assertEqual(self.account.last_event_at, first.create_date)
         other = self.env["cs.billing.account"].create({"name": "Stripe 2", "provider": "stripe"})
         third, new_elsewhere = self.Event._store(other, event)
         self.assertTrue(new_elsewhere)
