@@ -6,6 +6,7 @@ Odoo merges a language's .po with the module's .pot when it loads it, and drops
 what the .pot lacks: a stale .pot silently untranslates every newer string.
 """
 
+import importlib.util
 import json
 
 import polib
@@ -43,6 +44,22 @@ class TestTranslations(CustomerSuccessMixin, TransactionCase):
         self.assertEqual(ru._("Billing events failed"), "Платёжные события не обработаны")
         template = ru.ref("customer_success.mail_template_payment_link")
         self.assertIn("Оплатить", template.body_html)
+
+    def test_upgrade_replaces_translations_whose_english_changed(self):
+        """Odoo's upgrade keeps a database's translation of a label whose English
+        changed; the 1.5 migration loads the catalogues over them."""
+        self.env["res.lang"]._activate_lang("ru_RU")
+        self.env.ref("base.module_customer_success")._update_translations("ru_RU")
+        field = self.env["ir.model.fields"]._get("cs.billing.event", "account_id")
+        field.with_context(lang="ru_RU").field_description = "Клиент"  # 1.3's "Account"
+        path = "%s/migrations/18.0.1.5.0/post-migrate.py" % get_module_path("customer_success")
+        spec = importlib.util.spec_from_file_location("cs_migration_1_5", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        migration.migrate(self.env.cr, "18.0.1.4.0")
+        field.invalidate_recordset()
+        self.assertEqual(field.with_context(lang="ru_RU").field_description, "Платёжный аккаунт")
+        self.assertEqual(field.field_description, "Billing Account")
 
     def test_crons_write_in_the_offices_language(self):
         """Odoo runs crons without a language: what they write for people (here the
