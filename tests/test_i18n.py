@@ -44,6 +44,13 @@ class TestTranslations(CustomerSuccessMixin, TransactionCase):
         self.assertEqual(ru._("Billing events failed"), "Платёжные события не обработаны")
         template = ru.ref("customer_success.mail_template_payment_link")
         self.assertIn("Оплатить", template.body_html)
+        # subscription_oca has no Russian of its own: the addon's i18n_extra gives it.
+        field = ru["ir.model.fields"]._get("sale.subscription", "recurring_next_date")
+        self.assertEqual(field.field_description, "Дата следующего счёта")
+        stage = ru.ref("subscription_oca.subscription_stage_in_progress")
+        self.assertEqual(stage.name, "В работе")
+        form = ru.ref("subscription_oca.sale_subscription_form")
+        self.assertIn("Закрыть подписку", form.arch_db)
 
     def test_upgrade_replaces_translations_whose_english_changed(self):
         """Odoo's upgrade keeps a database's translation of a label whose English
