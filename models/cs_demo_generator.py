@@ -337,6 +337,7 @@ class CsDemoGenerator(models.AbstractModel):
         currency_ids = {code: cur.id for code, cur in setup["currencies"].items()}
         latest_rate = book.usd_rate(company.currency_id.name, today)
         sub_vals, line_vals = [], []
+        csm_of = {customer.key: customer.csm for customer in book.customers}
         for sub in book.subscriptions:
             running = not sub.end
             template = setup["templates"][sub.plan, sub.billing]
@@ -362,7 +363,10 @@ class CsDemoGenerator(models.AbstractModel):
                     "recurring_rule_boundary": True,
                     "date_start": sub.start,
                     "recurring_next_date": sub.next_invoice if running else None,
-                    "user_id": self.env.uid,
+                    # The account's CSM manages its subscriptions, not whoever generated them.
+                    "user_id": setup["csms"][csm_of[sub.customer]]
+                    if setup["csms"]
+                    else self.env.uid,
                     "active": True,
                     "recurring_total": period,
                     "amount_tax": 0.0,

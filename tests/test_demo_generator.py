@@ -69,6 +69,10 @@ class TestDemoGenerator(TransactionCase):
         self.assertTrue(paying)
         self.assertTrue(all(p.customer_since for p in paying))
         self.assertTrue(all(p.csm_id for p in accounts))
+        # Their subscriptions are managed by the account's CSM, not by who generated them.
+        subs = movements.subscription_id
+        self.assertTrue(subs)
+        self.assertEqual([s.user_id for s in subs], [s.commercial_partner_id.csm_id for s in subs])
         # The SQL totals agree with the ORM compute.
         sample = paying[:5]
         expected = {p.id: p.cs_mrr for p in sample}
