@@ -298,6 +298,7 @@ class CsBillingEvent(models.Model):
 
     @api.model
     def _process_due(self, limit=BATCH):
+        self.flush_model(["state", "next_attempt_at"])  # events re-queued in this transaction
         self.env.cr.execute(
             SQL(
                 """

@@ -1,5 +1,7 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from markupsafe import Markup
+
 from odoo import api
 from odoo import fields
 from odoo import models
@@ -22,6 +24,8 @@ PAYMENT_STATUSES = [
 ]
 
 # Fields whose change can move a subscription's MRR (ledger sync after write).
+# What the inbox matches a billing event to a subscription by.
+_BILLING_MATCH_FIELDS = {"billing_account_id", "external_subscription_ref", "code"}
 _MRR_FIELDS = {
     "stage_id",
     "template_id",
@@ -235,6 +239,7 @@ class SaleSubscription(models.Model):
     def create(self, vals_list):
         subs = super().create(vals_list)
         subs._cs_sync_ledger()
+        subs.filtered("billing_account_id")._cs_requeue_unmatched_events()
         return subs
 
     def write(self, vals):
@@ -264,7 +269,57 @@ class SaleSubscription(models.Model):
         res = super().write(vals)
         if _MRR_FIELDS.intersection(vals) and not self.env.context.get("cs_skip_ledger"):
             self._cs_sync_ledger(paid_until=paid_until)
+        if _BILLING_MATCH_FIELDS.intersection(vals):
+            self._cs_requeue_unmatched_events()
         return res
+
+    def _cs_requeue_unmatched_events(self):
+        """Unmatched billing events that name one of these subscriptions (its provider
+        id, or its code) are processed again: a subscription given its provider id
+        after its first events arrived gets them applied, without linking each one.
+        One query finds them for the whole batch.
+        """
+        keys = {}
+        for sub in self.filtered("billing_account_id"):
+            for ref in {sub.external_subscription_ref, sub.code} - {False, None, ""}:
+                keys.setdefault((sub.billing_account_id.id, ref), sub)
+        if not keys:
+            return
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT id, account_id, object_ref FROM cs_billing_event
+                 WHERE state = 'unmatched' AND account_id = ANY(%(accounts)s)
+                   AND object_ref = ANY(%(refs)s)
+                """,
+                accounts=list({account for account, _ref in keys}),
+                refs=list({ref for _account, ref in keys}),
+            )
+        )
+        found = {}
+        for event_id, account_id, ref in self.env.cr.fetchall():
+            sub = keys.get((account_id, ref))
+            if sub:
+                found.setdefault(sub, []).append(event_id)
+        if not found:
+            return
+        for sub, ids in found.items():
+            sub._message_log(
+                body=Markup("<p>%s</p>")
+                % self.env._(
+                    "%(count)s billing events that matched no subscription name this one: "
+                    "they are processed again.",
+                    count=len(ids),
+                )
+            )
+        # Applied at once, as the user's link would be (oldest first, each in its own
+        # savepoint), by the inbox's rights: a CSM need not have accounting rights.
+        events = (
+            self.env["cs.billing.event"]
+            .sudo()
+            .browse(sorted(i for ids in found.values() for i in ids))
+        )
+        events.sorted(lambda e: (e.event_created or e.create_date, e.id)).action_reprocess()
 
     def close_subscription(self, close_reason_id=False):
         paid_until = {self.id: self.recurring_next_date} if self.recurring_next_date else {}

@@ -828,6 +828,27 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertFalse(self.account.activity_ids)
         self.assertIn("All of them are applied now.", self.account.message_ids[0].body)
 
+    def test_subscription_given_its_stripe_id_gets_its_waiting_events(self):
+        """Stripe's events arrive before the subscription in Odoo has its Stripe id:
+        they wait unmatched, and are applied once a user enters the id."""
+        other = stripe_subscription()
+        other["id"] = "sub_entered_later"
+        self.post(stripe_event("customer.subscription.updated", other, 1790000000))
+        self.process()
+        stored = self.Event.search([("account_id", "=", self.account.id)])
+        self.assertEqual(stored.state, "unmatched")
+        self.account.user_id = self.cs_manager
+        stored._alert_responsible("unmatched")
+        self.assertEqual(self.account.activity_ids.summary, "Billing events to link")
+        self.sub.with_user(self.cs_user).external_subscription_ref = "sub_entered_later"
+        self.assertEqual((stored.state, stored.subscription_id), ("processed", self.sub))
+        notes = "".join(self.sub.message_ids.mapped("body"))
+        self.assertIn("1 billing events that matched no subscription name this one", notes)
+        self.assertFalse(self.account.activity_ids, "nothing is left to link")
+        # Unrelated edits re-queue nothing.
+        self.sub.external_subscription_ref = "sub_entered_later"
+        self.assertEqual(stored.state, "processed")
+
     def test_retry_with_backoff_then_failed(self):
         event = stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1790000000)
         self.post(event)
