@@ -232,6 +232,21 @@ class SaleSubscription(models.Model):
                     )
                 )
 
+    @api.constrains("billing_account_id", "company_id")
+    def _check_billing_account_company(self):
+        """The billing account's events are matched to this subscription: both of one
+        company (subscription_oca does not check its fields' companies itself)."""
+        for sub in self.filtered("billing_account_id"):
+            if sub.billing_account_id.company_id != sub.company_id:
+                raise ValidationError(
+                    self.env._(
+                        "Subscription %(name)s belongs to %(company)s: its billing account "
+                        "must be one of that company.",
+                        name=sub.display_name,
+                        company=sub.company_id.display_name,
+                    )
+                )
+
     # ------------------------------------------------------------------
     # ORM hooks: every MRR change inside Odoo reaches the ledger
     # ------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from freezegun import freeze_time
 
 from odoo.exceptions import AccessError
+from odoo.exceptions import ValidationError
 from odoo.tests import new_test_user
 from odoo.tests import tagged
 
@@ -109,6 +110,17 @@ class TestSecurity(CustomerSuccessCase):
         )
         account.write({"name": "Kaspi Pay"})
         self.assertEqual(account.company_id, self.company)
+
+    def test_billing_account_of_another_company_is_refused(self):
+        """A company's provider events never reach another company's subscription."""
+        account_b = self.env["cs.billing.account"].create(
+            {"name": "Stripe B", "provider": "stripe", "company_id": self.company_b.id}
+        )
+        with self.assertRaises(ValidationError):
+            self.sub_a.billing_account_id = account_b
+        self.sub_b.billing_account_id = account_b
+        self.sub_a.billing_account_id = self.account
+        self.assertEqual(self.sub_a.billing_account_id.company_id, self.sub_a.company_id)
 
     def test_cs_user_works_accounts(self):
         customer = self.customer.with_user(self.cs_user)
