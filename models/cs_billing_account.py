@@ -64,6 +64,7 @@ class CsBillingAccount(models.Model):
     _inherit = ["mail.thread", "mail.activity.mixin"]
     _description = "Billing Provider Account"
     _order = "company_id, name"
+    _check_company_auto = True  # the payment journal is of the account's company
 
     # Tracked: who changed what in the settings (never the secrets, whose values
     # would land in the chatter).

@@ -3,6 +3,7 @@
 from freezegun import freeze_time
 
 from odoo.exceptions import AccessError
+from odoo.exceptions import UserError
 from odoo.exceptions import ValidationError
 from odoo.tests import new_test_user
 from odoo.tests import tagged
@@ -121,6 +122,13 @@ class TestSecurity(CustomerSuccessCase):
         self.sub_b.billing_account_id = account_b
         self.sub_a.billing_account_id = self.account
         self.assertEqual(self.sub_a.billing_account_id.company_id, self.sub_a.company_id)
+        # Its payments are registered in a journal of its own company too.
+        journal_b = self.env["account.journal"].create(
+            {"name": "Bank B", "code": "BNKB", "type": "bank", "company_id": self.company_b.id}
+        )
+        with self.assertRaises(UserError):
+            self.account.journal_id = journal_b
+        account_b.journal_id = journal_b
 
     def test_cs_user_works_accounts(self):
         customer = self.customer.with_user(self.cs_user)
