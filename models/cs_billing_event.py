@@ -537,8 +537,19 @@ class CsBillingEvent(models.Model):
 
     def _schedule(self, subscription, summary, note, days=0):
         """A to-do for the CSM; an identical one still open is brought up to date
-        instead (one "Upgrade" to-do for three upgrades, not three)."""
+        instead (one "Upgrade" to-do for three upgrades, not three).
+
+        ``summary`` and ``note`` are text, or functions of an environment in the
+        CSM's language (``lambda env: env._(...)``): a to-do reads in the language of
+        the person it is for, whatever the language the inbox job runs in.
+        """
         return self._schedule_many([(subscription, summary, note, days)])
+
+    @staticmethod
+    def _text(value, env):
+        """``value`` for a reader of ``env``'s language: text as it is, or a function
+        of the environment called with it."""
+        return value(env) if callable(value) else value
 
     def _schedule_many(self, todos):
         """:meth:`_schedule` for a batch of ``(subscription, summary, note, days)``:
@@ -547,20 +558,26 @@ class CsBillingEvent(models.Model):
         if not todos:
             return Activity
         today = fields.Date.context_today(self)
+        rendered = []
+        for subscription, summary, note, days in todos:
+            user = self._csm_of(subscription)
+            env = self.with_context(lang=user.lang or self.env.lang).env
+            rendered.append(
+                (subscription, user, self._text(summary, env), self._text(note, env), days)
+            )
         open_todos = Activity.search(
             [
                 ("res_model", "=", "sale.subscription"),
-                ("res_id", "in", list({sub.id for sub, *_rest in todos})),
-                ("summary", "in", list({summary for _sub, summary, *_rest in todos})),
+                ("res_id", "in", list({sub.id for sub, *_rest in rendered})),
+                ("summary", "in", list({summary for _sub, _user, summary, *_rest in rendered})),
             ]
         )
         found = {(a.res_id, a.user_id.id, a.summary): a for a in open_todos}
         todo_type = self.env.ref("mail.mail_activity_data_todo")
         model_id = self.env["ir.model"]._get_id("sale.subscription")
         new = {}
-        for subscription, summary, note, days in todos:
+        for subscription, user, summary, note, days in rendered:
             deadline = today + timedelta(days=days)
-            user = self._csm_of(subscription)
             key = (subscription.id, user.id, summary)
             if key in found:
                 todo = found[key]
@@ -679,14 +696,14 @@ class CsBillingEvent(models.Model):
         partner = subscription.commercial_partner_id
         self._schedule(
             subscription,
-            self.env._("Payment failed: %(customer)s", customer=partner.name),
-            self.env._(
+            lambda env: env._("Payment failed: %(customer)s", customer=partner.name),
+            lambda env: env._(
                 "A payment of %(amount)s %(currency)s from %(customer)s failed (%(reason)s). "
                 "Check the payment method with the customer.",
-                amount=self._money(amount, currency),
+                amount=self._money(amount, currency, env),
                 currency=currency.name,
                 customer=partner.name,
-                reason=reason,
+                reason=self._text(reason, env),
             ),
         )
         if notify:
@@ -698,11 +715,12 @@ class CsBillingEvent(models.Model):
             currency=currency.name,
         )
 
-    def _money(self, amount, currency):
+    def _money(self, amount, currency, env=None):
         """An amount as people read it: the currency's decimals, grouped the way of the
-        language the message is written in (``450 000,00`` in Russian)."""
+        language the message is written in (``450 000,00`` in Russian), that of
+        ``env`` if given."""
         digits = currency.decimal_places if currency else 2
-        return tools.formatLang(self.env, amount or 0.0, digits=digits)
+        return tools.formatLang(env or self.env, amount or 0.0, digits=digits)
 
     def _provider_name(self):
         return dict(PROVIDERS).get(self.provider, self.provider or "")
@@ -714,22 +732,26 @@ class CsBillingEvent(models.Model):
         partner = subscription.commercial_partner_id
         new_mrr = subscription.mrr
         delta = new_mrr - old_mrr
-        amounts = {
-            "customer": partner.name,
-            "provider": self._provider_name(),
-            "old": self._money(old_mrr, subscription.currency_id),
-            "new": self._money(new_mrr, subscription.currency_id),
-            "currency": subscription.currency_id.name,
-        }
+        provider = self._provider_name()
+
+        def amounts(env):
+            return {
+                "customer": partner.name,
+                "provider": provider,
+                "old": self._money(old_mrr, subscription.currency_id, env),
+                "new": self._money(new_mrr, subscription.currency_id, env),
+                "currency": subscription.currency_id.name,
+            }
+
         if old_mrr and delta > 0:
             todos.append(
                 (
                     subscription,
-                    self.env._("Upgrade: thank %(customer)s", customer=partner.name),
-                    self.env._(
+                    lambda env: env._("Upgrade: thank %(customer)s", customer=partner.name),
+                    lambda env: env._(
                         "%(customer)s upgraded in %(provider)s: "
                         "MRR %(old)s → %(new)s %(currency)s.",
-                        **amounts,
+                        **amounts(env),
                     ),
                     2,
                 )
@@ -743,12 +765,12 @@ class CsBillingEvent(models.Model):
             todos.append(
                 (
                     subscription,
-                    self.env._("Downgrade: call %(customer)s today", customer=partner.name),
-                    self.env._(
+                    lambda env: env._("Downgrade: call %(customer)s today", customer=partner.name),
+                    lambda env: env._(
                         "%(customer)s downgraded in %(provider)s: "
                         "MRR %(old)s → %(new)s %(currency)s. "
                         "Find out why and try to win the revenue back.",
-                        **amounts,
+                        **amounts(env),
                     ),
                     0,
                 )
@@ -771,16 +793,22 @@ class CsBillingEvent(models.Model):
         if subscription.stage_id.type != "post":
             subscription.close_subscription()
         partner = subscription.commercial_partner_id
-        reason = reason or self.env._("no reason given")
+        given = reason
+        provider = self._provider_name()
+
+        def reason_in(env):
+            return self._text(given, env) or env._("no reason given")
+
+        reason = reason_in(self.env)
         self._schedule(
             subscription,
-            self.env._("Exit interview: %(customer)s", customer=partner.name),
-            self.env._(
+            lambda env: env._("Exit interview: %(customer)s", customer=partner.name),
+            lambda env: env._(
                 "%(customer)s cancelled in %(provider)s (%(reason)s). Hold the exit interview "
                 "and record the churn reason. %(comment)s",
                 customer=partner.name,
-                provider=self._provider_name(),
-                reason=reason,
+                provider=provider,
+                reason=reason_in(env),
                 comment=comment,
             ),
             days=1,

@@ -125,7 +125,7 @@ class CsBillingEventCloudpayments(models.Model):
             subscription,
             amount,
             currency,
-            self.env._("CloudPayments: %(reason)s", reason=reason or "-"),
+            lambda env: env._("CloudPayments: %(reason)s", reason=reason or "-"),
         )
 
     def _cloudpayments_refund(self, data):
@@ -164,16 +164,15 @@ class CsBillingEventCloudpayments(models.Model):
             # CloudPayments stopped the subscription after failed charges.
             return self._effect_cancelled(
                 subscription,
-                self.env._("the payments failed"),
+                lambda env: env._("the payments failed"),
                 vals=synced,
                 delinquent=True,
             )
         if status in ("Cancelled", "Expired"):
-            reason = (
-                self.env._("the last paid period was reached")
-                if status == "Expired"
-                else self.env._("cancelled in CloudPayments")
-            )
+            if status == "Expired":
+                reason = lambda env: env._("the last paid period was reached")  # noqa: E731
+            else:
+                reason = lambda env: env._("cancelled in CloudPayments")  # noqa: E731
             return self._effect_cancelled(subscription, reason, vals=synced)
         if status not in ("Active", "PastDue"):
             return "ignored", self.env._("Unknown subscription status %(status)s.", status=status)

@@ -114,16 +114,16 @@ class CsBillingEventStripe(models.Model):
             due = _ts((dispute.get("evidence_details") or {}).get("due_by"))
             self._schedule(
                 subscription,
-                self.env._("Dispute: call %(customer)s today", customer=partner.name),
-                self.env._(
+                lambda env: env._("Dispute: call %(customer)s today", customer=partner.name),
+                lambda env: env._(
                     "%(customer)s disputes a payment of %(amount)s %(currency)s with their "
                     "bank (%(reason)s). Find out what went wrong; evidence is due in Stripe "
                     "by %(date)s.",
                     customer=partner.name,
-                    amount=self._money(amount, currency),
+                    amount=self._money(amount, currency, env),
                     currency=currency.name,
                     reason=reason,
-                    date=tools.format_date(self.env, due) if due else "-",
+                    date=tools.format_date(env, due) if due else "-",
                 ),
             )
             message = self.env._(
@@ -195,15 +195,16 @@ class CsBillingEventStripe(models.Model):
         partner = subscription.commercial_partner_id
         end = _ts(obj.get("trial_end"))
         end_text = tools.format_date(self.env, end) if end else "-"
+        provider = self._provider_name()
         self._schedule(
             subscription,
-            self.env._("Trial ends: help %(customer)s convert", customer=partner.name),
-            self.env._(
+            lambda env: env._("Trial ends: help %(customer)s convert", customer=partner.name),
+            lambda env: env._(
                 "The %(provider)s trial of %(customer)s ends on %(date)s. Check their usage "
                 "and open questions, and help them choose a plan.",
-                provider=self._provider_name(),
+                provider=provider,
                 customer=partner.name,
-                date=end_text,
+                date=tools.format_date(env, end) if end else "-",
             ),
         )
         return "processed", self.env._("Trial ends on %(date)s: to-do for the CSM", date=end_text)
@@ -215,17 +216,18 @@ class CsBillingEventStripe(models.Model):
         code = (obj.get("currency") or "").upper()
         amount = to_major(obj.get("amount_due"), code)
         currency = self._find_currency(code, subscription.currency_id)
+        invoice = obj.get("number") or obj.get("id") or "-"
         self._schedule(
             subscription,
-            self.env._("Payment to confirm: %(customer)s", customer=partner.name),
-            self.env._(
+            lambda env: env._("Payment to confirm: %(customer)s", customer=partner.name),
+            lambda env: env._(
                 "The payment of %(amount)s %(currency)s by %(customer)s waits for the "
                 "customer's confirmation with their bank (invoice %(invoice)s). Make sure "
                 "they complete it.",
-                amount=self._money(amount, currency),
+                amount=self._money(amount, currency, env),
                 currency=code,
                 customer=partner.name,
-                invoice=obj.get("number") or obj.get("id") or "-",
+                invoice=invoice,
             ),
         )
         return "processed", self.env._(
@@ -269,8 +271,10 @@ class CsBillingEventStripe(models.Model):
             todos.append(
                 (
                     subscription,
-                    self.env._("Cancellation scheduled: %(customer)s", customer=partner.name),
-                    self.env._(
+                    lambda env: env._(
+                        "Cancellation scheduled: %(customer)s", customer=partner.name
+                    ),
+                    lambda env: env._(
                         "%(customer)s scheduled the cancellation of the subscription at the end "
                         "of the paid period (%(date)s). Talk to them before it ends.",
                         customer=partner.name,
@@ -466,7 +470,7 @@ class CsBillingEventStripe(models.Model):
             subscription,
             to_major(obj.get("amount_remaining", obj.get("amount_due")), code),
             currency,
-            self.env._("Stripe, attempt %(attempt)s", attempt=obj.get("attempt_count") or 1),
+            lambda env: env._("Stripe, attempt %(attempt)s", attempt=obj.get("attempt_count") or 1),
             next_attempt=_ts(obj.get("next_payment_attempt")),
             notify=self.event_type == "invoice.payment_failed",
         )

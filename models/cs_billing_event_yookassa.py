@@ -66,7 +66,7 @@ class CsBillingEventYookassa(models.Model):
                 return "processed", self.env._("The payment link expired unpaid.")
             link.write({"state": "cancelled", "last_message": reason, "event_id": self.id})
             return self._effect_payment_failed(
-                subscription, amount, currency, self.env._("YooKassa: %(r)s", r=reason)
+                subscription, amount, currency, lambda env: env._("YooKassa: %(r)s", r=reason)
             )
         # refund.succeeded: money went back; the accountant issues the credit note.
         return self._effect_refund(subscription, amount, currency, obj.get("payment_id"))

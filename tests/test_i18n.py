@@ -70,36 +70,56 @@ class TestTranslations(CustomerSuccessMixin, TransactionCase):
         self.assertEqual(field.field_description, "Billing Account")
 
     def test_crons_write_in_the_offices_language(self):
-        """Odoo runs crons without a language: what they write for people (here the
-        CSM's to-do for a failed payment) follows the installation's, the admin's."""
+        """Odoo runs crons without a language: what they write for everyone (the
+        event's result, chatter) follows the installation's, the admin's; a CSM's
+        to-do reads in that CSM's own language."""
+        self.env.invalidate_all()  # an earlier test's cache may still hold ru_RU as active
         self.env["res.lang"]._activate_lang("ru_RU")
         self.env.ref("base.module_customer_success")._update_translations("ru_RU")
         self.env.ref("base.user_admin").lang = "ru_RU"
         self._setup_billing("Stripe", "stripe", webhook_secret="whsec_lang")
         self.customer.name = "Восток"
+        self.cs_user.lang = "en_US"  # the customer's CSM reads English
         self._subscription(billing_account_id=self.account.id, external_subscription_ref="sub_ru")
-        invoice = {
-            "id": "in_ru", "object": "invoice", "currency": "usd", "amount_due": 10000,
-            "amount_remaining": 10000, "attempt_count": 1, "customer": "cus_ru",
-            "parent": {"subscription_details": {"subscription": "sub_ru"}},
-        }  # fmt: skip
-        body = json.dumps(
-            {
-                "id": "evt_ru",
-                "object": "event",
-                "type": "invoice.payment_failed",
-                "created": 1790000000,
-                "data": {"object": invoice},
-            }  # fmt: skip
-        ).encode()
-        event = stripe_adapter.verify(
-            body, stripe_adapter.sign(body, "whsec_lang"), "whsec_lang", tolerance=None
+        self.cs_manager.lang = "ru_RU"
+        other = self.env["res.partner"].create(
+            {"name": "Altyn", "is_company": True, "csm_id": self.cs_manager.id}
         )
-        self.Event._store(self.account, event)
+        self._subscription(
+            partner=other, billing_account_id=self.account.id, external_subscription_ref="sub_kz"
+        )
+        for ref in ("sub_ru", "sub_kz"):
+            invoice = {
+                "id": "in_%s" % ref, "object": "invoice", "currency": "usd", "amount_due": 1234567,
+                "amount_remaining": 1234567, "attempt_count": 1, "customer": "cus_ru",
+                "parent": {"subscription_details": {"subscription": ref}},
+            }  # fmt: skip
+            body = json.dumps(
+                {
+                    "id": "evt_%s" % ref,
+                    "object": "event",
+                    "type": "invoice.payment_failed",
+                    "created": 1790000000,
+                    "data": {"object": invoice},
+                }  # fmt: skip
+            ).encode()
+            event = stripe_adapter.verify(
+                body, stripe_adapter.sign(body, "whsec_lang"), "whsec_lang", tolerance=None
+            )
+            self.Event._store(self.account, event)
         cron_env = self.env(context={})  # as the scheduler calls it: no language
         self.assertEqual(cron_env["res.company"]._cs_cron_lang(), "ru_RU")
         cron_env["cs.billing.event"]._cron_process_events()
-        stored = self.Event._stored(self.account, "evt_ru")
+        stored = self.Event._stored(self.account, "evt_sub_ru")
         self.assertEqual(stored.state, "processed", stored.error)
-        summaries = self.env["mail.activity"].search([("res_model", "=", "sale.subscription")])
-        self.assertIn("Платёж не прошёл: Восток", summaries.mapped("summary"))
+        self.assertEqual(stored.result, "Платёж не прошёл, к оплате 12\xa0345,67 USD")
+        todos = self.env["mail.activity"].search([("res_model", "=", "sale.subscription")])
+        notes = {todo.summary: todo.note for todo in todos}
+        # The English-reading CSM's to-do, amounts grouped the English way.
+        self.assertIn(
+            "12,345.67 USD from Восток failed (Stripe, attempt 1)", notes["Payment failed: Восток"]
+        )
+        self.assertIn(
+            "Платёж 12&nbsp;345,67 USD от Altyn не прошёл (Stripe, попытка 1)",
+            notes["Платёж не прошёл: Altyn"],
+        )
