@@ -552,7 +552,10 @@ class CsHealthModel(models.Model):
         For every customer who churned in the last year, the model scores the
         metrics as they stood ``lead_days`` before the churn. False alarms are
         customers red or yellow on the first of each of the last 12 months who
-        did not churn within ``horizon_days``.
+        did not churn within ``horizon_days``. Only the customers the model scores
+        count: those of its segment, or for a model without one, those of every
+        segment without a model of its own (as it would be active, so that a draft
+        model can be tried before it replaces another).
         """
         today = today or fields.Date.context_today(self)
         Movement = self.env["cs.mrr.movement"].sudo()
@@ -566,11 +569,35 @@ class CsHealthModel(models.Model):
             ],
             ["partner_id", "date"],
         )
-        churn_dates = {}
+        all_churn_dates = {}
         for row in churns:
-            churn_dates.setdefault(row["partner_id"][0], []).append(row["date"])
+            all_churn_dates.setdefault(row["partner_id"][0], []).append(row["date"])
+        self.env.cr.execute(
+            "SELECT id FROM res_partner WHERE cs_is_account AND customer_since IS NOT NULL"
+        )
+        all_account_ids = [r[0] for r in self.env.cr.fetchall()]
+        self.env["res.partner"].flush_model(["cs_segment"])
+        self.env.cr.execute(
+            "SELECT id, cs_segment FROM res_partner WHERE id = ANY(%s)",
+            [list(set(all_account_ids) | set(all_churn_dates))],
+        )
+        segment_of = dict(self.env.cr.fetchall())
+        own_segments = set(self.search([("segment", "!=", False)]).mapped("segment"))
         for model in self:
             definition = model._definition()
+            if model.segment:
+                scored_segments = {model.segment}
+            else:
+                # Every segment, and customers without one, but those with their own model.
+                scored_segments = {False, *dict(self._fields["segment"].selection)} - own_segments
+            churn_dates = {
+                pid: dates
+                for pid, dates in all_churn_dates.items()
+                if (segment_of.get(pid) or False) in scored_segments
+            }
+            account_ids = [
+                pid for pid in all_account_ids if (segment_of.get(pid) or False) in scored_segments
+            ]
 
             def warns(values, model=model, definition=definition):
                 score_, zone, _rows = health_service.score(
@@ -593,10 +620,6 @@ class CsHealthModel(models.Model):
                         scored += 1
                         detected += verdict
             alarms = false_alarms = 0
-            self.env.cr.execute(
-                "SELECT id FROM res_partner WHERE cs_is_account AND customer_since IS NOT NULL"
-            )
-            account_ids = [r[0] for r in self.env.cr.fetchall()]
             for months_back in range(1, 13):
                 day = fields.Date.subtract(today.replace(day=1), months=months_back)
                 if day + timedelta(days=horizon_days) > today:

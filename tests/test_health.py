@@ -321,3 +321,12 @@ class TestHealthBacktest(CustomerSuccessCase):
         pessimist.action_backtest(today=TODAY)
         self.assertEqual(pessimist.backtest_detected, 100.0)
         self.assertTrue(Model.browse(pessimist.id).backtest_date)
+        # A model is tried on the customers it scores: an Enterprise model on
+        # Enterprise customers only, the default one on the others.
+        enterprise = model.copy({"name": "Enterprise", "segment": "enterprise"})
+        enterprise.action_backtest(today=TODAY)
+        self.assertEqual(enterprise.backtest_churned, 0)
+        busy.cs_segment = "enterprise"
+        (model | enterprise).action_backtest(today=TODAY)
+        self.assertEqual((enterprise.backtest_churned, enterprise.backtest_detected), (1, 0.0))
+        self.assertEqual((model.backtest_churned, model.backtest_detected), (1, 100.0))
