@@ -499,6 +499,28 @@ class TestCloudpaymentsWebhook(CustomerSuccessMixin, HttpCase):
             event.action_reprocess()
         self.assertEqual(event.state, "processed", event.error)
 
+    def test_a_payment_that_links_the_subscription_applies_its_waiting_events(self):
+        """The subscription's state arrived before anything tied it to Odoo; the first
+        payment, matched by our code, links it, and the waiting event is applied."""
+        other = self._subscription(
+            price=15000.0, currency=self.kzt, billing_account_id=self.account.id
+        )
+        stranger = {"AccountId": "x", "Email": "nobody@example.com"}
+        self.post("recurrent", recurrent_params(Id="sc_later", amount="18000.00", **stranger))
+        self.process(api_subscription(Id="sc_later", amount=18000.0, **stranger))
+        waiting = self.events()
+        self.assertEqual(waiting.state, "unmatched")
+        self.post("pay", pay_params(SubscriptionId="sc_later", txn="1701900", InvoiceId=other.code))
+        self.process(
+            api_payment(
+                SubscriptionId="sc_later", txn="1701900", InvoiceId=other.code, AccountId="x"
+            ),
+            api_subscription(Id="sc_later", amount=18000.0, **stranger),
+        )
+        self.assertEqual(other.external_subscription_ref, "sc_later")
+        self.assertEqual((waiting.state, waiting.subscription_id), ("processed", other))
+        self.assertEqual(other.mrr, 18000.0)
+
     def test_api_trouble_is_retried_with_a_clear_error(self):
         self.post("pay", pay_params())
         with mute_logger("odoo.addons.customer_success.models.cs_billing_event"):
