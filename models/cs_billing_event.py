@@ -383,41 +383,46 @@ class CsBillingEvent(models.Model):
         billing account for its responsible, one open to-do per account and state
         brought up to date with each new event (an email tells them when it is
         created, as for any to-do assigned to them)."""
-        for account, events in self.grouped("account_id").items():
-            user = account.user_id
-            if not user.active:
-                continue
-            env = self.with_context(lang=user.lang).env  # in the responsible's language
-            count = self.search_count([("account_id", "=", account.id), ("state", "=", state)])
-            summary, introduction = self._alert_texts(env, state, account, count)
-            note = Markup("<p>%s</p><ul>%s</ul>") % (
-                introduction,
-                Markup().join(
-                    Markup("<li>%s %s: %s</li>")
-                    % (e.event_type, e.external_id, e.error if state == "failed" else e.result)
-                    for e in events[:5]
-                ),
-            )
-            todo = account._cs_alert_todo(user, summary)
-            if todo:
-                todo.note = note
-            else:
-                account.activity_schedule(
-                    "mail.mail_activity_data_todo", summary=summary, note=note, user_id=user.id
-                )
+        for account in self.account_id:
+            self._sync_alert(account, state, create=True)
 
     def _close_settled_alerts(self):
-        """Mark done the responsible's to-do of an account whose failed, or unmatched,
-        events have all been applied since (reprocessed or linked)."""
+        """Bring the responsible's to-dos of these events' accounts up to date after some
+        were applied (reprocessed or linked): the count and list of those still
+        waiting, or, when none is left, the to-do marked done."""
         for account in self.account_id:
-            user = account.user_id
-            env = self.with_context(lang=user.lang).env
             for state in ("failed", "unmatched"):
-                if self.search_count([("account_id", "=", account.id), ("state", "=", state)]):
-                    continue
-                todo = account._cs_alert_todo(user, self._alert_texts(env, state, account, 0)[0])
-                if todo:
-                    todo.action_feedback(feedback=env._("All of them are applied now."))
+                self._sync_alert(account, state)
+
+    def _sync_alert(self, account, state, create=False):
+        """The to-do of ``account``'s responsible about its events in ``state``, written
+        from what waits now (the newest five listed), in the responsible's language."""
+        user = account.user_id
+        if not user.active:
+            return
+        env = self.with_context(lang=user.lang).env
+        domain = [("account_id", "=", account.id), ("state", "=", state)]
+        count = self.search_count(domain)
+        summary, introduction = self._alert_texts(env, state, account, count)
+        todo = account._cs_alert_todo(user, summary)
+        if not count:
+            if todo:
+                todo.action_feedback(feedback=env._("All of them are applied now."))
+            return
+        note = Markup("<p>%s</p><ul>%s</ul>") % (
+            introduction,
+            Markup().join(
+                Markup("<li>%s %s: %s</li>")
+                % (e.event_type, e.external_id, e.error if state == "failed" else e.result)
+                for e in self.search(domain, order="id desc", limit=5)
+            ),
+        )
+        if todo:
+            todo.note = note
+        elif create:
+            account.activity_schedule(
+                "mail.mail_activity_data_todo", summary=summary, note=note, user_id=user.id
+            )
 
     @api.depends("state", "payload", "company_id")
     def _compute_candidate_subscription_ids(self):

@@ -822,6 +822,8 @@ class TestStripeWebhook(StripeWebhookCase):
         stored[0].action_reprocess()
         self.assertEqual(stored[0].state, "processed")
         self.assertEqual(self.account.activity_ids, todo, "one event still waits")
+        self.assertIn("match no subscription: 1", todo.note)  # kept true
+        self.assertNotIn("sub_unknown_1790000000", todo.note)
         self.sub.with_context(cs_billing_event_id=stored[1].id).action_cs_link_billing_event()
         self.assertEqual(stored[1].state, "processed")
         # All linked: the to-do is done, and the account's chatter says so.
