@@ -798,13 +798,11 @@ class CsBillingEvent(models.Model):
         if subscription.stage_id.type != "post":
             subscription.close_subscription()
         partner = subscription.commercial_partner_id
-        given = reason
         provider = self._provider_name()
 
         def reason_in(env):
-            return self._text(given, env) or env._("no reason given")
+            return self._text(reason, env) or env._("no reason given")
 
-        reason = reason_in(self.env)
         self._schedule(
             subscription,
             lambda env: env._("Exit interview: %(customer)s", customer=partner.name),
@@ -818,15 +816,16 @@ class CsBillingEvent(models.Model):
             ),
             days=1,
         )
+        said = reason_in(self.env)  # the chatter and the event speak the office's language
         subscription._message_log(
             body=Markup("<p>%s</p>")
             % self.env._(
                 "%(provider)s: subscription cancelled (%(reason)s).",
-                provider=self._provider_name(),
-                reason=reason,
+                provider=provider,
+                reason=said,
             ),
         )
-        return "processed", self.env._("Cancelled (%(reason)s)", reason=reason)
+        return "processed", self.env._("Cancelled (%(reason)s)", reason=said)
 
     def _effect_refund(self, subscription, amount, currency, payment_ref):
         """B4 "refund": money went back to the customer; a chatter note, and the refund

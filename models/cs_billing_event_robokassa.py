@@ -169,11 +169,12 @@ class CsBillingPaymentRequestRobokassa(models.Model):
             # The open invoice of that amount, named in the link so that the payment
             # pays it; read as superuser: a CSM need not have invoicing rights.
             invoice = subscription.sudo()._cs_open_invoice(request.amount, request.currency_id)
+            description = request._link_description()
             receipt = None
             if account.receipt_vat_code:  # the shop fiscalises through Robokassa
                 try:
                     receipt = robokassa_adapter.receipt(
-                        request._link_description(),
+                        description,
                         request.amount,
                         account.receipt_vat_code,
                         account.receipt_tax_system,
@@ -192,7 +193,7 @@ class CsBillingPaymentRequestRobokassa(models.Model):
                 account.api_key,
                 account.robokassa_hash or "md5",
                 request.amount,
-                request._link_description(),
+                description,
                 {
                     robokassa_adapter.SHP_REQUEST: request.id,
                     robokassa_adapter.SHP_SUBSCRIPTION: subscription.code,

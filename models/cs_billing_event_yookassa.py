@@ -108,11 +108,12 @@ class CsBillingPaymentRequestYookassa(models.Model):
             subscription = request.subscription_id
             base = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
             payer = subscription.commercial_partner_id
+            description = request._link_description()
             receipt = None
             if account.receipt_vat_code:
                 try:
                     receipt = yookassa_adapter.receipt(
-                        request._link_description(),
+                        description,
                         request.amount,
                         request.currency_id.name,
                         account.receipt_vat_code,
@@ -134,7 +135,7 @@ class CsBillingPaymentRequestYookassa(models.Model):
                     account.api_key,
                     request.amount,
                     request.currency_id.name,
-                    request._link_description(),
+                    description,
                     {
                         "subscription_ref": subscription.code or "",
                         "cs_payment_request": request.id,

@@ -23,9 +23,9 @@ PAYMENT_STATUSES = [
     ("cancelled", "Cancelled"),
 ]
 
-# Fields whose change can move a subscription's MRR (ledger sync after write).
 # What the inbox matches a billing event to a subscription by.
 _BILLING_MATCH_FIELDS = {"billing_account_id", "external_subscription_ref", "code"}
+# Fields whose change can move a subscription's MRR (ledger sync after write).
 _MRR_FIELDS = {
     "stage_id",
     "template_id",
@@ -254,7 +254,7 @@ class SaleSubscription(models.Model):
     def create(self, vals_list):
         subs = super().create(vals_list)
         subs._cs_sync_ledger()
-        subs.filtered("billing_account_id")._cs_requeue_unmatched_events()
+        subs._cs_requeue_unmatched_events()
         return subs
 
     def write(self, vals):
@@ -330,9 +330,7 @@ class SaleSubscription(models.Model):
         # Applied at once, as the user's link would be (oldest first, each in its own
         # savepoint), by the inbox's rights: a CSM need not have accounting rights.
         events = (
-            self.env["cs.billing.event"]
-            .sudo()
-            .browse(sorted(i for ids in found.values() for i in ids))
+            self.env["cs.billing.event"].sudo().browse([i for ids in found.values() for i in ids])
         )
         events.sorted(lambda e: (e.event_created or e.create_date, e.id)).action_reprocess()
 
