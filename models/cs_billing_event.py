@@ -685,9 +685,12 @@ class CsBillingEvent(models.Model):
         return "processed", result
 
     def _effect_payment_failed(
-        self, subscription, amount, currency, reason, next_attempt=None, notify=True
+        self, subscription, amount, currency, reason, next_attempt=None, notify=True, advice=None
     ):
-        """B4 "payment failed": status failed, amount due, CSM activity, email to the client."""
+        """B4 "payment failed": status failed, amount due, CSM activity, email to the client.
+
+        ``reason`` and ``advice`` (what the CSM can do) are texts or functions of the
+        reader's environment, see :meth:`_text`."""
         if self._is_stale(subscription.cs_payment_synced_at):
             return "ignored", self.env._("Older than the payment state already applied.")
         subscription.write(
@@ -699,23 +702,29 @@ class CsBillingEvent(models.Model):
             }
         )
         partner = subscription.commercial_partner_id
-        self._schedule(
-            subscription,
-            lambda env: env._("Payment failed: %(customer)s", customer=partner.name),
-            lambda env: env._(
-                "A payment of %(amount)s %(currency)s from %(customer)s failed (%(reason)s). "
-                "Check the payment method with the customer.",
+
+        def note(env):
+            failed = env._(
+                "A payment of %(amount)s %(currency)s from %(customer)s failed (%(reason)s).",
                 amount=self._money(amount, currency, env),
                 currency=currency.name,
                 customer=partner.name,
                 reason=self._text(reason, env),
-            ),
+            )
+            then = self._text(advice, env) or env._("Check the payment method with the customer.")
+            return "%s %s" % (failed, then)
+
+        self._schedule(
+            subscription,
+            lambda env: env._("Payment failed: %(customer)s", customer=partner.name),
+            note,
         )
         if notify:
             template = self.env.ref("customer_success.mail_template_payment_failed")
             template.send_mail(subscription.id)
         return "processed", self.env._(
-            "Payment failed, %(amount)s %(currency)s due",
+            "Payment failed (%(reason)s), %(amount)s %(currency)s due",
+            reason=self._text(reason, self.env),
             amount=self._money(amount, currency),
             currency=currency.name,
         )

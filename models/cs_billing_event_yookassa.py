@@ -10,6 +10,104 @@ from ..services.providers.common import PayloadError
 _PAYMENT_EFFECT = {"succeeded": "payment.succeeded", "canceled": "payment.canceled"}
 
 
+def _decline(code, party):
+    """Why YooKassa cancelled a payment and what the CSM can do about it, each a
+    function of the reader's environment (its language).
+
+    Source: the reasons and parties of ``cancellation_details`` in YooKassa's
+    "Declined payments" guide and its Python SDK (``CancellationDetailsReasonCode``).
+    A code not listed there is shown as sent.
+    """
+
+    def reason(env):
+        labels = {
+            "3d_secure_failed": env._("3-D Secure not passed"),
+            "call_issuer": env._("declined by the issuer without a reason"),
+            "canceled_by_merchant": env._("cancelled through your shop's API"),
+            "card_expired": env._("the card has expired"),
+            "country_forbidden": env._("cards of this country are not accepted"),
+            "deal_expired": env._("the Safe Deal expired"),
+            "expired_on_confirmation": env._("not confirmed by the customer in time"),
+            "expired_on_capture": env._("not captured in time"),
+            "fraud_suspected": env._("suspected fraud"),
+            "general_decline": env._("declined without details"),
+            "identification_required": env._("YooMoney wallet limits exceeded"),
+            "insufficient_funds": env._("insufficient funds"),
+            "internal_timeout": env._("technical failure at YooKassa"),
+            "invalid_card_number": env._("wrong card number"),
+            "invalid_csc": env._("wrong card security code"),
+            "issuer_unavailable": env._("the issuer is unavailable"),
+            "loan_declined": env._("loan or instalments declined by the bank"),
+            "loan_declined_by_payer": env._("loan or instalments declined by the customer"),
+            "loan_application_expired": env._("the loan application expired"),
+            "payment_method_limit_exceeded": env._("payment limit reached"),
+            "payment_method_restricted": env._("payment method blocked"),
+            "permission_revoked": env._("autopayments revoked by the customer"),
+            "unsupported_mobile_operator": env._("mobile operator not supported"),
+            "rejected_by_timeout": env._("rejected on timeout"),
+            "unknown": env._("unknown reason"),
+        }
+        parties = {
+            "merchant": env._("cancelled by your shop"),
+            "yoo_money": env._("YooKassa's own decision"),
+            "payment_network": env._("declined by the bank or payment system"),
+        }
+        label = labels.get(code, code)
+        if party in parties:
+            return env._("YooKassa: %(reason)s — %(party)s", reason=label, party=parties[party])
+        return env._("YooKassa: %(r)s", r=label)
+
+    def advice(env):
+        other = env._("Ask the customer to pay with another card or payment method.")
+        link = env._("Send the customer a new payment link.")
+        later = env._(
+            "Try the payment again later, or ask the customer for another payment method."
+        )
+        again = env._("A technical failure: try the payment again.")
+        return {
+            "3d_secure_failed": env._(
+                "Ask the customer to pay again and confirm the payment with their bank, "
+                "or to use another card."
+            ),
+            "call_issuer": env._("Ask the customer to call their bank or to use another card."),
+            "general_decline": env._("Ask the customer to call their bank or to use another card."),
+            "canceled_by_merchant": env._(
+                "Check with your billing team why the payment was cancelled."
+            ),
+            "card_expired": other,
+            "country_forbidden": other,
+            "fraud_suspected": other,
+            "payment_method_restricted": other,
+            "unsupported_mobile_operator": other,
+            "loan_declined": other,
+            "deal_expired": link,
+            "expired_on_confirmation": link,
+            "expired_on_capture": link,
+            "loan_declined_by_payer": link,
+            "loan_application_expired": link,
+            "permission_revoked": env._(
+                "Send the customer a new payment link: paying it saves the card for "
+                "autopayments again."
+            ),
+            "identification_required": env._(
+                "Ask the customer to identify their YooMoney wallet or to pay another way."
+            ),
+            "insufficient_funds": env._(
+                "Ask the customer to top up the balance or to pay with another card."
+            ),
+            "invalid_card_number": env._(
+                "Ask the customer to pay again with the correct card details."
+            ),
+            "invalid_csc": env._("Ask the customer to pay again with the correct card details."),
+            "issuer_unavailable": later,
+            "payment_method_limit_exceeded": later,
+            "internal_timeout": again,
+            "rejected_by_timeout": again,
+        }.get(code) or env._("Check the payment method with the customer.")
+
+    return reason, advice
+
+
 class CsBillingEventYookassa(models.Model):
     """YooKassa's effects: the API's copy of the object decides, never the notification."""
 
@@ -58,15 +156,21 @@ class CsBillingEventYookassa(models.Model):
             self._yookassa_link_paid(obj.get("id"))
             return outcome
         if effect == "payment.canceled":
-            reason = (obj.get("cancellation_details") or {}).get("reason") or "canceled"
+            details = obj.get("cancellation_details") or {}
+            code = details.get("reason") or "unknown"
+            reason, advice = _decline(code, details.get("party"))
             link = self._yookassa_link(obj.get("id")).filtered(lambda r: r.state == "waiting")
-            if link and reason == "expired_on_confirmation":
+            if link and code == "expired_on_confirmation":
                 # The customer never opened our link: no failed payment to chase.
-                link.write({"state": "expired", "last_message": reason, "event_id": self.id})
+                link.write(
+                    {"state": "expired", "last_message": reason(self.env), "event_id": self.id}
+                )
                 return "processed", self.env._("The payment link expired unpaid.")
-            link.write({"state": "cancelled", "last_message": reason, "event_id": self.id})
+            link.write(
+                {"state": "cancelled", "last_message": reason(self.env), "event_id": self.id}
+            )
             return self._effect_payment_failed(
-                subscription, amount, currency, lambda env: env._("YooKassa: %(r)s", r=reason)
+                subscription, amount, currency, reason, advice=advice
             )
         # refund.succeeded: money went back; the accountant issues the credit note.
         return self._effect_refund(subscription, amount, currency, obj.get("payment_id"))

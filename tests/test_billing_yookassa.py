@@ -127,7 +127,30 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(self.sub.payment_status, "failed")
         self.assertEqual(self.sub.amount_due, 15000.0)
         self.assertFalse(event.payment_id)
-        self.assertIn("insufficient_funds", self.sub.activity_ids.note)
+        # YooKassa's reason code, as a CSM reads it, with what to do about it.
+        self.assertEqual(
+            event.result,
+            "Payment failed (YooKassa: insufficient funds — declined by the bank or payment "
+            "system), 15,000.00 KZT due",
+        )
+        self.assertIn(
+            "system). Ask the customer to top up the balance or to pay with another card.",
+            self.sub.activity_ids.note,
+        )
+
+    def test_decline_reasons_read_as_words(self):
+        from ..models.cs_billing_event_yookassa import _decline  # noqa: PLC0415
+
+        reason, advice = _decline("permission_revoked", "merchant")
+        self.assertEqual(
+            reason(self.env),
+            "YooKassa: autopayments revoked by the customer — cancelled by your shop",
+        )
+        self.assertIn("saves the card for autopayments again", advice(self.env))
+        # A code YooKassa adds later is shown as sent, with the general advice.
+        reason, advice = _decline("new_reason_2027", None)
+        self.assertEqual(reason(self.env), "YooKassa: new_reason_2027")
+        self.assertEqual(advice(self.env), "Check the payment method with the customer.")
 
     def test_pending_payment_is_not_acted_on(self):
         self.post(notification("payment.succeeded", payment()))
@@ -271,6 +294,10 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         self.post(notification("payment.canceled", expired))
         self.process_with_api(expired)
         self.assertEqual(request.state, "expired")
+        self.assertEqual(
+            request.last_message,
+            "YooKassa: not confirmed by the customer in time — YooKassa's own decision",
+        )
         # No failed payment to chase: no status change, no email, no to-do.
         self.assertEqual(self.sub.payment_status, "none")
         self.assertFalse(self.sub.activity_ids)

@@ -15,6 +15,7 @@ from odoo.modules.module import get_module_path
 from odoo.tests import TransactionCase
 from odoo.tests import tagged
 
+from ..models.cs_billing_event_yookassa import _decline
 from ..services.providers import stripe_adapter
 from .common import CustomerSuccessMixin
 
@@ -51,6 +52,14 @@ class TestTranslations(CustomerSuccessMixin, TransactionCase):
         self.assertEqual(stage.name, "В работе")
         form = ru.ref("subscription_oca.sale_subscription_form")
         self.assertIn("Закрыть подписку", form.arch_db)
+        # A provider's reason code reads as words, with what to do about it.
+        reason, advice = _decline("insufficient_funds", "payment_network")
+        self.assertEqual(
+            reason(ru), "ЮKassa: недостаточно средств — отклонено банком или платёжной системой"
+        )
+        self.assertEqual(
+            advice(ru), "Попросите клиента пополнить баланс или оплатить другой картой."
+        )
 
     def test_upgrade_replaces_translations_whose_english_changed(self):
         """Odoo's upgrade keeps a database's translation of a label whose English
@@ -112,7 +121,9 @@ class TestTranslations(CustomerSuccessMixin, TransactionCase):
         cron_env["cs.billing.event"]._cron_process_events()
         stored = self.Event._stored(self.account, "evt_sub_ru")
         self.assertEqual(stored.state, "processed", stored.error)
-        self.assertEqual(stored.result, "Платёж не прошёл, к оплате 12\xa0345,67 USD")
+        self.assertEqual(
+            stored.result, "Платёж не прошёл (Stripe, попытка 1), к оплате 12\xa0345,67 USD"
+        )
         todos = self.env["mail.activity"].search([("res_model", "=", "sale.subscription")])
         notes = {todo.summary: todo.note for todo in todos}
         # The English-reading CSM's to-do, amounts grouped the English way.
