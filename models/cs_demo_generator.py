@@ -189,7 +189,7 @@ class CsDemoGenerator(models.AbstractModel):
                         }
                     )
         pricelists = {}
-        for code in ("KZT", "USD"):
+        for code in ("KZT", "RUB", "USD"):
             pricelists[code] = env["product.pricelist"].search(
                 [
                     ("currency_id", "=", currencies[code].id),
@@ -258,6 +258,7 @@ class CsDemoGenerator(models.AbstractModel):
         accounts = {}
         for provider, name, code in (
             ("stripe", "Stripe USD", "USD"),
+            ("yookassa", "ЮKassa RUB", "RUB"),
             ("kaspi", "Kaspi Pay", "KZT"),
         ):
             accounts[provider] = env["cs.billing.account"].search(

@@ -5,7 +5,8 @@
 ``build_book`` simulates ``customers`` customers month by month over
 ``months`` months ending on ``today``: sign-ups (more recent months weigh
 more, as a growing business), trials, plans Start / Pro / Enterprise billed
-monthly, quarterly or annually in KZT or USD, introductory discounts that end,
+monthly, quarterly or annually in KZT, RUB (customers in Russia) or USD,
+introductory discounts that end,
 upgrades, downgrades, seat add-ons, churn and reactivation, and the payment
 state of every running subscription. The same seed always gives the same
 book. ``models/cs_demo_generator.py`` writes it to the database in bulk.
@@ -23,11 +24,18 @@ from . import mrr as mrr_service
 
 # Monthly list prices per plan and currency.
 PLANS = {
-    "start": {"tier": 1, "name": "Start", "KZT": 15000.0, "USD": 29.0, "seats": 5},
-    "pro": {"tier": 2, "name": "Pro", "KZT": 45000.0, "USD": 89.0, "seats": 20},
-    "enterprise": {"tier": 3, "name": "Enterprise", "KZT": 150000.0, "USD": 299.0, "seats": 100},
+    "start": {"tier": 1, "name": "Start", "KZT": 15000.0, "RUB": 2490.0, "USD": 29.0, "seats": 5},
+    "pro": {"tier": 2, "name": "Pro", "KZT": 45000.0, "RUB": 7490.0, "USD": 89.0, "seats": 20},
+    "enterprise": {
+        "tier": 3,
+        "name": "Enterprise",
+        "KZT": 150000.0,
+        "RUB": 24990.0,
+        "USD": 299.0,
+        "seats": 100,
+    },
 }
-ADDON = {"name": "Extra seats x5", "KZT": 6000.0, "USD": 12.0}
+ADDON = {"name": "Extra seats x5", "KZT": 6000.0, "RUB": 990.0, "USD": 12.0}
 PLAN_ORDER = ["start", "pro", "enterprise"]
 # billing key -> (rule type, interval, price factor on the monthly list price)
 BILLINGS = {
@@ -240,7 +248,9 @@ def build_book(customers=200, months=24, today=None, seed=42, csm_count=4):
                 break
         name = name or "%s %d" % (candidate, index + 1)
         used_names.add(name)
-        currency = "USD" if country == "RU" or rng.random() < 0.25 else "KZT"
+        # Customers in Russia pay in roubles (through YooKassa, Stripe does not serve
+        # them); in Kazakhstan one in four pays in dollars.
+        currency = "RUB" if country == "RU" else "USD" if rng.random() < 0.25 else "KZT"
         plan = rng.choices(PLAN_ORDER, weights=[0.55, 0.33, 0.12])[0]
         team = {"start": (3, 40), "pro": (20, 200), "enterprise": (150, 2000)}[plan]
         customer = DemoCustomer(
@@ -339,6 +349,11 @@ def _settle_payments(rng, subs, today):
             sub.provider = "stripe"
             sub.external_customer_ref = "cus_demo%06d" % sub.customer
             sub.external_subscription_ref = "sub_demo%06d" % sub.key
+        elif sub.currency == "RUB" and rng.random() < 0.7:
+            # YooKassa: the saved card is the customer's reference, our subscription
+            # code travels in each payment's metadata.
+            sub.provider = "yookassa"
+            sub.external_customer_ref = "%08x-000f-5000-8000-%012x" % (sub.customer, sub.key)
         elif sub.currency == "KZT" and rng.random() < 0.5:
             sub.provider = "kaspi"
             sub.external_customer_ref = "kaspi-%06d" % sub.customer

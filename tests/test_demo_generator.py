@@ -22,7 +22,14 @@ class TestDemoGenerator(TransactionCase):
         self.assertNotEqual(first.changes, other.changes)
         plans = Counter(s.plan for s in first.subscriptions)
         self.assertTrue({"start", "pro", "enterprise", "addon"} <= set(plans))
-        self.assertEqual({s.currency for s in first.subscriptions}, {"KZT", "USD"})
+        self.assertEqual({s.currency for s in first.subscriptions}, {"KZT", "RUB", "USD"})
+        # Customers in Russia pay in roubles, some through YooKassa.
+        russian = {c.key for c in first.customers if c.country == "RU"}
+        self.assertTrue(russian)
+        self.assertEqual(
+            {s.currency for s in first.subscriptions if s.customer in russian}, {"RUB"}
+        )
+        self.assertIn("yookassa", {s.provider for s in first.subscriptions})
         self.assertEqual(
             {s.billing for s in first.subscriptions}, {"monthly", "quarterly", "annual"}
         )
