@@ -238,8 +238,11 @@ def build_book(customers=200, months=24, today=None, seed=42, csm_count=4):
         country, city = _CITIES[rng.randrange(len(_CITIES))]
         name = None
         for _attempt in range(20):
+            prefix = _PREFIX[rng.randrange(len(_PREFIX))]
+            # The same legal forms under each country's name: ТОО in Kazakhstan, ООО in Russia.
+            prefix = {"RU": {"ТОО": "ООО"}, "KZ": {"ООО": "ТОО"}}[country].get(prefix, prefix)
             candidate = "%s «%s %s»" % (
-                _PREFIX[rng.randrange(len(_PREFIX))],
+                prefix,
                 _ROOT[rng.randrange(len(_ROOT))],
                 _SUFFIX[rng.randrange(len(_SUFFIX))],
             )
