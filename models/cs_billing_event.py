@@ -720,8 +720,9 @@ class CsBillingEvent(models.Model):
             note,
         )
         if notify:
+            # The email promises a retry only when the provider has scheduled one.
             template = self.env.ref("customer_success.mail_template_payment_failed")
-            template.send_mail(subscription.id)
+            template.with_context(cs_next_attempt=next_attempt or False).send_mail(subscription.id)
         return "processed", self.env._(
             "Payment failed (%(reason)s), %(amount)s %(currency)s due",
             reason=self._text(reason, self.env),

@@ -353,6 +353,9 @@ class TestCloudpaymentsWebhook(CustomerSuccessMixin, HttpCase):
             [("model", "=", "sale.subscription"), ("res_id", "=", self.sub.id)]
         )
         self.assertIn(self.customer, mail.recipient_ids)
+        # No retry is scheduled: the email promises none, and says how to pay.
+        self.assertNotIn("try again", mail.body_html)
+        self.assertIn("a link to pay", mail.body_html)
 
     def test_two_stage_payment_waits_for_its_confirmation(self):
         self.post("pay", pay_params(status="Authorized"))

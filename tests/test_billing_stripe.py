@@ -666,11 +666,9 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertFalse(stored.to_reconcile)
 
     def test_payment_failed(self):
-        event = stripe_event(
-            "invoice.payment_failed",
-            stripe_invoice(amount_due=10000, status="open", attempt_count=2),
-            1790000000,
-        )
+        invoice = stripe_invoice(amount_due=10000, status="open", attempt_count=2)
+        invoice["next_payment_attempt"] = 1790086400  # Stripe retries on 2026-09-22
+        event = stripe_event("invoice.payment_failed", invoice, 1790000000)
         self.post(event)
         self.process()
         self.assertEqual(self.sub.payment_status, "failed")
@@ -681,6 +679,10 @@ class TestStripeWebhook(StripeWebhookCase):
         )
         self.assertTrue(mail)
         self.assertIn(self.customer, mail.recipient_ids)
+        # The client is told when Stripe tries again.
+        self.assertIn("We will try again on", mail.body_html)
+        self.assertIn("09/22/2026", mail.body_html)
+        self.assertEqual(self.sub.next_payment_date, date(2026, 9, 22))
         # An older success arriving late does not hide the failure.
         older = stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1789990000)
         self.post(older)

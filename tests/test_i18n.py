@@ -78,6 +78,48 @@ class TestTranslations(CustomerSuccessMixin, TransactionCase):
         self.assertEqual(field.with_context(lang="ru_RU").field_description, "Платёжный аккаунт")
         self.assertEqual(field.field_description, "Billing Account")
 
+    def _migration_1_6(self):
+        path = "%s/migrations/18.0.1.6.0/post-migrate.py" % get_module_path("customer_success")
+        spec = importlib.util.spec_from_file_location("cs_migration_1_6", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        return migration
+
+    def test_upgrade_replaces_the_failed_payment_email_nobody_edited(self):
+        """1.5's email promised a retry that YooKassa, CloudPayments or Kaspi never
+        make; its template is noupdate, so the 1.6 migration replaces an unedited
+        body, Russian included, and leaves an edited one alone."""
+        self.env.invalidate_all()  # an earlier test's cache may still hold ru_RU as active
+        self.env["res.lang"]._activate_lang("ru_RU")
+        self.env.ref("base.module_customer_success")._update_translations("ru_RU")
+        migration = self._migration_1_6()
+        template = self.env.ref("customer_success.mail_template_payment_failed")
+        # As 1.5's data file left it (written by the loader, not through the sanitizer).
+        self.env.cr.execute(
+            "UPDATE mail_template SET body_html = %s WHERE id = %s",
+            [
+                json.dumps(
+                    {"en_US": migration.SHIPPED_1_5, "ru_RU": "<p>мы скоро повторим попытку</p>"}
+                ),
+                template.id,
+            ],
+        )
+        template.invalidate_recordset()
+        migration.migrate(self.env.cr, "18.0.1.5.0")
+        template.invalidate_recordset()
+        self.assertIn("cs_next_attempt", template.with_context(lang="en_US").body_html)
+        self.assertIn("мы пришлём", template.with_context(lang="ru_RU").body_html)
+        self.assertTrue(
+            self.env["ir.model.data"]
+            .search([("module", "=", "customer_success"), ("name", "=", migration.XMLID)])
+            .noupdate
+        )
+        # A body someone edited is theirs.
+        template.with_context(lang="en_US").body_html = "<p>Our own words</p>"
+        migration.migrate(self.env.cr, "18.0.1.5.0")
+        template.invalidate_recordset()
+        self.assertEqual(template.with_context(lang="en_US").body_html, "<p>Our own words</p>")
+
     def test_crons_write_in_the_offices_language(self):
         """Odoo runs crons without a language: what they write for everyone (the
         event's result, chatter) follows the installation's, the admin's; a CSM's
