@@ -685,12 +685,22 @@ class CsBillingEvent(models.Model):
         return "processed", result
 
     def _effect_payment_failed(
-        self, subscription, amount, currency, reason, next_attempt=None, notify=True, advice=None
+        self,
+        subscription,
+        amount,
+        currency,
+        reason,
+        next_attempt=None,
+        notify=True,
+        advice=None,
+        pay_url=None,
     ):
         """B4 "payment failed": status failed, amount due, CSM activity, email to the client.
 
         ``reason`` and ``advice`` (what the CSM can do) are texts or functions of the
-        reader's environment, see :meth:`_text`."""
+        reader's environment, see :meth:`_text`; ``next_attempt`` the date the provider
+        tries again, ``pay_url`` the provider's page where the client pays now (both
+        given in the email)."""
         if self._is_stale(subscription.cs_payment_synced_at):
             return "ignored", self.env._("Older than the payment state already applied.")
         subscription.write(
@@ -722,7 +732,10 @@ class CsBillingEvent(models.Model):
         if notify:
             # The email promises a retry only when the provider has scheduled one.
             template = self.env.ref("customer_success.mail_template_payment_failed")
-            template.with_context(cs_next_attempt=next_attempt or False).send_mail(subscription.id)
+            template.with_context(
+                cs_next_attempt=next_attempt or False,
+                cs_pay_url=pay_url if (pay_url or "").startswith("https://") else False,
+            ).send_mail(subscription.id)
         return "processed", self.env._(
             "Payment failed (%(reason)s), %(amount)s %(currency)s due",
             reason=self._text(reason, self.env),

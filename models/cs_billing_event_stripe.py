@@ -473,6 +473,10 @@ class CsBillingEventStripe(models.Model):
             lambda env: env._("Stripe, attempt %(attempt)s", attempt=obj.get("attempt_count") or 1),
             next_attempt=_ts(obj.get("next_payment_attempt")),
             notify=self.event_type == "invoice.payment_failed",
+            # Stripe's hosted page of the invoice: the client pays it there, any card.
+            pay_url=obj.get("hosted_invoice_url")
+            if isinstance(obj.get("hosted_invoice_url"), str)
+            else None,
         )
 
 

@@ -668,6 +668,7 @@ class TestStripeWebhook(StripeWebhookCase):
     def test_payment_failed(self):
         invoice = stripe_invoice(amount_due=10000, status="open", attempt_count=2)
         invoice["next_payment_attempt"] = 1790086400  # Stripe retries on 2026-09-22
+        invoice["hosted_invoice_url"] = "https://invoice.stripe.com/i/acct_1/test_YWNjdF8x"
         event = stripe_event("invoice.payment_failed", invoice, 1790000000)
         self.post(event)
         self.process()
@@ -682,6 +683,9 @@ class TestStripeWebhook(StripeWebhookCase):
         # The client is told when Stripe tries again.
         self.assertIn("We will try again on", mail.body_html)
         self.assertIn("09/22/2026", mail.body_html)
+        # ... and where to pay at once: Stripe's page of the invoice.
+        self.assertIn('href="https://invoice.stripe.com/i/acct_1/test_YWNjdF8x"', mail.body_html)
+        self.assertNotIn("we will send you a link", mail.body_html)
         self.assertEqual(self.sub.next_payment_date, date(2026, 9, 22))
         # An older success arriving late does not hide the failure.
         older = stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1789990000)
