@@ -18,6 +18,7 @@
         "data/ir_cron_data.xml",
         "data/res_lang_data.xml",
         "data/mail_template_data.xml",
+        "data/mail_activity_type_data.xml",
         "data/cs_health_data.xml",
         "views/sale_subscription_views.xml",
         "views/cs_mrr_movement_views.xml",

@@ -540,15 +540,16 @@ class CsBillingEvent(models.Model):
         partner = subscription.commercial_partner_id
         return partner.csm_id or partner.user_id or subscription.user_id or self.env.user
 
-    def _schedule(self, subscription, summary, note, days=0):
+    def _schedule(self, subscription, summary, note, days=0, activity_type=None):
         """A to-do for the CSM; an identical one still open is brought up to date
         instead (one "Upgrade" to-do for three upgrades, not three).
 
         ``summary`` and ``note`` are text, or functions of an environment in the
         CSM's language (``lambda env: env._(...)``): a to-do reads in the language of
         the person it is for, whatever the language the inbox job runs in.
+        ``activity_type`` is a plain to-do unless given.
         """
-        return self._schedule_many([(subscription, summary, note, days)])
+        return self._schedule_many([(subscription, summary, note, days)], activity_type)
 
     @staticmethod
     def _text(value, env):
@@ -556,7 +557,7 @@ class CsBillingEvent(models.Model):
         of the environment called with it."""
         return value(env) if callable(value) else value
 
-    def _schedule_many(self, todos):
+    def _schedule_many(self, todos, activity_type=None):
         """:meth:`_schedule` for a batch of ``(subscription, summary, note, days)``:
         one search for the open to-dos, one create for the new ones."""
         Activity = self.env["mail.activity"]
@@ -578,7 +579,7 @@ class CsBillingEvent(models.Model):
             ]
         )
         found = {(a.res_id, a.user_id.id, a.summary): a for a in open_todos}
-        todo_type = self.env.ref("mail.mail_activity_data_todo")
+        todo_type = activity_type or self.env.ref("mail.mail_activity_data_todo")
         model_id = self.env["ir.model"]._get_id("sale.subscription")
         new = {}
         for subscription, user, summary, note, days in rendered:
@@ -666,6 +667,11 @@ class CsBillingEvent(models.Model):
         matched = self._register_payment(
             subscription, amount, currency, reference, self._event_date()
         )
+        result = self.env._(
+            "Payment of %(amount)s %(currency)s",
+            amount=self._money(amount, currency),
+            currency=currency.name,
+        )
         if not self._is_stale(subscription.cs_payment_synced_at):
             subscription.write(
                 {
@@ -675,14 +681,38 @@ class CsBillingEvent(models.Model):
                     "cs_payment_synced_at": self.event_created,
                 }
             )
-        result = self.env._(
-            "Payment of %(amount)s %(currency)s",
-            amount=self._money(amount, currency),
-            currency=currency.name,
-        )
+            self._close_payment_issues(subscription, result)
         if not matched:
             result += " — " + self.env._("to reconcile")
         return "processed", result
+
+    def _payment_issue_type(self):
+        return self.env.ref(
+            "customer_success.mail_activity_type_payment_issue", raise_if_not_found=False
+        )
+
+    def _close_payment_issues(self, subscription, result):
+        """The CSM's payment to-dos of ``subscription`` are done once it owes nothing: no
+        one chases a customer who has paid. Each is marked done with ``result``, what
+        settled it."""
+        issue_type = self._payment_issue_type()
+        if not issue_type:
+            return
+        issues = self.env["mail.activity"].search(
+            [
+                ("res_model", "=", "sale.subscription"),
+                ("res_id", "=", subscription.id),
+                ("activity_type_id", "=", issue_type.id),
+            ]
+        )
+        if issues:
+            issues.action_feedback(
+                feedback=self.env._(
+                    "Closed by itself: %(result)s (%(provider)s).",
+                    result=result,
+                    provider=self._provider_name(),
+                )
+            )
 
     def _effect_payment_failed(
         self,
@@ -728,6 +758,7 @@ class CsBillingEvent(models.Model):
             subscription,
             lambda env: env._("Payment failed: %(customer)s", customer=partner.name),
             note,
+            activity_type=self._payment_issue_type(),
         )
         if notify:
             # The email promises a retry only when the provider has scheduled one.

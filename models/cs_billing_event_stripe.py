@@ -177,6 +177,8 @@ class CsBillingEventStripe(models.Model):
             currency=currency.name,
         )
         subscription._message_log(body=self._stripe_note(message))
+        if vals.get("payment_status") == "paid":
+            self._close_payment_issues(subscription, message)
         return "processed", message
 
     def _stripe_refund(self, subscription, charge, data):
@@ -229,6 +231,7 @@ class CsBillingEventStripe(models.Model):
                 customer=partner.name,
                 invoice=invoice,
             ),
+            activity_type=self._payment_issue_type(),
         )
         return "processed", self.env._(
             "Payment of %(amount)s %(currency)s waits for the customer's confirmation",

@@ -687,11 +687,24 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertIn('href="https://invoice.stripe.com/i/acct_1/test_YWNjdF8x"', mail.body_html)
         self.assertNotIn("we will send you a link", mail.body_html)
         self.assertEqual(self.sub.next_payment_date, date(2026, 9, 22))
+        issue = self.env.ref("customer_success.mail_activity_type_payment_issue")
+        self.assertEqual(self.sub.activity_ids.activity_type_id, issue)
         # An older success arriving late does not hide the failure.
         older = stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1789990000)
         self.post(older)
         self.process()
         self.assertEqual(self.sub.payment_status, "failed")
+        self.assertTrue(self.sub.activity_ids)
+        # Stripe's retry goes through: nobody chases a customer who has paid.
+        paid = stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1790086500)
+        self.post(paid)
+        self.process()
+        self.sub.invalidate_recordset()
+        self.assertEqual(self.sub.payment_status, "paid")
+        self.assertFalse(self.sub.activity_ids)
+        done = self.sub.message_ids.filtered(lambda m: "Closed by itself" in str(m.body))
+        self.assertIn("Payment of 100.00 USD (Stripe)", str(done.body))
+        self.assertIn("Payment failed: Vostok LLP", str(done.body))
 
     def test_voided_invoice_is_no_longer_due(self):
         failed = stripe_invoice(amount_due=10000, status="open")
@@ -710,7 +723,8 @@ class TestStripeWebhook(StripeWebhookCase):
         event = self.Event._stored(self.account, voided["id"])
         self.assertEqual(event.state, "processed")
         self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("paid", 0.0))
-        self.assertIn("INV-0001 voided", self.sub.message_ids[0].body)
+        self.assertIn("INV-0001 voided", str(self.sub.message_ids.mapped("body")))
+        self.assertFalse(self.sub.activity_ids)  # nothing is due: the to-do is done
         # Another invoice voided while nothing is due changes nothing.
         again = stripe_event("invoice.voided", stripe_invoice(status="void"), 1790001200)
         self.post(again)
