@@ -159,6 +159,13 @@ class CsBillingAccount(models.Model):
         "provider, the VAT rate of the service on the receipt of each payment link. Empty: "
         "payment links carry no receipt.",
     )
+    failure_payment_link = fields.Boolean(
+        string="Payment Link on Failure",
+        help="YooKassa: when a payment fails, a new payment link for the amount is made "
+        "and put in the failed-payment email, so that the client pays at once, with this "
+        "card or another (paying it saves the card for autopayments again). Off: the "
+        "email says that a link follows, and the CSM sends one.",
+    )
     receipt_tax_system = fields.Selection(
         [
             ("1", "General (OSN)"),

@@ -5,9 +5,21 @@ from odoo.exceptions import UserError
 
 from ..services.providers import yookassa_adapter
 from ..services.providers.common import PayloadError
+from ..services.providers.common import WebhookError
 
 # What the API status of the re-fetched object means, whatever the notification said.
 _PAYMENT_EFFECT = {"succeeded": "payment.succeeded", "canceled": "payment.canceled"}
+
+
+# Reasons whose remedy is a new payment link.
+_LINK_ADVICE = {
+    "deal_expired",
+    "expired_on_confirmation",
+    "expired_on_capture",
+    "loan_declined_by_payer",
+    "loan_application_expired",
+    "permission_revoked",
+}
 
 
 def _decline(code, party):
@@ -169,11 +181,58 @@ class CsBillingEventYookassa(models.Model):
             link.write(
                 {"state": "cancelled", "last_message": reason(self.env), "event_id": self.id}
             )
+            pay_url = None
+            # Not for the shop's own cancellation, nor for a payment of one of our links
+            # (the client was on the payment page already: one email per attempt at most).
+            if code != "canceled_by_merchant" and not link:
+                pay_url = self._yookassa_failure_link(subscription, amount, currency)
+            if pay_url:
+                advice = self._with_link_sent(advice, code)
             return self._effect_payment_failed(
-                subscription, amount, currency, reason, advice=advice
+                subscription, amount, currency, reason, advice=advice, pay_url=pay_url
             )
         # refund.succeeded: money went back; the accountant issues the credit note.
         return self._effect_refund(subscription, amount, currency, obj.get("payment_id"))
+
+    def _yookassa_failure_link(self, subscription, amount, currency):
+        """A new payment link for a failed payment, when the account asks for one: its
+        URL goes in the failed-payment email. A link that cannot be made (credentials,
+        receipt data, YooKassa's refusal, the network) leaves the failure as it is, with
+        the reason in the subscription's chatter."""
+        account = self.account_id.sudo()
+        if not account.failure_payment_link or not amount:
+            return None
+        try:
+            with self.env.cr.savepoint():
+                request = self.env["cs.billing.payment.request"].create(
+                    {
+                        "account_id": account.id,
+                        "subscription_id": subscription.id,
+                        "amount": amount,
+                        "currency_id": currency.id,
+                    }
+                )
+                request._send_yookassa()
+        except (UserError, WebhookError, ValueError, OSError) as exc:
+            subscription._message_log(
+                body=self.env._(
+                    "No payment link could be made for the failed payment: %(reason)s",
+                    reason=str(exc),
+                )
+            )
+            return None
+        return request.payment_link
+
+    @staticmethod
+    def _with_link_sent(advice, code):
+        """``advice`` once the link went out: where the advice was to send one, only
+        that it went."""
+
+        def told(env):
+            sent = env._("A new payment link went to the customer with the failed-payment email.")
+            return sent if code in _LINK_ADVICE else "%s %s" % (sent, advice(env))
+
+        return told
 
     def _yookassa_link(self, payment_id):
         """Our payment link that created this payment, if any."""

@@ -225,6 +225,74 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
             action = self.sub.with_user(self.cs_user).action_cs_payment_link()
         return self.env["cs.billing.payment.request"].browse(action["res_id"]), create
 
+    def test_failed_payment_gets_a_new_link_in_the_email(self):
+        """An autopayment fails; the account sends a payment link on failure: the
+        client's email carries it, the CSM's to-do says so."""
+        self.account.failure_payment_link = True
+        failed = payment(status="canceled")
+        failed["cancellation_details"] = {"party": "payment_network", "reason": "card_expired"}
+        self.post(notification("payment.canceled", failed))
+        with patch("yookassa.Payment.create", return_value=self.created_payment()) as create:
+            self.process_with_api(failed)
+        event = self.Event.search([("account_id", "=", self.account.id)])
+        self.assertEqual(event.state, "processed", event.error)
+        params, _key = create.call_args.args
+        self.assertEqual(params["amount"], {"value": "15000.00", "currency": "KZT"})
+        link = self.env["cs.billing.payment.request"].search(
+            [("subscription_id", "=", self.sub.id)]
+        )
+        self.assertEqual((link.state, link.amount), ("waiting", 15000.0))
+        mail = self.env["mail.mail"].search(
+            [("model", "=", "sale.subscription"), ("res_id", "=", self.sub.id)]
+        )
+        self.assertIn('href="%s"' % link.payment_link.replace("&", "&amp;"), mail.body_html)
+        self.assertNotIn("we will send you a link", mail.body_html)
+        self.assertIn(
+            "A new payment link went to the customer with the failed-payment email. "
+            "Ask the customer to pay with another card or payment method.",
+            self.sub.activity_ids.note,
+        )
+        # Paying that link settles the failure and closes the CSM's to-do.
+        paid = dict(payment(ref=self.sub.code), id=link.external_id)
+        self.post(notification("payment.succeeded", paid))
+        self.process_with_api(paid)
+        self.assertEqual((link.state, self.sub.payment_status), ("processed", "paid"))
+        self.assertFalse(self.sub.activity_ids)
+
+    def test_declined_payment_of_our_link_gets_no_second_link(self):
+        self.account.failure_payment_link = True
+        request, _create = self.send_link()
+        declined = payment(status="canceled", ref=self.sub.code)
+        self.post(notification("payment.canceled", declined))
+        with patch("yookassa.Payment.create") as create:
+            self.process_with_api(declined)
+        create.assert_not_called()
+        self.assertEqual(request.state, "cancelled")
+        self.assertEqual(self.sub.payment_status, "failed")
+
+    def test_failed_payment_without_a_link_when_yookassa_refuses_one(self):
+        from yookassa.domain.exceptions import BadRequestError  # noqa: PLC0415
+
+        self.account.failure_payment_link = True
+        self.post(notification("payment.canceled", payment(status="canceled")))
+        refusal = BadRequestError({"type": "error", "code": "invalid_request"})
+        with patch("yookassa.Payment.create", side_effect=refusal):
+            self.process_with_api(payment(status="canceled"))
+        event = self.Event.search([("account_id", "=", self.account.id)])
+        self.assertEqual(event.state, "processed", event.error)
+        self.assertEqual(self.sub.payment_status, "failed")
+        self.assertFalse(
+            self.env["cs.billing.payment.request"].search([("subscription_id", "=", self.sub.id)])
+        )
+        self.assertIn(
+            "No payment link could be made for the failed payment",
+            str(self.sub.message_ids.mapped("body")),
+        )
+        mail = self.env["mail.mail"].search(
+            [("model", "=", "sale.subscription"), ("res_id", "=", self.sub.id)]
+        )
+        self.assertIn("a link to pay", mail.body_html)
+
     def test_payment_link_is_paid_through_the_webhook(self):
         invoice = self._posted_invoice(self.sub, 15000.0)
         request, create = self.send_link()
