@@ -16,6 +16,7 @@ from odoo.tests import HttpCase
 from odoo.tests import TransactionCase
 from odoo.tests import tagged
 from odoo.tools import mute_logger
+from odoo.tools.safe_eval import safe_eval
 
 from ..services.providers import stripe_adapter
 from ..services.providers.common import AuthenticityError
@@ -705,6 +706,35 @@ class TestStripeWebhook(StripeWebhookCase):
         done = self.sub.message_ids.filtered(lambda m: "Closed by itself" in str(m.body))
         self.assertIn("Payment of 100.00 USD (Stripe)", str(done.body))
         self.assertIn("Payment failed: Vostok LLP", str(done.body))
+
+    def test_failed_payments_worklist(self):
+        """Billing → Failed Payments: the CSM's list of who owes what, until paid."""
+        Sub = self.env["sale.subscription"].with_user(self.cs_user)
+        action = (
+            self.env["ir.actions.act_window"]
+            .with_user(self.cs_user)
+            ._for_xml_id("customer_success.sale_subscription_action_payment_problems")
+        )
+        views = Sub.get_views(
+            [
+                (action["view_id"][0], "list"),
+                (False, "form"),
+                (action["search_view_id"][0], "search"),
+            ]
+        )
+        self.assertIn("MRR at Risk", views["views"]["list"]["arch"])
+
+        def listed():
+            return Sub.search(safe_eval(action["domain"]))
+
+        self.assertNotIn(self.sub, listed())
+        failed = stripe_invoice(amount_due=10000, status="open")
+        self.post(stripe_event("invoice.payment_failed", failed, 1790000000))
+        self.process()
+        self.assertIn(self.sub, listed())
+        self.post(stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1790000600))
+        self.process()
+        self.assertNotIn(self.sub, listed())
 
     def test_voided_invoice_is_no_longer_due(self):
         failed = stripe_invoice(amount_due=10000, status="open")
