@@ -65,7 +65,7 @@ def _decline(code, party):
             "payment_network": env._("declined by the bank or payment system"),
         }
         label = labels.get(code, code)
-        if party in parties:
+        if isinstance(party, str) and party in parties:
             return env._("YooKassa: %(reason)s — %(party)s", reason=label, party=parties[party])
         return env._("YooKassa: %(r)s", r=label)
 
@@ -168,8 +168,9 @@ class CsBillingEventYookassa(models.Model):
             self._yookassa_link_paid(obj.get("id"))
             return outcome
         if effect == "payment.canceled":
-            details = obj.get("cancellation_details") or {}
-            code = details.get("reason") or "unknown"
+            details = obj.get("cancellation_details")
+            details = details if isinstance(details, dict) else {}
+            code = str(details.get("reason") or "unknown")[:64]
             reason, advice = _decline(code, details.get("party"))
             link = self._yookassa_link(obj.get("id")).filtered(lambda r: r.state == "waiting")
             if link and code == "expired_on_confirmation":

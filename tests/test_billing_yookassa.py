@@ -151,6 +151,8 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         reason, advice = _decline("new_reason_2027", None)
         self.assertEqual(reason(self.env), "YooKassa: new_reason_2027")
         self.assertEqual(advice(self.env), "Check the payment method with the customer.")
+        reason, _advice = _decline("insufficient_funds", {"not": "a party"})
+        self.assertEqual(reason(self.env), "YooKassa: insufficient funds")
 
     def test_pending_payment_is_not_acted_on(self):
         self.post(notification("payment.succeeded", payment()))
