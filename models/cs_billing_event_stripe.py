@@ -259,6 +259,7 @@ class CsBillingEventStripe(models.Model):
         was_cancel_scheduled = subscription.cs_cancel_scheduled
         was_trial = subscription.cs_is_trial or previous.get("status") == "trialing"
         old_mrr = subscription.mrr
+        old_plan = subscription.template_id
         vals, period_end = self._stripe_subscription_vals(subscription, obj)
         # One write: flags, dates and price move together, so the ledger sees one change.
         subscription.with_context(cs_churn_kind="delinquent").write(vals)
@@ -269,6 +270,9 @@ class CsBillingEventStripe(models.Model):
         ):
             subscription.action_start_subscription()
         todos, messages = self._mrr_change(subscription, old_mrr)
+        plan_note = self._plan_note(subscription, old_plan)
+        if plan_note:
+            messages.insert(0, plan_note)
         partner = subscription.commercial_partner_id
         if obj.get("cancel_at_period_end") and not was_cancel_scheduled:
             todos.append(
@@ -314,12 +318,29 @@ class CsBillingEventStripe(models.Model):
             vals["next_payment_date"] = period_end
             if subscription.renewal_type == "auto":
                 vals["renewal_date"] = period_end
+        # The plan Stripe bills, when the admin mapped it: the card shows the new plan.
+        plan = subscription._cs_provider_plan(stripe_adapter.plan_refs(obj))
+        if plan and plan != subscription.template_id:
+            vals["template_id"] = plan.id
         commands = subscription._cs_recurring_amount_commands(
-            stripe_adapter.subscription_mrr(obj), obj.get("currency"), self._provider_name()
+            stripe_adapter.subscription_mrr(obj),
+            obj.get("currency"),
+            self._provider_name(),
+            plan=plan or None,
         )
         if commands:
             vals["sale_subscription_line_ids"] = commands
         return vals, period_end
+
+    def _plan_note(self, subscription, old_plan):
+        """'Plan: A → B' when the subscription changed plan, else None."""
+        if subscription.template_id == old_plan:
+            return None
+        return self.env._(
+            "Plan: %(old)s → %(new)s",
+            old=old_plan.display_name or "-",
+            new=subscription.template_id.display_name,
+        )
 
     def _stripe_note(self, result):
         return Markup("<p>%s</p>") % self.env._(
@@ -380,6 +401,7 @@ class CsBillingEventStripe(models.Model):
         if not batch:
             return self.browse()
         old_mrr = {sub: sub.mrr for _event, sub, _obj in batch}
+        old_plan = {sub: sub.template_id for _event, sub, _obj in batch}
         tracked = set(Sub._track_get_fields())
         for event, sub, obj in batch:
             vals, _period_end = event._stripe_subscription_vals(sub, obj)
@@ -410,6 +432,9 @@ class CsBillingEventStripe(models.Model):
         now = fields.Datetime.now()
         for event, sub, _obj in batch:
             event_todos, messages = event._mrr_change(sub, old_mrr[sub])
+            plan_note = event._plan_note(sub, old_plan[sub])
+            if plan_note:
+                messages.insert(0, plan_note)
             todos += event_todos
             result = "; ".join(messages) or self.env._("Subscription synced")
             notes[sub.id] = event._stripe_note(result)
@@ -502,7 +527,16 @@ class SaleSubscriptionBilling(models.Model):
         string="Provider Payment Time", readonly=True, copy=False
     )
 
-    def _cs_recurring_amount_commands(self, mrr, currency_code=None, provider=None):
+    def _cs_provider_plan(self, refs):
+        """The plan (subscription template) mapped to the first of the provider's plan
+        ids ``refs`` that has one, else an empty recordset."""
+        by_ref = self.env["sale.subscription.template"]._cs_plan_ids_by_ref()
+        for ref in refs:
+            if ref in by_ref:
+                return self.env["sale.subscription.template"].browse(by_ref[ref])
+        return self.env["sale.subscription.template"]
+
+    def _cs_recurring_amount_commands(self, mrr, currency_code=None, provider=None, plan=None):
         """Line commands making the subscription bill ``mrr`` a month, or [] if it does.
 
         Provider-run subscriptions keep one recurring line priced from the
@@ -511,6 +545,8 @@ class SaleSubscriptionBilling(models.Model):
 
         :param currency_code: the provider's currency of ``mrr``; another currency
             than the subscription's is refused (no silent conversion of revenue).
+        :param plan: the plan the subscription moves to, if it does: the line is
+            priced for that plan's billing period.
         """
         self.ensure_one()
         lines = self.sale_subscription_line_ids
@@ -532,8 +568,10 @@ class SaleSubscriptionBilling(models.Model):
             self.template_id.recurring_rule_type, self.template_id.recurring_interval
         )
         current = sum(lines.mapped("price_subtotal")) / months
-        if self.currency_id.compare_amounts(current, mrr) == 0:
+        plan = plan or self.template_id
+        if plan == self.template_id and self.currency_id.compare_amounts(current, mrr) == 0:
             return []
+        months = mrr_service.months_in_period(plan.recurring_rule_type, plan.recurring_interval)
         first = lines[0]
         quantity = first.product_uom_qty or 1.0
         commands = [(1, first.id, {"price_unit": mrr * months / quantity, "discount": 0.0})]

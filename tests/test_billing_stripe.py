@@ -12,6 +12,7 @@ from freezegun import freeze_time
 
 from odoo import fields
 from odoo.exceptions import AccessError
+from odoo.exceptions import ValidationError
 from odoo.tests import HttpCase
 from odoo.tests import TransactionCase
 from odoo.tests import tagged
@@ -309,6 +310,37 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertIn("Upgrade", activity.summary)
         self.assertEqual(self.sub.payment_status, "paid")
         self.assertEqual(self.sub.next_payment_date, date(2027, 1, 1))
+
+    def test_plan_change_shows_the_new_plan(self):
+        """The admin maps Stripe's prices to Odoo plans: a move to another price puts
+        the subscription on that plan (B4 "new plan on the card")."""
+        annual = self._template("years", 1, name="Pro (annual)")
+        annual.cs_provider_plan_refs = "price_pro_annual, pro_yearly"
+        obj = stripe_subscription(unit_amount=120000, interval="year")  # 1,200 USD a year
+        obj["items"]["data"][0]["price"].update(id="price_pro_annual", lookup_key="pro_yearly")
+        event = stripe_event("customer.subscription.updated", obj, created=1790000000)
+        self.post(event)
+        self.process()
+        stored = self.Event.search([("external_id", "=", event["id"])])
+        self.assertEqual(stored.state, "processed", stored.error)
+        self.assertEqual(self.sub.template_id, annual)
+        # The same 100 a month, now billed yearly: no MRR movement, the line at the year's price.
+        self.assertAlmostEqual(self.sub.mrr, 100.0)
+        self.assertAlmostEqual(self.sub.sale_subscription_line_ids.price_unit, 1200.0)
+        self.assertFalse(self.stripe_movements())
+        self.assertEqual(stored.result, "Plan: months x1 → Pro (annual)")
+        # A price nobody mapped leaves the plan as it is.
+        obj["items"]["data"][0]["price"].update(id="price_other", lookup_key=None)
+        obj["items"]["data"][0]["price"]["unit_amount"] = 240000
+        self.post(stripe_event("customer.subscription.updated", obj, created=1790000600))
+        self.process()
+        self.assertEqual(self.sub.template_id, annual)
+        self.assertAlmostEqual(self.sub.mrr, 200.0)
+
+    def test_a_provider_plan_maps_to_one_plan(self):
+        self._template("months", 1, name="Start").cs_provider_plan_refs = "price_start"
+        with self.assertRaises(ValidationError):
+            self._template("months", 1, name="Start 2").cs_provider_plan_refs = "x, price_start"
 
     def test_another_currency_is_refused_with_a_clear_error(self):
         # Stripe bills in euros a subscription Odoo keeps in dollars: no silent
@@ -1062,6 +1094,27 @@ class TestStripeInboxBatch(StripeWebhookCase):
         # A re-delivery of the batch changes nothing.
         self.update(upgraded, 15000, 1790000000)
         self.assertEqual(self.Event.search_count([("state", "=", "received")]), 0)
+
+    def test_plan_changes_in_a_batch(self):
+        enterprise = self._template("months", 1, name="Enterprise")
+        enterprise.cs_provider_plan_refs = "prod_enterprise"
+        moved, plain = self.sub, self.others[0]
+        obj = stripe_subscription(unit_amount=30000)
+        obj["id"] = moved.external_subscription_ref
+        obj["items"]["data"][0]["price"].update(id="price_ent_2026", product="prod_enterprise")
+        event = stripe_event("customer.subscription.updated", obj, 1790000000, event_id="evt_m")
+        self.post(event)
+        events = self.Event.search([("external_id", "=", "evt_m")]) | self.update(
+            plain, 12000, 1790000001
+        )
+        one_by_one = AssertionError("applied one by one")
+        with patch.object(type(self.Event), "_apply_stripe", side_effect=one_by_one):
+            self.process()
+        self.assertEqual(events.mapped("state"), ["processed"] * 2, events.mapped("error"))
+        self.assertEqual(moved.template_id, enterprise)
+        self.assertEqual(events[0].result, "Plan: months x1 → Enterprise; Upgrade, MRR +200.00")
+        self.assertEqual(plain.template_id, self.monthly)
+        self.assertEqual(events[1].result, "Upgrade, MRR +20.00")
 
     def test_repeated_subscriptions_and_transitions_go_one_by_one(self):
         # Two days of changes of one subscription (order matters), a trial that

@@ -196,6 +196,22 @@ def subscription_mrr(obj, now=None):
     return round(to_major(round(total), currency) if total else 0.0, 2)
 
 
+def plan_refs(obj):
+    """The ids a Stripe subscription's plan goes by, most precise first: its first
+    licensed item's price id, the price's lookup key, its product id (the legacy
+    ``plan`` object read the same way)."""
+    for item in as_dict(obj.get("items")).get("data") or []:
+        if not isinstance(item, dict):
+            continue
+        price = as_dict(item.get("price") or item.get("plan"))
+        recurring = as_dict(price.get("recurring"))
+        if recurring.get("usage_type", "licensed") != "licensed":
+            continue
+        refs = [price.get("id"), price.get("lookup_key"), _id(price.get("product"))]
+        return [ref for ref in refs if isinstance(ref, str) and ref]
+    return []
+
+
 def subscription_quantity(obj):
     return int(
         sum(item.get("quantity") or 0 for item in (obj.get("items") or {}).get("data") or [])
