@@ -95,6 +95,11 @@ class CsBillingEvent(models.Model):
         help="A payment no open invoice matched: an accountant reconciles it by hand.",
     )
     amount = fields.Monetary(readonly=True)
+    recovered = fields.Boolean(
+        readonly=True,
+        help="A payment that settled a subscription whose payment had failed or was "
+        "overdue: revenue won back.",
+    )
     currency_id = fields.Many2one("res.currency", readonly=True)
     payment_id = fields.Many2one("account.payment", readonly=True)
 
@@ -673,6 +678,8 @@ class CsBillingEvent(models.Model):
             currency=currency.name,
         )
         if not self._is_stale(subscription.cs_payment_synced_at):
+            if subscription.payment_status in ("failed", "overdue"):
+                self.recovered = True
             subscription.write(
                 {
                     "payment_status": "paid",

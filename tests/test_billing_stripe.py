@@ -734,6 +734,9 @@ class TestStripeWebhook(StripeWebhookCase):
         self.process()
         self.sub.invalidate_recordset()
         self.assertEqual(self.sub.payment_status, "paid")
+        # Revenue won back: Billing Events, filter Recovered payments.
+        self.assertTrue(self.Event._stored(self.account, paid["id"]).recovered)
+        self.assertFalse(self.Event._stored(self.account, older["id"]).recovered)
         self.assertFalse(self.sub.activity_ids)
         done = self.sub.message_ids.filtered(lambda m: "Closed by itself" in str(m.body))
         self.assertIn("Payment of 100.00 USD (Stripe)", str(done.body))

@@ -14,6 +14,7 @@ import polib
 from odoo.modules.module import get_module_path
 from odoo.tests import TransactionCase
 from odoo.tests import tagged
+from odoo.tools.translate import TranslationModuleReader
 
 from ..models.cs_billing_event_yookassa import _decline
 from ..services.providers import stripe_adapter
@@ -35,6 +36,15 @@ class TestTranslations(CustomerSuccessMixin, TransactionCase):
                 self.assertEqual(template - msgids, set(), "in the .pot, not in %s.po" % lang)
                 untranslated = [e.msgid for e in catalogue if not e.msgstr or "fuzzy" in e.flags]
                 self.assertEqual(untranslated, [])
+
+    def test_the_pot_holds_every_string_of_the_module(self):
+        """What Odoo's own export finds in the code, views and data is in the .pot: a
+        string added without a fresh export would reach users in English."""
+        exported = {
+            row[4] for row in TranslationModuleReader(self.env.cr, modules=["customer_success"])
+        }
+        template = {entry.msgid for entry in self._file("customer_success.pot")}
+        self.assertEqual(sorted(exported - template), [], "missing from the .pot: export it")
 
     def test_russian_reaches_the_user(self):
         self.env["res.lang"]._activate_lang("ru_RU")
