@@ -3,6 +3,7 @@
 from collections import Counter
 from collections import defaultdict
 from datetime import datetime
+from datetime import timedelta
 
 from markupsafe import Markup
 
@@ -379,10 +380,11 @@ class CsBillingEventStripe(models.Model):
             event: event.subscription_id or by_ref.get((event.account_id.id, refs[event]), Sub)
             for event in self
         }
-        seen = Counter(sub.id for sub in subs.values() if sub)
-        waiting = self._stripe_waiting_refs({r for r in refs.values() if r})
+        waiting, newer = self._stripe_waiting_states({r for r in refs.values() if r})
+        superseded = self._stripe_supersede(subs, objects, newer)
+        seen = Counter(sub.id for event, sub in subs.items() if sub and event not in superseded)
         batch = []
-        for event in self:
+        for event in self - superseded:
             sub, obj = subs[event], objects[event]
             previous = (parsed[event].get("data") or {}).get("previous_attributes") or {}
             if (
@@ -399,7 +401,7 @@ class CsBillingEventStripe(models.Model):
             ):
                 batch.append((event, sub, obj))
         if not batch:
-            return self.browse()
+            return superseded
         old_mrr = {sub: sub.mrr for _event, sub, _obj in batch}
         old_plan = {sub: sub.template_id for _event, sub, _obj in batch}
         tracked = set(Sub._track_get_fields())
@@ -450,26 +452,84 @@ class CsBillingEventStripe(models.Model):
             )
         self._schedule_many(todos)
         Sub.browse(list(notes))._message_log_batch(bodies=notes)
-        return self.browse([event.id for event, _sub, _obj in batch])
+        return superseded | self.browse([event.id for event, _sub, _obj in batch])
 
-    def _stripe_waiting_refs(self, refs):
-        """(account, provider object) of subscription events still waiting in the
-        inbox outside this batch."""
+    def _stripe_waiting_states(self, refs):
+        """What waits in the inbox for these provider objects, in one query: the
+        (account, provider object) pairs with an event outside this batch, and per pair
+        the subscription states waiting, this batch's included, as
+        ``(provider time, status, event id)``."""
         if not refs:
-            return set()
+            return set(), {}
         self.env.cr.execute(
             SQL(
                 """
-                SELECT DISTINCT account_id, object_ref FROM cs_billing_event
+                SELECT id, external_id, event_type, account_id, object_ref, event_created,
+                       payload::jsonb -> 'data' -> 'object' ->> 'status'
+                  FROM cs_billing_event
                  WHERE object_ref = ANY(%(refs)s) AND account_id = ANY(%(accounts)s)
-                   AND state = 'received' AND id != ALL(%(ids)s)
+                   AND state = 'received'
                 """,
                 refs=list(refs),
                 accounts=self.account_id.ids,
-                ids=self.ids,
             )
         )
-        return set(self.env.cr.fetchall())
+        mine = set(self.ids)
+        waiting, newer = set(), defaultdict(list)
+        types = set(self._SUPERSEDABLE_TYPES)
+        for event_id, external_id, kind, account_id, ref, created, status in self.env.cr.fetchall():
+            if event_id not in mine:
+                waiting.add((account_id, ref))
+            if kind in types and created:
+                newer[account_id, ref].append((created, status or "", external_id))
+        return waiting, newer
+
+    def _stripe_supersede(self, subs, objects, newer):
+        """The events of this batch that a newer state of the same provider object, of the
+        same day and status, still waiting in the inbox supersedes (what
+        :meth:`_superseded_by` finds one by one), marked so together; return them."""
+        superseded = {}
+        for event, sub in subs.items():
+            status = objects[event].get("status") or ""
+            if (
+                not sub
+                or event.event_type not in self._SUPERSEDABLE_TYPES
+                or not event.object_ref
+                or not event.event_created
+                or status == "canceled"
+                or event._is_stale(sub.cs_billing_synced_at)
+            ):
+                continue
+            day_end = datetime.combine(event.event_created.date(), datetime.min.time()) + (
+                timedelta(days=1)
+            )
+            later = [
+                (created, external_id)
+                for created, other_status, external_id in newer.get(
+                    (event.account_id.id, event.object_ref), ()
+                )
+                if event.event_created < created < day_end and other_status == status
+            ]
+            if later:
+                superseded[event] = (sub, max(later)[1])
+        now = fields.Datetime.now()
+        for event, (sub, by) in superseded.items():
+            customer = stripe_adapter.customer_ref(objects[event])
+            if customer and not sub.external_customer_ref:
+                sub.external_customer_ref = customer
+            event.write(
+                {
+                    "subscription_id": sub.id,
+                    "partner_id": sub.commercial_partner_id.id,
+                    "state": "ignored",
+                    "result": self.env._(
+                        "Superseded by %(event)s, a newer state of the same day.", event=by
+                    ),
+                    "error": False,
+                    "processed_at": now,
+                }
+            )
+        return self.browse([event.id for event in superseded])
 
     def _stripe_cancel(self, subscription, obj, vals):
         details = obj.get("cancellation_details") or {}

@@ -1138,6 +1138,51 @@ class TestStripeInboxBatch(StripeWebhookCase):
         self.assertFalse(trial.cs_is_trial)
         self.assertEqual(synced.result, "Upgrade, MRR +20.00")
 
+    def test_a_burst_of_the_same_day_is_superseded_in_the_batch(self):
+        # Stripe often sends several updates of one subscription within seconds: the
+        # batch applies the newest state and marks the older ones superseded, with
+        # the effects of one-by-one processing (one movement for the net change).
+        burst = [
+            self.update(self.sub, amount, 1790000000 + n)
+            for n, amount in enumerate((15000, 20000, 25000))
+        ]
+        # A newer state of another status waits outside the batch: the older one is not
+        # superseded by it and goes one by one, after the batch.
+        other, later = self.others
+        other_old = self.update(other, 12000, 1790000010)
+        plain = self.update(later, 11000, 1790000011)
+        batch = self.Event.browse([e.id for e in burst] + [other_old.id, plain.id])
+        past_due = self.update(other, 12000, 1790000020, status="past_due")
+        applied = []
+        original = type(self.Event)._apply_stripe
+
+        def one_by_one(event):
+            applied.append(event.external_id)
+            return original(event)
+
+        with patch.object(type(self.Event), "_apply_stripe", one_by_one):
+            batch._process()
+        self.assertEqual([e.external_id for e in [other_old]], applied)
+        self.env.invalidate_all()
+        self.assertEqual([e.state for e in burst], ["ignored", "ignored", "processed"])
+        for event in burst[:2]:
+            self.assertEqual(
+                event.result,
+                "Superseded by %s, a newer state of the same day." % burst[2].external_id,
+            )
+            self.assertEqual(event.subscription_id, self.sub)
+            self.assertEqual(event.partner_id, self.sub.commercial_partner_id)
+        self.assertEqual(burst[2].result, "Upgrade, MRR +150.00")
+        self.assertAlmostEqual(self.sub.mrr, 250.0)
+        movement = self.stripe_movements()
+        self.assertEqual((movement.movement_type, movement.amount), ("expansion", 150.0))
+        self.assertEqual(len(self.sub.activity_ids), 1)
+        self.assertEqual((other_old.state, plain.state), ("processed", "processed"))
+        self.assertEqual(past_due.state, "received")
+        self.process()
+        self.assertEqual(past_due.state, "processed")
+        self.assertEqual(other.payment_status, "overdue")
+
     def test_a_failing_batch_falls_back_to_one_by_one(self):
         events = self.update(self.sub, 15000, 1790000000) | self.update(
             self.others[0], 8000, 1790000001
