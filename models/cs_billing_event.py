@@ -526,13 +526,17 @@ class CsBillingEvent(models.Model):
                 id=self.id,
                 types=list(self._SUPERSEDABLE_TYPES),
                 created=self.event_created,
-                day_end=datetime.combine(self.event_created.date(), datetime.min.time())
-                + timedelta(days=1),
+                day_end=self._day_end(),
                 status=status or "",
             )
         )
         row = self.env.cr.fetchone()
         return row[0] if row else False
+
+    def _day_end(self):
+        """The end of the provider day of this event: only states of one day supersede
+        each other (another day is another state of the ledger)."""
+        return datetime.combine(self.event_created.date(), datetime.min.time()) + timedelta(days=1)
 
     def _is_stale(self, synced_at):
         """Older than the newest state already applied (out-of-order delivery)."""

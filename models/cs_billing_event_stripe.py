@@ -3,7 +3,6 @@
 from collections import Counter
 from collections import defaultdict
 from datetime import datetime
-from datetime import timedelta
 
 from markupsafe import Markup
 
@@ -252,9 +251,7 @@ class CsBillingEventStripe(models.Model):
         if self.event_type in self._SUPERSEDABLE_TYPES:
             newer = self._superseded_by(status)
             if newer:
-                return "ignored", self.env._(
-                    "Superseded by %(event)s, a newer state of the same day.", event=newer
-                )
+                return "ignored", self._superseded_result(newer)
         # Transitions are read from the state already applied, not only from
         # previous_attributes: a superseded event may have carried them.
         was_cancel_scheduled = subscription.cs_cancel_scheduled
@@ -454,6 +451,9 @@ class CsBillingEventStripe(models.Model):
         Sub.browse(list(notes))._message_log_batch(bodies=notes)
         return superseded | self.browse([event.id for event, _sub, _obj in batch])
 
+    def _superseded_result(self, newer):
+        return self.env._("Superseded by %(event)s, a newer state of the same day.", event=newer)
+
     def _stripe_waiting_states(self, refs):
         """What waits in the inbox for these provider objects, in one query: the
         (account, provider object) pairs with an event outside this batch, and per pair
@@ -500,9 +500,7 @@ class CsBillingEventStripe(models.Model):
                 or event._is_stale(sub.cs_billing_synced_at)
             ):
                 continue
-            day_end = datetime.combine(event.event_created.date(), datetime.min.time()) + (
-                timedelta(days=1)
-            )
+            day_end = event._day_end()
             later = [
                 (created, external_id)
                 for created, other_status, external_id in newer.get(
@@ -522,9 +520,7 @@ class CsBillingEventStripe(models.Model):
                     "subscription_id": sub.id,
                     "partner_id": sub.commercial_partner_id.id,
                     "state": "ignored",
-                    "result": self.env._(
-                        "Superseded by %(event)s, a newer state of the same day.", event=by
-                    ),
+                    "result": self._superseded_result(by),
                     "error": False,
                     "processed_at": now,
                 }

@@ -1162,7 +1162,7 @@ class TestStripeInboxBatch(StripeWebhookCase):
 
         with patch.object(type(self.Event), "_apply_stripe", one_by_one):
             batch._process()
-        self.assertEqual([e.external_id for e in [other_old]], applied)
+        self.assertEqual(applied, [other_old.external_id])
         self.env.invalidate_all()
         self.assertEqual([e.state for e in burst], ["ignored", "ignored", "processed"])
         for event in burst[:2]:
