@@ -9,7 +9,7 @@ senders against ``/web/health`` and with signed Stripe
 ``--rounds`` alternations so that both loads meet the same machine; after each
 webhook load it waits until the inbox is drained. Prints one JSON line:
 accepted_per_s, health_per_s, ratio_to_health, processed_per_s, p99_ack_ms,
-health_p99_ms, lost, duplicated_effects (and the details behind them).
+health_p99_ms, lost, duplicated_effects (and the details behind them: medians too).
 
 accepted_per_s counts acknowledged deliveries (re-sent duplicates included) per
 second of load; processed_per_s counts settled deliveries — a duplicate once it
@@ -341,6 +341,8 @@ def main():
         "max_backlog_during_load": max(backlog_samples, default=0),
         "backlog_at_end_of_load": backlog_at_end,
         "drain_after_load_s": round(longest_drain, 2),
+        "p50_ack_ms": round(percentile(hook_ms, 50), 1),
+        "health_p50_ms": round(percentile(health_ok, 50), 1),
         "p99_ack_ms": round(percentile(hook_ms, 99), 1),
         "health_p99_ms": round(percentile(health_ok, 99), 1),
         "lost": len(accepted_ids) - len(stored),
