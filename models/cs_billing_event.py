@@ -75,7 +75,8 @@ class CsBillingEvent(models.Model):
     object_ref = fields.Char(
         string="Provider Object",
         readonly=True,
-        help="The provider subscription whose full state the event carries.",
+        help="The provider object the event is about: the subscription whose full state it "
+        "carries, or the charge that a payment, refund or dispute event concerns.",
     )
     state = fields.Selection(STATES, default="received", required=True, readonly=True)
     error = fields.Text(readonly=True)

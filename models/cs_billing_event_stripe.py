@@ -11,6 +11,7 @@ from odoo import models
 from odoo import tools
 from odoo.exceptions import UserError
 from odoo.tools import SQL
+from odoo.tools.sql import create_index
 
 from ..services import mrr as mrr_service
 from ..services.providers import stripe_adapter
@@ -31,6 +32,19 @@ class CsBillingEventStripe(models.Model):
 
     _inherit = "cs.billing.event"
 
+    def init(self):
+        super().init()
+        # The earlier events of a charge, to match a refund or dispute that names only
+        # its charge: few rows (charges' events), none of the subscription traffic.
+        create_index(
+            self.env.cr,
+            "cs_billing_event_charge_index",
+            self._table,
+            ["account_id", "object_ref"],
+            where="event_type IN (%s)"
+            % ", ".join("'%s'" % kind for kind in stripe_adapter.CHARGE_EVENT_TYPES),
+        )
+
     def _apply_stripe(self):
         self.ensure_one()
         data = self._data()
@@ -38,10 +52,14 @@ class CsBillingEventStripe(models.Model):
         if self.event_type not in stripe_adapter.HANDLED:
             return "ignored", self.env._("Event type not used by Customer Success.")
         if self.event_type == "charge.refunded":
-            subscription = self.subscription_id or self._stripe_charge_subscription(obj)
+            subscription = (
+                self.subscription_id
+                or self._stripe_charge_subscription(obj)
+                or self._stripe_subscription_of_charge_events()
+            )
             ref = stripe_adapter.customer_ref(obj)
-        elif self.event_type.startswith("charge.dispute."):
-            subscription, ref = self._stripe_dispute_subscription(obj)
+        elif self.event_type.startswith("charge.dispute.") or self.event_type == "refund.failed":
+            subscription, ref = self._stripe_named_charge_subscription(obj)
         else:
             ref = stripe_adapter.subscription_ref(obj)
             subscription = self.subscription_id or self.env["sale.subscription"].search(
@@ -71,6 +89,8 @@ class CsBillingEventStripe(models.Model):
             return self._stripe_refund(subscription, obj, data)
         if self.event_type.startswith("charge.dispute."):
             return self._stripe_dispute(subscription, obj)
+        if self.event_type == "refund.failed":
+            return self._stripe_refund_failed(subscription, obj)
         if self.event_type == "invoice.voided":
             return self._stripe_voided(subscription, obj)
         return self._stripe_invoice(subscription, obj)
@@ -89,16 +109,51 @@ class CsBillingEventStripe(models.Model):
             [("external_customer_ref", "=", customer)], running_only=False
         )
 
-    def _stripe_dispute_subscription(self, dispute):
-        """A dispute names only its charge: the charge's customer comes from Stripe's
-        API when the billing account has an API key; without one, the event waits in
-        Unmatched for a user to link it."""
+    def _stripe_subscription_of_charge_events(self):
+        """The subscription an earlier event of the same charge was applied to (its
+        refund, its dispute's opening, linked by a user or matched otherwise)."""
+        if not self.object_ref:
+            return self.env["sale.subscription"]
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT subscription_id FROM cs_billing_event
+                 WHERE account_id = %(account)s AND object_ref = %(charge)s
+                   AND event_type IN %(types)s
+                   AND subscription_id IS NOT NULL AND id != %(id)s
+              ORDER BY id DESC
+                 LIMIT 1
+                """,
+                account=self.account_id.id,
+                charge=self.object_ref,
+                types=stripe_adapter.CHARGE_EVENT_TYPES,
+                id=self.id or 0,
+            )
+        )
+        row = self.env.cr.fetchone()
+        return self.env["sale.subscription"].browse(row[0] if row else [])
+
+    def _stripe_named_charge_subscription(self, obj):
+        """A dispute or a refund names only its charge: the subscription a user linked,
+        ours named in its metadata, that of an earlier event of the charge, else the
+        charge's customer as Stripe's API gives it when the billing account has an API
+        key; without one, the event waits in Unmatched for a user to link it.
+
+        :return: (subscription, the charge id, shown when nothing matches)
+        """
+        charge_id = stripe_adapter.charge_ref(obj)
         if self.subscription_id:
-            return self.subscription_id, dispute.get("charge")
+            return self.subscription_id, charge_id
+        metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        ours = metadata.get("subscription_ref")
+        found = (
+            self._subscription_by_ref(self.account_id, ours if isinstance(ours, str) else None)
+            or self._stripe_subscription_of_charge_events()
+        )
         api_key = self.account_id.sudo().api_key
-        if not api_key or not dispute.get("charge"):
-            return self.env["sale.subscription"], dispute.get("charge")
-        charge = stripe_adapter.fetch_charge(api_key, dispute["charge"])
+        if found or not api_key or not charge_id:
+            return found, charge_id
+        charge = stripe_adapter.fetch_charge(api_key, charge_id)
         return self._stripe_charge_subscription(charge), stripe_adapter.customer_ref(charge)
 
     def _stripe_dispute(self, subscription, dispute):
@@ -190,6 +245,43 @@ class CsBillingEventStripe(models.Model):
             return "ignored", self.env._("Nothing was refunded by this event.")
         currency = self._find_currency(code, subscription.currency_id)
         return self._effect_refund(subscription, amount, currency, charge.get("id"))
+
+    def _stripe_refund_failed(self, subscription, refund):
+        """A refund that failed after it was sent (the card was closed, say): the money
+        stayed with the business, so the refund recorded before is undone in Payments to
+        Reconcile, and the CSM agrees with the customer another way to return it."""
+        code = (refund.get("currency") or "").upper()
+        amount = to_major(_minor(refund.get("amount")), code)
+        if not amount:
+            return "ignored", self.env._("Nothing was refunded by this event.")
+        currency = self._find_currency(code, subscription.currency_id)
+        reason = refund.get("failure_reason") or "-"
+        if not isinstance(reason, str):
+            reason = "-"
+        partner = subscription.commercial_partner_id
+        self.write({"amount": amount, "currency_id": currency.id, "to_reconcile": True})
+        self._schedule(
+            subscription,
+            lambda env: env._("Refund failed: call %(customer)s", customer=partner.name),
+            lambda env: env._(
+                "The refund of %(amount)s %(currency)s to %(customer)s failed in Stripe "
+                "(%(reason)s): the money did not reach them. Agree with them another way "
+                "to return it.",
+                amount=self._money(amount, currency, env),
+                currency=currency.name,
+                customer=partner.name,
+                reason=reason,
+            ),
+        )
+        message = self.env._(
+            "Refund failed: %(amount)s %(currency)s did not reach the customer (%(reason)s) "
+            "— to reconcile",
+            amount=self._money(amount, currency),
+            currency=currency.name,
+            reason=reason,
+        )
+        subscription._message_log(body=self._stripe_note(message))
+        return "processed", message
 
     def _stripe_trial_ending(self, subscription, obj):
         """Three days before a trial ends (Stripe's notice): a to-do to help the customer

@@ -131,6 +131,26 @@ def stripe_charge(amount=10000, amount_refunded=10000, customer=CUS_REF, metadat
     }
 
 
+def stripe_refund(amount=10000, status="failed", metadata=None):
+    # Shaped as Stripe's refund object (stripe/openapi fixtures): it names its charge only.
+    return {
+        "id": "re_3PgafuB7WZ01zgkW1mHjFZ9b",
+        "object": "refund",
+        "amount": amount,
+        "balance_transaction": "txn_3PgafuB7WZ01zgkW1cd5zDYq",
+        "charge": "ch_1PgafuB7WZ01zgkWXYmPNZs8",
+        "created": 1790003600,
+        "currency": "usd",
+        "failure_balance_transaction": "txn_3PgafuB7WZ01zgkW1ZQjmMRo",
+        "failure_reason": "expired_or_canceled_card",
+        "metadata": metadata or {},
+        "payment_intent": "pi_3PgafuB7WZ01zgkW0Yx2Qpq5",
+        "reason": "requested_by_customer",
+        "receipt_number": None,
+        "status": status,
+    }
+
+
 def stripe_dispute(status="warning_needs_response", amount=10000):
     # Shaped as Stripe's dispute object (stripe/openapi fixtures): it names its charge only.
     return {
@@ -461,6 +481,71 @@ class TestStripeWebhook(StripeWebhookCase):
         event.action_reprocess()
         self.assertEqual(event.state, "processed", event.error)
         self.assertIn("Dispute opened", event.result)
+
+    def test_failed_refund_is_undone_for_the_accountant_and_the_csm(self):
+        self.sub.external_customer_ref = CUS_REF
+        refunded = stripe_event("charge.refunded", stripe_charge(), created=1790003600)
+        failed = stripe_event("refund.failed", stripe_refund(), created=1790090000)
+        for event in (refunded, failed, failed):  # the failure delivered twice
+            self.assertEqual(self.post(event).status_code, 200)
+        self.process()
+        refund = self.Event.search([("external_id", "=", refunded["id"])])
+        undone = self.Event.search([("external_id", "=", failed["id"])])
+        self.assertEqual(len(undone), 1)
+        self.assertEqual(undone.object_ref, "ch_1PgafuB7WZ01zgkWXYmPNZs8")
+        self.assertEqual(undone.state, "processed", undone.error)
+        # Matched through the refund of the same charge: a refund names no customer.
+        self.assertEqual(undone.subscription_id, self.sub)
+        self.assertEqual((refund.amount, undone.amount), (-100.0, 100.0))
+        self.assertTrue(refund.to_reconcile and undone.to_reconcile)
+        self.assertIn("expired_or_canceled_card", undone.result)
+        todo = self.sub.activity_ids.filtered(
+            lambda a: a.summary == "Refund failed: call Vostok LLP"
+        )
+        self.assertEqual(len(todo), 1)
+        self.assertIn("100.00 USD", str(todo.note))
+        self.assertIn("Refund failed", self.sub.message_ids[0].body)
+        self.assertAlmostEqual(self.sub.mrr, 100.0)  # neither is churn
+
+    def test_failed_refund_of_an_unknown_charge_waits_to_be_linked(self):
+        failed = stripe_event("refund.failed", stripe_refund(amount=2500), created=1790090000)
+        self.post(failed)
+        self.process()
+        event = self.Event.search([("external_id", "=", failed["id"])])
+        self.assertEqual(event.state, "unmatched")
+        self.assertIn("ch_1PgafuB7WZ01zgkWXYmPNZs8", event.result)
+        self.assertFalse(event.to_reconcile)
+        event.subscription_id = self.sub
+        event.action_reprocess()
+        self.assertEqual((event.state, event.amount), ("processed", 25.0), event.error)
+        # Our subscription named in the refund's metadata is enough.
+        named = stripe_event(
+            "refund.failed",
+            stripe_refund(metadata={"subscription_ref": SUB_REF}),
+            created=1790090001,
+            event_id="evt_refund_failed_named",
+        )
+        self.post(named)
+        self.process()
+        event = self.Event.search([("external_id", "=", named["id"])])
+        self.assertEqual((event.state, event.subscription_id), ("processed", self.sub))
+
+    def test_dispute_closed_finds_the_subscription_its_opening_was_linked_to(self):
+        opened = stripe_event("charge.dispute.created", stripe_dispute(), created=1790003600)
+        self.post(opened)
+        self.process()
+        event = self.Event.search([("external_id", "=", opened["id"])])
+        self.assertEqual(event.state, "unmatched")  # no API key to read the charge
+        event.subscription_id = self.sub
+        event.action_reprocess()
+        lost = stripe_event(
+            "charge.dispute.closed", stripe_dispute(status="lost"), created=1791000000
+        )
+        self.post(lost)
+        self.process()
+        closed = self.Event.search([("external_id", "=", lost["id"])])
+        self.assertEqual((closed.state, closed.subscription_id), ("processed", self.sub))
+        self.assertEqual(closed.amount, -100.0)
 
     def test_newer_state_of_the_same_day_supersedes_older_ones(self):
         # A burst of quantity changes: the inbox applies the day's newest state once.

@@ -40,7 +40,18 @@ HANDLED = {
     "charge.refunded",
     "charge.dispute.created",
     "charge.dispute.closed",
+    "refund.failed",
 }
+
+# Events about a charge (the charge itself, its disputes and refunds): their provider
+# object is the charge, so that a later one finds the subscription an earlier one was
+# applied to.
+CHARGE_EVENT_TYPES = (
+    "charge.refunded",
+    "charge.dispute.created",
+    "charge.dispute.closed",
+    "refund.failed",
+)
 
 _INTERVALS = {"day": "days", "week": "weeks", "month": "months", "year": "years"}
 _NOT_MRR = {"trialing", "paused", "incomplete", "incomplete_expired", "unpaid", "canceled"}
@@ -88,6 +99,8 @@ def verify(payload, sig_header, secret, tolerance=TOLERANCE):
     )
     if event.event_type.startswith("customer.subscription."):
         event.object_ref = subscription_ref(data["data"]["object"]) or ""  # a checked id
+    elif event.event_type in CHARGE_EVENT_TYPES:
+        event.object_ref = charge_ref(data["data"]["object"]) or ""
     return event
 
 
@@ -110,6 +123,13 @@ def subscription_ref(obj):
 
 def customer_ref(obj):
     return _id(obj.get("customer"))
+
+
+def charge_ref(obj):
+    """The Stripe charge an object is or names (a charge, a dispute, a refund)."""
+    if obj.get("object") == "charge":
+        return _id(obj.get("id"))
+    return _id(obj.get("charge"))
 
 
 def _id(value):
