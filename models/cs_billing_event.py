@@ -72,6 +72,11 @@ class CsBillingEvent(models.Model):
         string="Provider Time", readonly=True, help="When the provider emitted the event."
     )
     payload = fields.Text(readonly=True)
+    payload_display = fields.Text(
+        string="Payload (formatted)",
+        compute="_compute_payload_display",
+        help="The payload as received, JSON indented for reading.",
+    )
     object_ref = fields.Char(
         string="Provider Object",
         readonly=True,
@@ -93,7 +98,8 @@ class CsBillingEvent(models.Model):
     partner_id = fields.Many2one("res.partner", string="Customer", index=True, readonly=True)
     to_reconcile = fields.Boolean(
         readonly=True,
-        help="A payment no open invoice matched: an accountant reconciles it by hand.",
+        help="Money that moved at the provider and waits for an accountant: a payment no "
+        "open invoice matched, a refund, a lost dispute or a refund that failed.",
     )
     amount = fields.Monetary(readonly=True)
     recovered = fields.Boolean(
@@ -103,6 +109,12 @@ class CsBillingEvent(models.Model):
     )
     currency_id = fields.Many2one("res.currency", readonly=True)
     payment_id = fields.Many2one("account.payment", readonly=True)
+    is_payment = fields.Boolean(
+        string="Customer Payment",
+        compute="_compute_is_payment",
+        help="Money the customer paid (not a refund, nor a refund that failed): it can be "
+        "registered on an invoice.",
+    )
 
     _sql_constraints = [
         (
@@ -489,6 +501,24 @@ class CsBillingEvent(models.Model):
         events._close_settled_alerts()
         return True
 
+    @api.depends("payload")
+    def _compute_payload_display(self):
+        for event in self:
+            try:
+                text = json.dumps(json.loads(event.payload or ""), indent=2, ensure_ascii=False)
+            except (ValueError, RecursionError):  # a form body, kept as it came
+                text = event.payload
+            else:  # lone surrogates from JSON escapes stay escaped: \ud83d
+                text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+            event.payload_display = text
+
+    @api.depends("amount", "event_type")
+    def _compute_is_payment(self):
+        for event in self:
+            event.is_payment = (
+                event.amount > 0 and event.event_type not in self._REFUND_REVERSAL_TYPES
+            )
+
     def action_mark_reconciled(self):
         self.write({"to_reconcile": False})
 
@@ -499,6 +529,8 @@ class CsBillingEvent(models.Model):
     def _event_date(self):
         return (self.event_created or fields.Datetime.now()).date()
 
+    # Events whose positive amount undoes a refund rather than pays: no invoice takes it.
+    _REFUND_REVERSAL_TYPES = ()
     # Events carrying a subscription's full state, so that a newer one supersedes them.
     _SUPERSEDABLE_TYPES = ("customer.subscription.created", "customer.subscription.updated")
 

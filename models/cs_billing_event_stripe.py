@@ -32,6 +32,8 @@ class CsBillingEventStripe(models.Model):
 
     _inherit = "cs.billing.event"
 
+    _REFUND_REVERSAL_TYPES = ("refund.failed",)
+
     def init(self):
         super().init()
         # The earlier events of a charge, to match a refund or dispute that names only

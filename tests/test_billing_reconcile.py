@@ -82,6 +82,15 @@ class TestReconcileOnInvoice(CustomerSuccessCase):
             self.env["cs.billing.reconcile"].create(
                 {"event_id": refund.id, "invoice_id": invoice.id, "journal_id": journal.id}
             ).action_register()
+        # A refund that failed gives the money back to the business, yet pays no invoice.
+        undone = self.unreconciled_payment(14999.0)
+        undone.event_type = "refund.failed"
+        self.assertFalse(undone.is_payment)
+        with self.assertRaisesRegex(UserError, "failed refund by reversing it"):
+            self.env["cs.billing.reconcile"].create(
+                {"event_id": undone.id, "invoice_id": invoice.id, "journal_id": journal.id}
+            ).action_register()
+        self.assertTrue(undone.to_reconcile)
         with self.assertRaises(AccessError):
             self.env["cs.billing.reconcile"].with_user(self.cs_user).create(
                 {"event_id": refund.id, "invoice_id": invoice.id, "journal_id": journal.id}

@@ -498,6 +498,7 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertEqual(undone.subscription_id, self.sub)
         self.assertEqual((refund.amount, undone.amount), (-100.0, 100.0))
         self.assertTrue(refund.to_reconcile and undone.to_reconcile)
+        self.assertFalse(undone.is_payment)  # no invoice takes it: its credit note is reversed
         self.assertIn("expired_or_canceled_card", undone.result)
         todo = self.sub.activity_ids.filtered(
             lambda a: a.summary == "Refund failed: call Vostok LLP"
@@ -506,6 +507,17 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertIn("100.00 USD", str(todo.note))
         self.assertIn("Refund failed", self.sub.message_ids[0].body)
         self.assertAlmostEqual(self.sub.mrr, 100.0)  # neither is churn
+
+    def test_the_payload_reads_indented(self):
+        event = stripe_event("customer.updated", {"id": CUS_REF, "name": "Восток \ud83d"}, 1)
+        self.post(event)
+        stored = self.Event.search([("external_id", "=", event["id"])])
+        shown = stored.read(["payload_display"])[0]["payload_display"]
+        self.assertTrue(shown.startswith('{\n  "id": "evt_customer_updated_1"'))
+        self.assertIn('"name": "Восток \\ud83d"', shown)  # a lone surrogate stays escaped
+        shown.encode("utf-8")  # what the browser gets
+        stored.payload = "command=pay&txn_id=1"
+        self.assertEqual(stored.payload_display, "command=pay&txn_id=1")
 
     def test_failed_refund_of_an_unknown_charge_waits_to_be_linked(self):
         failed = stripe_event("refund.failed", stripe_refund(amount=2500), created=1790090000)

@@ -64,11 +64,12 @@ class CsBillingReconcile(models.TransientModel):
     def action_register(self):
         self.ensure_one()
         event = self.event_id
-        if not event.to_reconcile or event.payment_id or event.amount <= 0:
+        if not event.to_reconcile or event.payment_id or not event.is_payment:
             raise UserError(
                 self.env._(
                     "Only a provider payment waiting to be reconciled can be registered on an "
-                    "invoice; a refund is settled with a credit note, then marked reconciled."
+                    "invoice; a refund is settled with a credit note (a failed refund by "
+                    "reversing it), then marked reconciled."
                 )
             )
         event._pay_invoice(
