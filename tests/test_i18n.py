@@ -71,6 +71,27 @@ class TestTranslations(CustomerSuccessMixin, TransactionCase):
             advice(ru), "Попросите клиента пополнить баланс или оплатить другой картой."
         )
 
+    def test_kazakh_reaches_the_user_on_subscription_screens_too(self):
+        self.env["res.lang"]._activate_lang("kk_KZ")
+        self.env.ref("base.module_customer_success")._update_translations("kk_KZ")
+        kk = self.env(context={"lang": "kk_KZ"})
+        self.assertEqual(kk._("Billing events failed"), self._kk("Billing events failed"))
+        # subscription_oca has no Kazakh of its own: the addon's i18n_extra gives it.
+        field = kk["ir.model.fields"]._get("sale.subscription", "recurring_next_date")
+        self.assertEqual(field.field_description, "Келесі шот күні")
+        stage = kk.ref("subscription_oca.subscription_stage_in_progress")
+        self.assertEqual(stage.name, "Жұмыста")
+        form = kk.ref("subscription_oca.sale_subscription_form")
+        self.assertIn("Жазылымды жабу", form.arch_db)
+        # The two catalogues of subscription_oca's terms hold the same strings.
+        extra = "%s/i18n_extra/%%s.po" % get_module_path("customer_success")
+        ru, kk_po = (polib.pofile(extra % lang) for lang in ("ru", "kk"))
+        self.assertEqual({e.msgid for e in ru}, {e.msgid for e in kk_po})
+        self.assertFalse([e.msgid for e in kk_po if not e.msgstr])
+
+    def _kk(self, msgid):
+        return next(e.msgstr for e in self._file("kk.po") if e.msgid == msgid)
+
     def test_upgrade_replaces_translations_whose_english_changed(self):
         """Odoo's upgrade keeps a database's translation of a label whose English
         changed; the 1.5 migration loads the catalogues over them."""
