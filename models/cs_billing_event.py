@@ -4,6 +4,7 @@ import json
 import logging
 import threading
 import time
+from collections import Counter
 from datetime import datetime
 from datetime import timedelta
 
@@ -519,8 +520,57 @@ class CsBillingEvent(models.Model):
                 event.amount > 0 and event.event_type not in self._REFUND_REVERSAL_TYPES
             )
 
+    def action_reprocess_selected(self):
+        """*Reprocess* on a selection in the list: up to a chunk is applied at once and
+        summed up in a notification; a larger selection is queued for the inbox job,
+        so that the request returns at once whatever was selected."""
+        events = self.filtered(lambda e: e.state != "processed")
+        if not events:
+            message = self.env._("Nothing to reprocess: the selected events are processed.")
+            kind = "info"
+        elif len(events) > CHUNK:
+            events.write(
+                {
+                    "state": "received",
+                    "attempts": 0,
+                    "error": False,
+                    "next_attempt_at": fields.Datetime.now(),
+                }
+            )
+            self.env.ref("customer_success.ir_cron_billing_events")._trigger()
+            message = self.env._(
+                "Queued for the inbox job, which applies them in the background: %(count)s.",
+                count=len(events),
+            )
+            kind = "info"
+        else:
+            events.action_reprocess()
+            states = Counter(events.mapped("state"))
+            done = states["processed"] + states["ignored"]
+            message = self.env._(
+                "Reprocessed: %(count)s. Applied or ignored: %(done)s, unmatched: "
+                "%(unmatched)s, to be retried: %(waiting)s, failed: %(failed)s.",
+                count=len(events),
+                done=done,
+                unmatched=states["unmatched"],
+                waiting=states["received"],
+                failed=states["failed"],
+            )
+            kind = (
+                "success" if len(events) == states["processed"] + states["ignored"] else "warning"
+            )
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "message": message,
+                "type": kind,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
     def action_mark_reconciled(self):
-        self.write({"to_reconcile": False})
+        self.filtered("to_reconcile").write({"to_reconcile": False})
 
     def _data(self):
         self.ensure_one()

@@ -19,6 +19,7 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 from odoo.tools.safe_eval import safe_eval
 
+from ..models import cs_billing_event
 from ..services.providers import stripe_adapter
 from ..services.providers.common import AuthenticityError
 from ..services.providers.common import PayloadError
@@ -558,6 +559,46 @@ class TestStripeWebhook(StripeWebhookCase):
         closed = self.Event.search([("external_id", "=", lost["id"])])
         self.assertEqual((closed.state, closed.subscription_id), ("processed", self.sub))
         self.assertEqual(closed.amount, -100.0)
+
+    def test_a_selection_is_reprocessed_from_the_list(self):
+        events = []
+        for index in range(3):
+            obj = stripe_subscription()
+            obj["id"] = "sub_unknown_%d" % index
+            event = stripe_event("customer.subscription.updated", obj, created=1790000000 + index)
+            self.post(event)
+            events.append(event["id"])
+        self.process()
+        unmatched = self.Event.search([("external_id", "in", events)])
+        self.assertEqual(set(unmatched.mapped("state")), {"unmatched"})
+        # The Action menu offers it to managers of customer success, not to CSMs.
+        for user, offered in ((self.cs_manager, True), (self.cs_user, False)):
+            bindings = (
+                self.env["ir.actions.actions"].with_user(user).get_bindings("cs.billing.event")
+            )
+            names = [action["name"] for action in bindings.get("action", [])]
+            self.assertEqual("Reprocess" in names, offered, user.login)
+        # Two linked to the subscription apply, the third still matches nothing.
+        unmatched[:2].subscription_id = self.sub
+        answer = unmatched.with_user(self.cs_manager).action_reprocess_selected()
+        self.assertEqual(answer["params"]["type"], "warning")
+        self.assertIn(
+            "Reprocessed: 3. Applied or ignored: 2, unmatched: 1", answer["params"]["message"]
+        )
+        self.assertEqual(unmatched.mapped("state").count("unmatched"), 1)
+        # A selection larger than a chunk goes to the inbox job instead.
+        with patch.object(cs_billing_event, "CHUNK", 1):
+            answer = unmatched.action_reprocess_selected()
+        self.assertIn("in the background: 2.", answer["params"]["message"])
+        self.assertEqual(
+            unmatched.filtered(lambda e: e.state != "processed").mapped("state"),
+            ["received", "received"],
+        )
+        cron = self.env.ref("customer_success.ir_cron_billing_events")
+        self.assertTrue(self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]))
+        done = self.Event.search([("state", "=", "processed")], limit=1)
+        answer = done.action_reprocess_selected()
+        self.assertIn("Nothing to reprocess", answer["params"]["message"])
 
     def test_newer_state_of_the_same_day_supersedes_older_ones(self):
         # A burst of quantity changes: the inbox applies the day's newest state once.
