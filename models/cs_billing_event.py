@@ -490,14 +490,7 @@ class CsBillingEvent(models.Model):
     def action_reprocess(self):
         """Process again now (after linking a subscription or fixing data)."""
         events = self.filtered(lambda e: e.state != "processed")
-        events.write(
-            {
-                "state": "received",
-                "attempts": 0,
-                "error": False,
-                "next_attempt_at": fields.Datetime.now(),
-            }
-        )
+        events._requeue()
         events._process()
         events._close_settled_alerts()
         return True
@@ -520,6 +513,17 @@ class CsBillingEvent(models.Model):
                 event.amount > 0 and event.event_type not in self._REFUND_REVERSAL_TYPES
             )
 
+    def _requeue(self):
+        """Back in the inbox, due now, with a fresh count of attempts."""
+        self.write(
+            {
+                "state": "received",
+                "attempts": 0,
+                "error": False,
+                "next_attempt_at": fields.Datetime.now(),
+            }
+        )
+
     def action_reprocess_selected(self):
         """*Reprocess* on a selection in the list: up to a chunk is applied at once and
         summed up in a notification; a larger selection is queued for the inbox job,
@@ -529,14 +533,7 @@ class CsBillingEvent(models.Model):
             message = self.env._("Nothing to reprocess: the selected events are processed.")
             kind = "info"
         elif len(events) > CHUNK:
-            events.write(
-                {
-                    "state": "received",
-                    "attempts": 0,
-                    "error": False,
-                    "next_attempt_at": fields.Datetime.now(),
-                }
-            )
+            events._requeue()
             self.env.ref("customer_success.ir_cron_billing_events")._trigger()
             message = self.env._(
                 "Queued for the inbox job, which applies them in the background: %(count)s.",
