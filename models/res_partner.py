@@ -93,6 +93,11 @@ class ResPartner(models.Model):
         help="Keep the segment chosen by hand instead of the automatic thresholds.",
     )
     cs_mrr_movement_ids = fields.One2many("cs.mrr.movement", "partner_id", string="MRR History")
+    cs_billing_event_count = fields.Integer(
+        string="Billing Events",
+        compute="_compute_cs_billing_event_count",
+        groups="customer_success.group_cs_user",
+    )
     cs_usage_daily_ids = fields.One2many("cs.usage.daily", "partner_id", string="Daily Usage")
 
     @api.depends_context("company")
@@ -304,6 +309,26 @@ class ResPartner(models.Model):
         )
         action["domain"] = [("commercial_partner_id", "=", self.id)]
         action["context"] = {"default_partner_id": self.id}
+        return action
+
+    def _compute_cs_billing_event_count(self):
+        counts = dict(
+            self.env["cs.billing.event"]._read_group(
+                [("partner_id", "in", self.ids)], ["partner_id"], ["__count"]
+            )
+        )
+        for partner in self:
+            partner.cs_billing_event_count = counts.get(partner, 0)
+
+    def action_view_cs_billing_events(self):
+        """The customer's payments, failures, refunds and subscription changes as their
+        billing providers reported them."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "customer_success.cs_billing_event_action"
+        )
+        action["domain"] = [("partner_id", "=", self.id)]
+        action["context"] = {}
         return action
 
     def action_view_cs_movements(self):

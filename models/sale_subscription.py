@@ -95,6 +95,11 @@ class SaleSubscription(models.Model):
         compute="_compute_cs_payment_link_count",
         groups="customer_success.group_cs_user",
     )
+    cs_billing_event_count = fields.Integer(
+        string="Billing Events",
+        compute="_compute_cs_billing_event_count",
+        groups="customer_success.group_cs_user",
+    )
     next_payment_date = fields.Date(copy=False)
     seats = fields.Integer(help="Licences (seats) bought.")
     usage_limit = fields.Float(help="Plan usage limit (units defined by the plan).")
@@ -366,6 +371,25 @@ class SaleSubscription(models.Model):
         )
         for subscription in self:
             subscription.cs_payment_link_count = counts.get(subscription, 0)
+
+    def _compute_cs_billing_event_count(self):
+        counts = dict(
+            self.env["cs.billing.event"]._read_group(
+                [("subscription_id", "in", self.ids)], ["subscription_id"], ["__count"]
+            )
+        )
+        for subscription in self:
+            subscription.cs_billing_event_count = counts.get(subscription, 0)
+
+    def action_cs_view_billing_events(self):
+        """What the billing provider said about this subscription, newest first."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "customer_success.cs_billing_event_action"
+        )
+        action["domain"] = [("subscription_id", "=", self.id)]
+        action["context"] = {}
+        return action
 
     def action_cs_view_payment_links(self):
         self.ensure_one()

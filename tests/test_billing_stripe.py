@@ -560,6 +560,27 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertEqual((closed.state, closed.subscription_id), ("processed", self.sub))
         self.assertEqual(closed.amount, -100.0)
 
+    def test_the_subscription_and_the_customer_card_lead_to_their_billing_events(self):
+        self.sub.external_customer_ref = CUS_REF
+        for event in (
+            stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), created=1790000000),
+            stripe_event("charge.refunded", stripe_charge(), created=1790003600),
+        ):
+            self.post(event)
+        self.process()
+        sub = self.sub.with_user(self.cs_user)
+        self.assertEqual(sub.cs_billing_event_count, 2)
+        action = sub.action_cs_view_billing_events()
+        self.assertEqual(self.env["cs.billing.event"].search_count(action["domain"]), 2)
+        partner = self.sub.commercial_partner_id.with_user(self.cs_user)
+        self.assertEqual(partner.cs_billing_event_count, 2)
+        events = (
+            self.env["cs.billing.event"]
+            .with_user(self.cs_user)
+            .search(partner.action_view_cs_billing_events()["domain"])
+        )
+        self.assertEqual(set(events.mapped("event_type")), {"invoice.paid", "charge.refunded"})
+
     def test_a_selection_is_reprocessed_from_the_list(self):
         events = []
         for index in range(3):
