@@ -116,6 +116,7 @@ class CsBillingEventStripe(models.Model):
         refund, its dispute's opening, linked by a user or matched otherwise)."""
         if not self.object_ref:
             return self.env["sale.subscription"]
+        self.flush_model(["subscription_id"])  # an earlier event of this chunk, just bound
         self.env.cr.execute(
             SQL(
                 """

@@ -1,5 +1,6 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import importlib.util
 import json
 import threading
 import time
@@ -13,6 +14,7 @@ from freezegun import freeze_time
 from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.exceptions import ValidationError
+from odoo.modules.module import get_module_path
 from odoo.tests import HttpCase
 from odoo.tests import TransactionCase
 from odoo.tests import tagged
@@ -519,6 +521,23 @@ class TestStripeWebhook(StripeWebhookCase):
         shown.encode("utf-8")  # what the browser gets
         stored.payload = "command=pay&txn_id=1"
         self.assertEqual(stored.payload_display, "command=pay&txn_id=1")
+
+    def test_the_upgrade_to_1_7_gives_older_charge_events_their_charge(self):
+        self.sub.external_customer_ref = CUS_REF
+        refunded = stripe_event("charge.refunded", stripe_charge(), created=1790003600)
+        opened = stripe_event("charge.dispute.created", stripe_dispute(), created=1790003700)
+        for event in (refunded, opened):
+            self.post(event)
+        stored = self.Event.search([("external_id", "in", [refunded["id"], opened["id"]])])
+        stored.write({"object_ref": False})  # as 1.6 stored them
+        stored.flush_recordset()
+        path = "%s/migrations/18.0.1.7.0/post-migrate.py" % get_module_path("customer_success")
+        spec = importlib.util.spec_from_file_location("cs_migration_1_7", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        migration.migrate(self.env.cr, "18.0.1.6.0")
+        stored.invalidate_recordset()
+        self.assertEqual(set(stored.mapped("object_ref")), {"ch_1PgafuB7WZ01zgkWXYmPNZs8"})
 
     def test_failed_refund_of_an_unknown_charge_waits_to_be_linked(self):
         failed = stripe_event("refund.failed", stripe_refund(amount=2500), created=1790090000)
