@@ -84,6 +84,12 @@ class CsBillingEvent(models.Model):
         help="The provider object the event is about: the subscription whose full state it "
         "carries, or the charge that a payment, refund or dispute event concerns.",
     )
+    object_status = fields.Char(
+        string="Provider Status",
+        readonly=True,
+        help="The status of the provider object in this event (a Stripe subscription's): "
+        "a newer state of the same day supersedes an older one in the same status only.",
+    )
     state = fields.Selection(STATES, default="received", required=True, readonly=True)
     error = fields.Text(readonly=True)
     result = fields.Char(readonly=True, help="What processing did with the event.")
@@ -206,11 +212,13 @@ class CsBillingEvent(models.Model):
                         ), inserted AS (
                             INSERT INTO cs_billing_event
                                    (account_id, provider, company_id, external_id, event_type,
-                                    event_created, payload, object_ref, state, result, attempts,
-                                    next_attempt_at, create_uid, create_date, write_uid, write_date)
+                                    event_created, payload, object_ref, object_status, state,
+                                    result, attempts, next_attempt_at, create_uid, create_date,
+                                    write_uid, write_date)
                             SELECT %(account)s, %(provider)s, %(company)s, %(external_id)s,
-                                   %(type)s, %(created)s, %(payload)s, %(object_ref)s, %(state)s,
-                                   %(result)s, 0, %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+                                   %(type)s, %(created)s, %(payload)s, %(object_ref)s,
+                                   %(object_status)s, %(state)s, %(result)s, 0, %(now)s, %(uid)s,
+                                   %(now)s, %(uid)s, %(now)s
                              WHERE NOT EXISTS (SELECT FROM found)
                             ON CONFLICT (account_id, external_id) DO NOTHING
                             RETURNING id
@@ -235,6 +243,7 @@ class CsBillingEvent(models.Model):
                         created=created,
                         payload=payload,
                         object_ref=event.object_ref or None,
+                        object_status=event.object_status or None,
                         state=state,
                         result=result,
                         uid=self.env.uid,
@@ -597,7 +606,7 @@ class CsBillingEvent(models.Model):
                    AND state = 'received' AND id != %(id)s
                    AND event_type = ANY(%(types)s)
                    AND event_created > %(created)s AND event_created < %(day_end)s
-                   AND payload::jsonb -> 'data' -> 'object' ->> 'status' = %(status)s
+                   AND object_status = %(status)s
               ORDER BY event_created DESC
                  LIMIT 1
                 """,

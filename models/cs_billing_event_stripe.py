@@ -560,7 +560,7 @@ class CsBillingEventStripe(models.Model):
             SQL(
                 """
                 SELECT id, external_id, event_type, account_id, object_ref, event_created,
-                       payload::jsonb -> 'data' -> 'object' ->> 'status'
+                       object_status
                   FROM cs_billing_event
                  WHERE object_ref = ANY(%(refs)s) AND account_id = ANY(%(accounts)s)
                    AND state = 'received'

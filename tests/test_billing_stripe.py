@@ -526,18 +526,23 @@ class TestStripeWebhook(StripeWebhookCase):
         self.sub.external_customer_ref = CUS_REF
         refunded = stripe_event("charge.refunded", stripe_charge(), created=1790003600)
         opened = stripe_event("charge.dispute.created", stripe_dispute(), created=1790003700)
-        for event in (refunded, opened):
+        waiting = stripe_event("customer.subscription.updated", stripe_subscription(), 1790003800)
+        for event in (refunded, opened, waiting):
             self.post(event)
         stored = self.Event.search([("external_id", "in", [refunded["id"], opened["id"]])])
-        stored.write({"object_ref": False})  # as 1.6 stored them
+        update = self.Event.search([("external_id", "=", waiting["id"])])
+        (stored | update).write({"object_ref": False, "object_status": False})  # as 1.6 did
+        update.object_ref = SUB_REF  # 1.6 kept a subscription event's
         stored.flush_recordset()
+        update.flush_recordset()
         path = "%s/migrations/18.0.1.7.0/post-migrate.py" % get_module_path("customer_success")
         spec = importlib.util.spec_from_file_location("cs_migration_1_7", path)
         migration = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(migration)
         migration.migrate(self.env.cr, "18.0.1.6.0")
-        stored.invalidate_recordset()
+        (stored | update).invalidate_recordset()
         self.assertEqual(set(stored.mapped("object_ref")), {"ch_1PgafuB7WZ01zgkWXYmPNZs8"})
+        self.assertEqual(update.object_status, "active")
 
     def test_failed_refund_of_an_unknown_charge_waits_to_be_linked(self):
         failed = stripe_event("refund.failed", stripe_refund(amount=2500), created=1790090000)
@@ -639,6 +644,22 @@ class TestStripeWebhook(StripeWebhookCase):
         done = self.Event.search([("state", "=", "processed")], limit=1)
         answer = done.action_reprocess_selected()
         self.assertIn("Nothing to reprocess", answer["params"]["message"])
+
+    def test_a_body_postgresql_cannot_read_as_json_is_applied_all_the_same(self):
+        # JSON allows escapes (NUL, a lone surrogate) that PostgreSQL's jsonb refuses:
+        # the inbox never casts a stored body to JSON in SQL.
+        events = []
+        for amount, offset in ((15000, 0), (20000, 60)):
+            obj = stripe_subscription(unit_amount=amount)
+            obj["metadata"] = {"note": "a\u0000b \ud83d"}
+            events.append(stripe_event("customer.subscription.updated", obj, 1790000000 + offset))
+        for event in events:
+            self.assertEqual(self.post(event).status_code, 200)
+        self.process()
+        stored = [self.Event.search([("external_id", "=", e["id"])]) for e in events]
+        self.assertEqual([e.state for e in stored], ["ignored", "processed"], stored[1].error)
+        self.assertEqual(stored[1].object_status, "active")
+        self.assertAlmostEqual(self.sub.mrr, 200.0)
 
     def test_newer_state_of_the_same_day_supersedes_older_ones(self):
         # A burst of quantity changes: the inbox applies the day's newest state once.

@@ -91,6 +91,9 @@ class BillingEvent:
     # The provider object whose full state the event carries (a Stripe subscription),
     # so that a newer state of the same day can supersede an older one in the inbox.
     object_ref: str = ""
+    # That object's status in this state (a Stripe subscription's ``status``): a newer
+    # state supersedes an older one only in the same status.
+    object_status: str = ""
     # The verified body as received, stored as the raw payload when it is the event itself.
     raw: str = ""
 

@@ -99,6 +99,7 @@ def verify(payload, sig_header, secret, tolerance=TOLERANCE):
     )
     if event.event_type.startswith("customer.subscription."):
         event.object_ref = subscription_ref(data["data"]["object"]) or ""  # a checked id
+        event.object_status = status_of(data["data"]["object"])
     elif event.event_type in CHARGE_EVENT_TYPES:
         event.object_ref = charge_ref(data["data"]["object"]) or ""
     return event
@@ -119,6 +120,14 @@ def subscription_ref(obj):
         return _id(obj.get("id"))
     parent = as_dict(as_dict(obj.get("parent")).get("subscription_details"))
     return _id(parent.get("subscription") or obj.get("subscription"))
+
+
+def status_of(obj):
+    """A Stripe object's ``status`` (``active``, ``past_due``…), or "" if it is none."""
+    status = obj.get("status")
+    if isinstance(status, str) and 0 < len(status) <= 32 and status.replace("_", "").isalpha():
+        return status if status.isascii() else ""
+    return ""
 
 
 def customer_ref(obj):
