@@ -78,6 +78,8 @@ class CsBillingEventStripe(models.Model):
                 ref=ref or "-",
             )
         subscription = self._bind(subscription)
+        if self.event_type in stripe_adapter.CHARGE_EVENT_TYPES:
+            self._stripe_requeue_charge_events()
         customer = stripe_adapter.customer_ref(obj)
         if customer and not subscription.external_customer_ref:
             subscription.external_customer_ref = customer
@@ -135,6 +137,26 @@ class CsBillingEventStripe(models.Model):
         )
         row = self.env.cr.fetchone()
         return self.env["sale.subscription"].browse(row[0] if row else [])
+
+    def _stripe_requeue_charge_events(self):
+        """Events of the same charge that matched nothing (a failed refund that came
+        before its refund, order not being guaranteed) go back to the inbox now that
+        this one is bound: they find its subscription there."""
+        if not self.object_ref:
+            return
+        waiting = self.search(
+            [
+                ("account_id", "=", self.account_id.id),
+                ("object_ref", "=", self.object_ref),
+                ("event_type", "in", stripe_adapter.CHARGE_EVENT_TYPES),
+                ("state", "=", "unmatched"),
+                ("id", "!=", self.id),
+            ]
+        )
+        if waiting:
+            waiting._requeue()
+            waiting._close_settled_alerts()
+            self.env.ref("customer_success.ir_cron_billing_events")._trigger()
 
     def _stripe_named_charge_subscription(self, obj):
         """A dispute or a refund names only its charge: the subscription a user linked,

@@ -567,6 +567,20 @@ class TestStripeWebhook(StripeWebhookCase):
         event = self.Event.search([("external_id", "=", named["id"])])
         self.assertEqual((event.state, event.subscription_id), ("processed", self.sub))
 
+    def test_a_failed_refund_before_its_refund_is_applied_once_the_refund_is(self):
+        self.sub.external_customer_ref = CUS_REF
+        failed = stripe_event("refund.failed", stripe_refund(), created=1790090000)
+        self.post(failed)
+        self.process()
+        undone = self.Event.search([("external_id", "=", failed["id"])])
+        self.assertEqual(undone.state, "unmatched")
+        self.post(stripe_event("charge.refunded", stripe_charge(), created=1790003600))
+        self.process()  # the refund, matched by its customer; the failure goes back
+        self.assertEqual(undone.state, "received")
+        self.process()
+        self.assertEqual((undone.state, undone.subscription_id), ("processed", self.sub))
+        self.assertEqual(undone.amount, 100.0)
+
     def test_dispute_closed_finds_the_subscription_its_opening_was_linked_to(self):
         opened = stripe_event("charge.dispute.created", stripe_dispute(), created=1790003600)
         self.post(opened)
