@@ -647,7 +647,7 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertEqual(unmatched.mapped("state").count("unmatched"), 1)
         # A selection larger than a chunk goes to the inbox job instead.
         with patch.object(cs_billing_event, "CHUNK", 1):
-            answer = unmatched.action_reprocess_selected()
+            answer = unmatched.with_user(self.cs_manager).action_reprocess_selected()
         self.assertIn("in the background: 2.", answer["params"]["message"])
         self.assertEqual(
             unmatched.filtered(lambda e: e.state != "processed").mapped("state"),
