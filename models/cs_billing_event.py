@@ -562,9 +562,7 @@ class CsBillingEvent(models.Model):
                 waiting=states["received"],
                 failed=states["failed"],
             )
-            kind = (
-                "success" if len(events) == states["processed"] + states["ignored"] else "warning"
-            )
+            kind = "success" if done == len(events) else "warning"
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",

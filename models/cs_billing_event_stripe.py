@@ -104,8 +104,9 @@ class CsBillingEventStripe(models.Model):
         one subscription of this account for its Stripe customer (the running one if
         the customer has several). Since API 2025-03-31.basil a charge no longer names
         its invoice."""
-        ref = (charge.get("metadata") or {}).get("subscription_ref")
-        found = self._subscription_by_ref(self.account_id, ref)
+        metadata = charge.get("metadata") if isinstance(charge.get("metadata"), dict) else {}
+        ref = metadata.get("subscription_ref")
+        found = self._subscription_by_ref(self.account_id, ref if isinstance(ref, str) else None)
         customer = stripe_adapter.customer_ref(charge)
         if found or not customer:
             return found
@@ -169,11 +170,9 @@ class CsBillingEventStripe(models.Model):
         charge_id = stripe_adapter.charge_ref(obj)
         if self.subscription_id:
             return self.subscription_id, charge_id
-        metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-        ours = metadata.get("subscription_ref")
+        # A dispute or a refund names no customer: only the metadata is read there.
         found = (
-            self._subscription_by_ref(self.account_id, ours if isinstance(ours, str) else None)
-            or self._stripe_subscription_of_charge_events()
+            self._stripe_charge_subscription(obj) or self._stripe_subscription_of_charge_events()
         )
         api_key = self.account_id.sudo().api_key
         if found or not api_key or not charge_id:

@@ -11,27 +11,16 @@ few), and the subscription events still waiting in the inbox (the only ones comp
 
 import json
 
-TYPES = ("charge.refunded", "charge.dispute.created", "charge.dispute.closed")
+from odoo.addons.customer_success.services.providers import stripe_adapter
 
 
-def _charge_ref(event_type, payload):
+def _object(payload):
+    """The event's ``data.object``, read as the webhook reads it now."""
     try:
-        obj = ((json.loads(payload or "") or {}).get("data") or {}).get("object") or {}
+        obj = ((json.loads(payload or "") or {}).get("data") or {}).get("object")
     except (ValueError, AttributeError):
-        return None
-    ref = obj.get("id") if event_type == "charge.refunded" else obj.get("charge")
-    if isinstance(ref, dict):
-        ref = ref.get("id")
-    return ref if isinstance(ref, str) and ref else None
-
-
-def _status(payload):
-    try:
-        obj = ((json.loads(payload or "") or {}).get("data") or {}).get("object") or {}
-    except (ValueError, AttributeError):
-        return None
-    status = obj.get("status")
-    return status if isinstance(status, str) and 0 < len(status) <= 32 else None
+        return {}
+    return obj if isinstance(obj, dict) else {}
 
 
 def migrate(cr, version):
@@ -39,13 +28,13 @@ def migrate(cr, version):
         return
     cr.execute(
         """
-        SELECT id, event_type, payload FROM cs_billing_event
+        SELECT id, payload FROM cs_billing_event
          WHERE provider = 'stripe' AND object_ref IS NULL AND event_type IN %s
         """,
-        [TYPES],
+        [stripe_adapter.CHARGE_EVENT_TYPES],
     )
-    for event_id, kind, payload in cr.fetchall():
-        ref = _charge_ref(kind, payload)
+    for event_id, payload in cr.fetchall():
+        ref = stripe_adapter.charge_ref(_object(payload))
         if ref:
             cr.execute("UPDATE cs_billing_event SET object_ref = %s WHERE id = %s", [ref, event_id])
     cr.execute(
@@ -57,7 +46,7 @@ def migrate(cr, version):
         ["customer.subscription.%"],
     )
     for event_id, payload in cr.fetchall():
-        status = _status(payload)
+        status = stripe_adapter.status_of(_object(payload))
         if status:
             cr.execute(
                 "UPDATE cs_billing_event SET object_status = %s WHERE id = %s", [status, event_id]
