@@ -758,8 +758,14 @@ class CsBillingEvent(models.Model):
             or default
         )
 
-    def _effect_payment_succeeded(self, subscription, amount, currency, reference, paid_until):
-        """B4 "payment succeeded": invoice paid and reconciled, status paid."""
+    def _effect_payment_succeeded(
+        self, subscription, amount, currency, reference, paid_until, recovered=False
+    ):
+        """B4 "payment succeeded": invoice paid and reconciled, status paid.
+
+        The payment is *recovered* revenue when it settles a failed or overdue
+        subscription, or when the provider says so (``recovered``: Stripe's invoice
+        paid at a later attempt)."""
         matched = self._register_payment(
             subscription, amount, currency, reference, self._event_date()
         )
@@ -768,6 +774,8 @@ class CsBillingEvent(models.Model):
             amount=self._money(amount, currency),
             currency=currency.name,
         )
+        if recovered:
+            self.recovered = True
         if not self._is_stale(subscription.cs_payment_synced_at):
             if subscription.payment_status in ("failed", "overdue"):
                 self.recovered = True
@@ -811,6 +819,29 @@ class CsBillingEvent(models.Model):
                     provider=self._provider_name(),
                 )
             )
+
+    def _paid_again(self, subscription, vals):
+        """Whether ``vals``, a provider's subscription state about to be written, makes
+        a subscription whose payment failed or is overdue paid again — the provider
+        only says so once the open invoice is paid, so nothing is due any more
+        (``vals`` gets it), even before or without the payment's own event. Once
+        written, :meth:`_paid_again_note` closes the payment to-dos."""
+        if vals.get("payment_status") != "paid" or subscription.payment_status not in (
+            "failed",
+            "overdue",
+        ):
+            return False
+        vals["amount_due"] = 0.0
+        return True
+
+    def _paid_again_note(self, subscription):
+        """Close the payment to-dos of ``subscription`` paid again; return the note."""
+        note = self.env._(
+            "Paid again: %(provider)s reports the subscription active",
+            provider=self._provider_name(),
+        )
+        self._close_payment_issues(subscription, note)
+        return note
 
     def _effect_payment_failed(
         self,

@@ -195,10 +195,14 @@ class CsBillingEventCloudpayments(models.Model):
         )
         if commands:
             vals["sale_subscription_line_ids"] = commands
+        # Active after PastDue: CloudPayments' retry went through.
+        paid_again = self._paid_again(subscription, vals)
         subscription.write(vals)
         if subscription.stage_id.type != "in_progress":
             subscription.action_start_subscription()
         todos, messages = self._mrr_change(subscription, old_mrr)
+        if paid_again:
+            messages.append(self._paid_again_note(subscription))
         self._schedule_many(todos)
         if status == "PastDue":
             messages.append(self.env._("Payment overdue, CloudPayments retries"))

@@ -375,6 +375,8 @@ class CsBillingEventStripe(models.Model):
         old_mrr = subscription.mrr
         old_plan = subscription.template_id
         vals, period_end = self._stripe_subscription_vals(subscription, obj)
+        # Stripe makes a subscription active again once its open invoice is paid.
+        paid_again = self._paid_again(subscription, vals)
         # One write: flags, dates and price move together, so the ledger sees one change.
         subscription.with_context(cs_churn_kind="delinquent").write(vals)
         if subscription.stage_id.type != "in_progress" and status in (
@@ -407,6 +409,8 @@ class CsBillingEventStripe(models.Model):
             messages.append(self.env._("Cancellation scheduled"))
         if was_trial and status == "active":
             messages.append(self.env._("Trial converted"))
+        if paid_again:
+            messages.append(self._paid_again_note(subscription))
         self._schedule_many(todos)
         result = "; ".join(messages) or self.env._("Subscription synced")
         subscription._message_log(body=self._stripe_note(result))
@@ -426,8 +430,13 @@ class CsBillingEventStripe(models.Model):
             "cs_trial_end_date": _ts(obj.get("trial_end")) if status == "trialing" else False,
             "seats": stripe_adapter.subscription_quantity(obj) or subscription.seats,
         }
-        if status in stripe_adapter.PAYMENT_STATUS:
+        # The payment status Stripe's subscription status tells, unless a newer payment
+        # event was applied (a late "active" must not hide a failure that followed it).
+        if status in stripe_adapter.PAYMENT_STATUS and not self._is_stale(
+            subscription.cs_payment_synced_at
+        ):
             vals["payment_status"] = stripe_adapter.PAYMENT_STATUS[status]
+            vals["cs_payment_synced_at"] = self.event_created
         if period_end:
             vals["next_payment_date"] = period_end
             if subscription.renewal_type == "auto":
@@ -510,6 +519,8 @@ class CsBillingEventStripe(models.Model):
                 and (event.account_id.id, refs[event]) not in waiting
                 and sub.stage_id.type == "in_progress"
                 and not (sub.cs_is_trial or sub.cs_delinquent or sub.cs_cancel_scheduled)
+                # paid again after a failure: its payment to-dos close one by one
+                and sub.payment_status not in ("failed", "overdue")
                 and not event._is_stale(sub.cs_billing_synced_at)
             ):
                 batch.append((event, sub, obj))
@@ -658,12 +669,16 @@ class CsBillingEventStripe(models.Model):
         currency = self._find_currency(code, subscription.currency_id)
         if self.event_type == "invoice.paid":
             line = ((obj.get("lines") or {}).get("data") or [{}])[0]
+            attempts = obj.get("attempt_count")
             return self._effect_payment_succeeded(
                 subscription,
                 to_major(obj.get("amount_paid"), code),
                 currency,
                 obj.get("number") or obj.get("id"),
                 _ts((line.get("period") or {}).get("end") or obj.get("period_end")),
+                # paid at a later attempt: revenue won back, whichever of this event and
+                # the subscription's return to active is applied first
+                recovered=isinstance(attempts, int) and attempts > 1,
             )
         # invoice.payment_failed / invoice.marked_uncollectible
         return self._effect_payment_failed(

@@ -428,6 +428,21 @@ class TestCloudpaymentsWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(self.sub.payment_status, "failed")
         self.assertIn("Exit interview", " ".join(self.sub.activity_ids.mapped("summary")))
 
+    def test_active_again_after_a_failed_charge_is_paid_again(self):
+        """CloudPayments' retry went through: the subscription is Active again, nothing is
+        due, and the CSM's payment to-do closes by itself."""
+        self.post("fail", pay_params(status="Declined"))
+        self.process(api_payment(status="Declined"))
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("failed", 15000.0))
+        self.assertIn("Payment failed", self.sub.activity_ids.summary)
+        self.post("recurrent", recurrent_params(status="Active"))
+        self.process(api_subscription(status="Active"))
+        event = self.events()[-1]
+        self.assertEqual(event.state, "processed", event.error)
+        self.assertIn("Paid again: CloudPayments reports the subscription active", event.result)
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("paid", 0.0))
+        self.assertFalse(self.sub.activity_ids)
+
     def test_recurrent_in_another_currency_is_refused(self):
         self.post("recurrent", recurrent_params(amount="200.00", Currency="RUB"))
         with mute_logger("odoo.addons.customer_success.models.cs_billing_event"):

@@ -955,6 +955,68 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertIn("Payment of 100.00 USD (Stripe)", str(done.body))
         self.assertIn("Payment failed: Vostok LLP", str(done.body))
 
+    def test_back_to_active_after_a_failure_is_paid_again(self):
+        """Stripe makes a past_due subscription active once its invoice is paid: the card
+        says paid with nothing due and the CSM's payment to-do closes, even before (or
+        without) invoice.paid; that invoice.paid, arriving late, still registers the
+        payment and counts as revenue won back."""
+        failed = stripe_invoice(amount_due=10000, status="open", attempt_count=1)
+        self.post(stripe_event("invoice.payment_failed", failed, 1790000000))
+        self.post(
+            stripe_event(
+                "customer.subscription.updated",
+                stripe_subscription(status="past_due"),
+                1790000001,
+                previous={"status": "active"},
+            )
+        )
+        self.process()
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("overdue", 100.0))
+        self.assertTrue(self.sub.activity_ids)
+        self.post(
+            stripe_event(
+                "customer.subscription.updated",
+                stripe_subscription(status="active"),
+                1790086500,
+                previous={"status": "past_due"},
+            )
+        )
+        self.process()
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("paid", 0.0))
+        self.assertFalse(self.sub.activity_ids)
+        done = self.sub.message_ids.filtered(lambda m: "Closed by itself" in str(m.body))
+        self.assertIn("Paid again: Stripe reports the subscription active", str(done.body))
+        paid = stripe_event(
+            "invoice.paid", stripe_invoice(amount_paid=10000, attempt_count=2), 1790086499
+        )
+        self.post(paid)
+        self.process()
+        event = self.Event._stored(self.account, paid["id"])
+        self.assertEqual(event.state, "processed", event.error)
+        self.assertTrue(event.recovered)
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("paid", 0.0))
+
+    def test_a_late_active_state_does_not_hide_a_newer_failure(self):
+        """Stripe does not promise the order of its events: a subscription state older
+        than the failed payment already applied leaves the failure and its amount due."""
+        self.post(
+            stripe_event(
+                "invoice.payment_failed",
+                stripe_invoice(amount_due=10000, status="open", attempt_count=1),
+                1790000000,
+            )
+        )
+        self.process()
+        late = stripe_event(
+            "customer.subscription.updated", stripe_subscription(unit_amount=12000), 1789990000
+        )
+        self.post(late)
+        self.process()
+        self.assertEqual(self.Event._stored(self.account, late["id"]).state, "processed")
+        self.assertAlmostEqual(self.sub.mrr, 120.0)  # its price still applies
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("failed", 100.0))
+        self.assertTrue(self.sub.activity_ids.filtered(lambda a: "Payment failed" in a.summary))
+
     def test_failed_payments_worklist(self):
         """Billing → Failed Payments: the CSM's list of who owes what, until paid."""
         Sub = self.env["sale.subscription"].with_user(self.cs_user)
@@ -1310,6 +1372,23 @@ class TestStripeInboxBatch(StripeWebhookCase):
         # A re-delivery of the batch changes nothing.
         self.update(upgraded, 15000, 1790000000)
         self.assertEqual(self.Event.search_count([("state", "=", "received")]), 0)
+
+    def test_a_subscription_paid_again_leaves_the_batch(self):
+        """An active state for a subscription whose payment failed closes its payment
+        to-do: that goes one by one, the rest of the stream still as a batch."""
+        failing, plain = self.others
+        failing.write({"payment_status": "failed", "amount_due": 100.0})
+        events = self.update(failing, 10000, 1790000000) | self.update(plain, 11000, 1790000001)
+        batch = type(self.Event)._apply_stripe_batch
+        with patch.object(
+            type(self.Event), "_apply_stripe_batch", autospec=True, side_effect=batch
+        ) as batched:
+            self.process()
+        self.assertEqual(batched.call_count, 1)
+        self.assertEqual(events.mapped("state"), ["processed"] * 2, events.mapped("error"))
+        self.assertEqual((failing.payment_status, failing.amount_due), ("paid", 0.0))
+        self.assertIn("Paid again", events.filtered(lambda e: e.subscription_id == failing).result)
+        self.assertAlmostEqual(plain.mrr, 110.0)
 
     def test_plan_changes_in_a_batch(self):
         enterprise = self._template("months", 1, name="Enterprise")
