@@ -189,11 +189,15 @@ class CsBillingEventStripe(models.Model):
         amount = to_major(dispute.get("amount"), code)
         currency = self._find_currency(code, subscription.currency_id)
         reason = dispute.get("reason") or "-"
+
+        def summary(env):
+            return env._("Dispute: call %(customer)s today", customer=partner.name)
+
         if self.event_type == "charge.dispute.created":
             due = _ts((dispute.get("evidence_details") or {}).get("due_by"))
             self._schedule(
                 subscription,
-                lambda env: env._("Dispute: call %(customer)s today", customer=partner.name),
+                summary,
                 lambda env: env._(
                     "%(customer)s disputes a payment of %(amount)s %(currency)s with their "
                     "bank (%(reason)s). Find out what went wrong; evidence is due in Stripe "
@@ -218,10 +222,45 @@ class CsBillingEventStripe(models.Model):
                 amount=self._money(amount, currency),
                 currency=currency.name,
             )
+            # The call still matters (the customer got the money back through their
+            # bank): the open to-do says how it ended.
+            for todo in self._stripe_dispute_todos(subscription, summary):
+                env = todo.with_context(lang=todo.user_id.lang or self.env.lang).env
+                outcome = env._(
+                    "The bank decided for the customer: %(amount)s %(currency)s went back to them.",
+                    amount=self._money(amount, currency, env),
+                    currency=currency.name,
+                )
+                todo.write(
+                    {
+                        "note": (todo.note or Markup()) + Markup("<p>%s</p>") % outcome,
+                        "date_deadline": min(todo.date_deadline, fields.Date.context_today(self)),
+                    }
+                )
         else:
             message = self.env._("Dispute closed: %(status)s", status=dispute.get("status") or "-")
+            # Won, or an inquiry closed without a chargeback: no evidence is due any more.
+            self._stripe_dispute_todos(subscription, summary).action_feedback(
+                feedback=self.env._(
+                    "Closed by itself: %(result)s (%(provider)s).",
+                    result=message,
+                    provider=self._provider_name(),
+                )
+            )
         subscription._message_log(body=self._stripe_note(message))
         return "processed", message
+
+    def _stripe_dispute_todos(self, subscription, summary):
+        """The open dispute to-dos of ``subscription``: ``summary`` as its CSM reads it."""
+        user = self._csm_of(subscription)
+        env = self.with_context(lang=user.lang or self.env.lang).env
+        return self.env["mail.activity"].search(
+            [
+                ("res_model", "=", "sale.subscription"),
+                ("res_id", "=", subscription.id),
+                ("summary", "=", self._text(summary, env)),
+            ]
+        )
 
     def _stripe_voided(self, subscription, invoice):
         """A voided invoice is owed no more: what it asked for leaves the amount due,

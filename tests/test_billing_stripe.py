@@ -472,6 +472,26 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertEqual((event.state, event.amount), ("processed", -100.0), event.error)
         self.assertTrue(event.to_reconcile)
         self.assertIn("Dispute lost", self.sub.message_ids[0].body)
+        # The call still matters: the to-do stays, saying how the dispute ended.
+        todo = self.sub.activity_ids.filtered(lambda a: a.summary.startswith("Dispute"))
+        self.assertIn("The bank decided for the customer: 100.00 USD", str(todo.note))
+        self.assertIn("product_unacceptable", str(todo.note))
+
+    def test_dispute_won_closes_its_to_do(self):
+        self.sub.external_customer_ref = CUS_REF
+        self.account.api_key = "rk_test_read_charges"
+        charge = stripe.Charge.construct_from(stripe_charge(amount_refunded=0), "rk")
+        self.post(stripe_event("charge.dispute.created", stripe_dispute(), created=1790003600))
+        won = stripe_event("charge.dispute.closed", stripe_dispute(status="won"), 1791000000)
+        self.post(won)
+        with patch.object(stripe.Charge, "retrieve", return_value=charge):
+            self.process()
+        event = self.Event.search([("external_id", "=", won["id"])])
+        self.assertEqual((event.state, event.amount), ("processed", 0.0), event.error)
+        self.assertFalse(event.to_reconcile)
+        self.assertFalse(self.sub.activity_ids)
+        done = self.sub.message_ids.filtered(lambda m: "Closed by itself" in str(m.body))
+        self.assertIn("Dispute closed: won (Stripe)", str(done.body))
 
     def test_dispute_without_api_key_waits_to_be_linked(self):
         opened = stripe_event("charge.dispute.created", stripe_dispute(), created=1790003600)
