@@ -974,6 +974,10 @@ class CsBillingEvent(models.Model):
         """B4 "cancellation": status cancelled, subscription closed (churn, voluntary unless
         ``delinquent``), an exit-interview to-do with the reason, a chatter message."""
         vals = dict(vals or {}, payment_status="failed" if delinquent else "cancelled")
+        if self.event_created and not self._is_stale(subscription.cs_payment_synced_at):
+            # A payment event older than the cancellation is history: it changes no status
+            # and emails no client who has left (a payment is still registered).
+            vals["cs_payment_synced_at"] = self.event_created
         subscription = subscription.with_context(
             cs_churn_kind="delinquent" if delinquent else "voluntary"
         )

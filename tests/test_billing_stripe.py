@@ -1136,6 +1136,31 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertIn("Exit interview", self.sub.activity_ids.summary)
         self.assertIn("too_expensive", self.sub.activity_ids.note)
 
+    def test_a_late_failure_of_a_cancelled_subscription_emails_nobody(self):
+        """An older failed payment delivered after the cancellation is history: no
+        failure status, no to-do, no email to a client who has left."""
+        self.post(
+            stripe_event(
+                "customer.subscription.deleted", stripe_subscription(status="canceled"), 1790000000
+            )
+        )
+        self.process()
+        late = stripe_event(
+            "invoice.payment_failed",
+            stripe_invoice(amount_due=10000, status="open", attempt_count=1),
+            1789990000,
+        )
+        self.post(late)
+        self.process()
+        event = self.Event._stored(self.account, late["id"])
+        self.assertEqual(event.state, "ignored")
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("cancelled", 0.0))
+        self.assertFalse(self.sub.activity_ids.filtered(lambda a: "Payment" in a.summary))
+        mail = self.env["mail.mail"].search(
+            [("model", "=", "sale.subscription"), ("res_id", "=", self.sub.id)]
+        )
+        self.assertFalse(mail)
+
     def test_trial_conversion_brings_mrr_back(self):
         self.sub.write({"cs_is_trial": True})  # trial: not MRR (a churn movement from odoo)
         self.post(
