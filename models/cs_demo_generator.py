@@ -260,6 +260,9 @@ class CsDemoGenerator(models.AbstractModel):
             ("stripe", "Stripe USD", "USD"),
             ("yookassa", "ЮKassa RUB", "RUB"),
             ("kaspi", "Kaspi Pay", "KZT"),
+            # Ready to configure: the demo book bills no subscription through them.
+            ("cloudpayments", "CloudPayments KZT", "KZT"),
+            ("robokassa", "Robokassa RUB", "RUB"),
         ):
             accounts[provider] = env["cs.billing.account"].search(
                 [("provider", "=", provider), ("company_id", "=", company.id)], limit=1

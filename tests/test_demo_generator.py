@@ -54,6 +54,13 @@ class TestDemoGenerator(TransactionCase):
         with self.assertRaises(UserError):
             self.env["cs.demo.generator"]._generate(customers=5, company=company)
         self.assertEqual(stats["customers"], 40)
+        # One billing account per provider, each in the company, with its webhook URL.
+        billing = self.env["cs.billing.account"].search([("company_id", "=", company.id)])
+        self.assertEqual(
+            sorted(billing.mapped("provider")),
+            ["cloudpayments", "kaspi", "robokassa", "stripe", "yookassa"],
+        )
+        self.assertTrue(all(billing.mapped("webhook_url")))
         self.assertGreater(stats["movements"], 40)
         self.assertGreater(stats["invoices"], 0)
         movements = self.env["cs.mrr.movement"].search(
