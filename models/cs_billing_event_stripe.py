@@ -279,13 +279,19 @@ class CsBillingEventStripe(models.Model):
         number = invoice.get("number") or invoice.get("id") or "-"
         if self._is_stale(subscription.cs_payment_synced_at):
             return "ignored", self.env._("Older than the payment state already applied.")
-        if subscription.payment_status not in ("failed", "overdue") or not amount:
+        if subscription.currency_id.is_zero(subscription.amount_due) or not amount:
             return "ignored", self.env._(
                 "Invoice %(number)s voided; nothing of it was due.", number=number
             )
         due = max(subscription.currency_id.round(subscription.amount_due - amount), 0.0)
         vals = {"amount_due": due, "cs_payment_synced_at": self.event_created}
-        if subscription.currency_id.is_zero(due):
+        settled = subscription.currency_id.is_zero(due)
+        # A closed subscription stays cancelled: the debt it left is what goes.
+        if (
+            settled
+            and subscription.payment_status in ("failed", "overdue")
+            and subscription.stage_id.type != "post"
+        ):
             vals["payment_status"] = "paid"
         subscription.write(vals)
         message = self.env._(
@@ -295,7 +301,7 @@ class CsBillingEventStripe(models.Model):
             currency=currency.name,
         )
         subscription._message_log(body=self._stripe_note(message))
-        if vals.get("payment_status") == "paid":
+        if settled:
             self._close_payment_issues(subscription, message)
         return "processed", message
 

@@ -1091,6 +1091,28 @@ class TestStripeWebhook(StripeWebhookCase):
         self.process()
         self.assertEqual(self.Event._stored(self.account, again["id"]).state, "ignored")
 
+    def test_voiding_the_debt_of_a_cancelled_subscription(self):
+        """Stripe cancels after the failed retries, then the open invoice is voided: the
+        debt goes and its payment to-do with it; the subscription stays cancelled."""
+        failed = stripe_invoice(amount_due=10000, status="open")
+        self.post(stripe_event("invoice.payment_failed", failed, 1790000000))
+        self.post(
+            stripe_event(
+                "customer.subscription.deleted", stripe_subscription(status="canceled"), 1790000600
+            )
+        )
+        self.process()
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("cancelled", 100.0))
+        self.assertTrue(self.sub.activity_ids.filtered(lambda a: "Payment" in a.summary))
+        voided = stripe_event("invoice.voided", stripe_invoice(status="void"), 1790000601)
+        self.post(voided)
+        self.process()
+        event = self.Event._stored(self.account, voided["id"])
+        self.assertEqual(event.state, "processed", event.error)
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("cancelled", 0.0))
+        self.assertFalse(self.sub.activity_ids.filtered(lambda a: "Payment" in a.summary))
+        self.assertIn("Exit interview", self.sub.activity_ids.summary)
+
     def test_voiding_one_of_two_unpaid_invoices_keeps_the_other_due(self):
         self.sub.write({"payment_status": "overdue", "amount_due": 250.0})
         self.post(stripe_event("invoice.voided", stripe_invoice(status="void"), 1790000000))
