@@ -34,6 +34,8 @@ BUDGET = 5.0  # seconds per run of the inbox job (the scheduler re-runs it while
 LINGER = 3.0  # seconds an empty inbox is watched before the job ends
 POLL = 0.5  # seconds between two looks at the inbox when it has no backlog
 WAKE_EVERY = 1.0  # seconds: webhooks wake the inbox job at most this often
+# Payment statuses of a subscription that owes money: its payment failed or is overdue.
+OWING = ("failed", "overdue")
 STATES = [
     ("received", "Received"),
     ("processed", "Processed"),
@@ -774,11 +776,10 @@ class CsBillingEvent(models.Model):
             amount=self._money(amount, currency),
             currency=currency.name,
         )
-        if recovered:
+        stale = self._is_stale(subscription.cs_payment_synced_at)
+        if recovered or (not stale and subscription.payment_status in OWING):
             self.recovered = True
-        if not self._is_stale(subscription.cs_payment_synced_at):
-            if subscription.payment_status in ("failed", "overdue"):
-                self.recovered = True
+        if not stale:
             subscription.write(
                 {
                     "payment_status": "paid",
@@ -811,8 +812,13 @@ class CsBillingEvent(models.Model):
                 ("activity_type_id", "=", issue_type.id),
             ]
         )
-        if issues:
-            issues.action_feedback(
+        self._done_by_itself(issues, result)
+
+    def _done_by_itself(self, todos, result):
+        """Mark ``todos`` done, noting ``result``: what the provider reported that made
+        them moot."""
+        if todos:
+            todos.action_feedback(
                 feedback=self.env._(
                     "Closed by itself: %(result)s (%(provider)s).",
                     result=result,
@@ -826,10 +832,7 @@ class CsBillingEvent(models.Model):
         only says so once the open invoice is paid, so nothing is due any more
         (``vals`` gets it), even before or without the payment's own event. Once
         written, :meth:`_paid_again_note` closes the payment to-dos."""
-        if vals.get("payment_status") != "paid" or subscription.payment_status not in (
-            "failed",
-            "overdue",
-        ):
+        if vals.get("payment_status") != "paid" or subscription.payment_status not in OWING:
             return False
         vals["amount_due"] = 0.0
         return True

@@ -16,6 +16,7 @@ from odoo.tools.sql import create_index
 from ..services import mrr as mrr_service
 from ..services.providers import stripe_adapter
 from ..services.providers.common import to_major
+from .cs_billing_event import OWING
 
 
 def _ts(value):
@@ -240,13 +241,7 @@ class CsBillingEventStripe(models.Model):
         else:
             message = self.env._("Dispute closed: %(status)s", status=dispute.get("status") or "-")
             # Won, or an inquiry closed without a chargeback: no evidence is due any more.
-            self._stripe_dispute_todos(subscription, summary).action_feedback(
-                feedback=self.env._(
-                    "Closed by itself: %(result)s (%(provider)s).",
-                    result=message,
-                    provider=self._provider_name(),
-                )
-            )
+            self._done_by_itself(self._stripe_dispute_todos(subscription, summary), message)
         subscription._message_log(body=self._stripe_note(message))
         return "processed", message
 
@@ -289,7 +284,7 @@ class CsBillingEventStripe(models.Model):
         # A closed subscription stays cancelled: the debt it left is what goes.
         if (
             settled
-            and subscription.payment_status in ("failed", "overdue")
+            and subscription.payment_status in OWING
             and subscription.stage_id.type != "post"
         ):
             vals["payment_status"] = "paid"
@@ -565,7 +560,7 @@ class CsBillingEventStripe(models.Model):
                 and sub.stage_id.type == "in_progress"
                 and not (sub.cs_is_trial or sub.cs_delinquent or sub.cs_cancel_scheduled)
                 # paid again after a failure: its payment to-dos close one by one
-                and sub.payment_status not in ("failed", "overdue")
+                and sub.payment_status not in OWING
                 and not event._is_stale(sub.cs_billing_synced_at)
             ):
                 batch.append((event, sub, obj))
