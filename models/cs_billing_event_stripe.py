@@ -586,7 +586,8 @@ class CsBillingEventStripe(models.Model):
                 != sub[name]
             }
             sub.with_context(cs_skip_ledger=True, mail_notrack=not tracked & set(vals)).write(vals)
-        self.env.flush_all()  # one recompute of lines, totals and MRR for the batch
+        # No flush here: the ledger's first read of an MRR computes the lines, totals and
+        # MRR of the whole batch at once, and the chunk's commit writes each row once.
         by_day = defaultdict(lambda: Sub)
         for event, sub, _obj in batch:
             by_day[event._event_date()] |= sub

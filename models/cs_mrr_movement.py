@@ -47,7 +47,11 @@ class CsMrrMovement(models.Model):
     )
     currency_id = fields.Many2one("res.currency", required=True)
     company_currency_id = fields.Many2one(
-        "res.currency", related="company_id.currency_id", store=True, string="Company Currency"
+        "res.currency",
+        related="company_id.currency_id",
+        store=True,
+        precompute=True,  # in the INSERT, not an UPDATE of every new movement
+        string="Company Currency",
     )
     mrr_before = fields.Monetary(
         string="Customer MRR Before",
