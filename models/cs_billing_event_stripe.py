@@ -93,7 +93,7 @@ class CsBillingEventStripe(models.Model):
         if self.event_type == "charge.refunded":
             return self._stripe_refund(subscription, obj, data)
         if self.event_type.startswith("charge.dispute."):
-            return self._stripe_dispute(subscription, obj)
+            return self._stripe_dispute(subscription, obj, data)
         if self.event_type == "refund.failed":
             return self._stripe_refund_failed(subscription, obj)
         if self.event_type == "invoice.voided":
@@ -181,15 +181,17 @@ class CsBillingEventStripe(models.Model):
         charge = stripe_adapter.fetch_charge(api_key, charge_id)
         return self._stripe_charge_subscription(charge), stripe_adapter.customer_ref(charge)
 
-    def _stripe_dispute(self, subscription, dispute):
+    def _stripe_dispute(self, subscription, dispute, data=None):
         """A chargeback: opened, an urgent to-do (the customer is unhappy enough to go to
         their bank, and evidence is due); closed and lost, the money is gone and waits
-        in Payments to Reconcile; won, a chatter note."""
+        in Payments to Reconcile; won, the to-do is done. Its status changes and the
+        money Stripe holds back or returns while the bank decides are chatter notes."""
         partner = subscription.commercial_partner_id
         code = (dispute.get("currency") or "").upper()
         amount = to_major(dispute.get("amount"), code)
         currency = self._find_currency(code, subscription.currency_id)
         reason = dispute.get("reason") or "-"
+        status = dispute.get("status")
 
         def summary(env):
             return env._("Dispute: call %(customer)s today", customer=partner.name)
@@ -216,7 +218,33 @@ class CsBillingEventStripe(models.Model):
                 currency=currency.name,
                 reason=reason,
             )
-        elif dispute.get("status") == "lost":
+        elif self.event_type == "charge.dispute.updated":
+            previous = ((data or {}).get("data") or {}).get("previous_attributes") or {}
+            old = previous.get("status") if isinstance(previous, dict) else None
+            if not old or old == status:
+                # Evidence saved as a draft, metadata: nothing a CSM acts on.
+                return "ignored", self.env._("Dispute updated, its status unchanged.")
+            if self._stripe_dispute_closed_since():
+                return "ignored", self.env._("Older than the dispute's closing already applied.")
+            message = self.env._(
+                "Dispute: %(old)s → %(new)s",
+                old=self._stripe_dispute_status(old),
+                new=self._stripe_dispute_status(status),
+            )
+        elif self.event_type == "charge.dispute.funds_withdrawn":
+            # Not a loss yet: the closing says whether the money comes back.
+            message = self.env._(
+                "Dispute: Stripe holds back %(amount)s %(currency)s until the bank decides",
+                amount=self._money(amount, currency),
+                currency=currency.name,
+            )
+        elif self.event_type == "charge.dispute.funds_reinstated":
+            message = self.env._(
+                "Dispute: Stripe returned the %(amount)s %(currency)s it held back",
+                amount=self._money(amount, currency),
+                currency=currency.name,
+            )
+        elif status == "lost":
             self.write({"amount": -amount, "currency_id": currency.id, "to_reconcile": True})
             message = self.env._(
                 "Dispute lost: %(amount)s %(currency)s went back to the customer — to reconcile",
@@ -239,11 +267,51 @@ class CsBillingEventStripe(models.Model):
                     }
                 )
         else:
-            message = self.env._("Dispute closed: %(status)s", status=dispute.get("status") or "-")
+            message = self.env._(
+                "Dispute closed: %(status)s", status=self._stripe_dispute_status(status)
+            )
             # Won, or an inquiry closed without a chargeback: no evidence is due any more.
             self._done_by_itself(self._stripe_dispute_todos(subscription, summary), message)
         subscription._message_log(body=self._stripe_note(message))
         return "processed", message
+
+    def _stripe_dispute_status(self, status):
+        """A dispute's status as people read it; Stripe's own code when it is new to us."""
+        return {
+            "warning_needs_response": self.env._("inquiry, an answer is needed"),
+            "warning_under_review": self.env._("inquiry under review"),
+            "warning_closed": self.env._("inquiry closed"),
+            "needs_response": self.env._("evidence needed"),
+            "under_review": self.env._("evidence submitted, under review"),
+            "won": self.env._("won"),
+            "lost": self.env._("lost"),
+            "prevented": self.env._("prevented"),
+        }.get(status, status or "-")
+
+    def _stripe_dispute_closed_since(self):
+        """Whether a closing of this dispute's charge, as new as this event or newer,
+        was applied already (Stripe does not guarantee the order)."""
+        if not self.object_ref or not self.event_created:
+            return False
+        self.flush_model(["state"])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT 1 FROM cs_billing_event
+                 WHERE account_id = %(account)s AND object_ref = %(charge)s
+                   AND event_type IN %(types)s AND event_type = 'charge.dispute.closed'
+                   AND state = 'processed' AND event_created >= %(created)s
+                   AND id != %(id)s
+                 LIMIT 1
+                """,
+                account=self.account_id.id,
+                charge=self.object_ref,
+                types=stripe_adapter.CHARGE_EVENT_TYPES,  # the partial index of charges
+                created=self.event_created,
+                id=self.id or 0,
+            )
+        )
+        return bool(self.env.cr.fetchone())
 
     def _stripe_dispute_todos(self, subscription, summary):
         """The open dispute to-dos of ``subscription``: ``summary`` as its CSM reads it."""

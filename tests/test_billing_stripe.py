@@ -618,6 +618,105 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertEqual((closed.state, closed.subscription_id), ("processed", self.sub))
         self.assertEqual(closed.amount, -100.0)
 
+    def test_a_dispute_s_course_is_told_in_the_chatter(self):
+        """Stripe holds the money back, the evidence goes in, the money comes back: each a
+        note on the subscription, matched through the dispute's opening."""
+        opened = stripe_event("charge.dispute.created", stripe_dispute(), created=1790003600)
+        self.post(opened)
+        self.process()
+        self.Event.search([("external_id", "=", opened["id"])]).subscription_id = self.sub
+        self.Event.search([("external_id", "=", opened["id"])]).action_reprocess()
+        course = [
+            stripe_event(
+                "charge.dispute.funds_withdrawn",
+                stripe_dispute(status="needs_response"),
+                created=1790003601,
+            ),
+            stripe_event(
+                "charge.dispute.updated",
+                stripe_dispute(status="under_review"),
+                created=1790500000,
+                previous={"status": "needs_response"},
+            ),
+            # Evidence edited, the status as it was: nothing for the CSM.
+            stripe_event(
+                "charge.dispute.updated",
+                stripe_dispute(status="under_review"),
+                created=1790500100,
+                previous={"evidence": {"product_description": None}},
+            ),
+            stripe_event(
+                "charge.dispute.funds_reinstated", stripe_dispute(status="won"), 1791000000
+            ),
+        ]
+        for event in course:
+            self.post(event)
+        self.process()
+        events = self.Event.search([("external_id", "in", [e["id"] for e in course])])
+        results = {e.external_id: (e.state, e.subscription_id, e.result) for e in events}
+        withdrawn, status, edited, returned = (results[e["id"]] for e in course)
+        self.assertEqual(withdrawn[:2], ("processed", self.sub))
+        self.assertEqual(
+            withdrawn[2], "Dispute: Stripe holds back 100.00 USD until the bank decides"
+        )
+        self.assertEqual(status[2], "Dispute: evidence needed → evidence submitted, under review")
+        self.assertEqual(edited[:2], ("ignored", self.sub))
+        self.assertEqual(returned[2], "Dispute: Stripe returned the 100.00 USD it held back")
+        notes = " ".join(str(body) for body in self.sub.message_ids.mapped("body"))
+        for result in (withdrawn, status, returned):
+            self.assertIn(result[2], notes)
+        # Money held back is no loss and no payment: nothing for the accountant.
+        self.assertFalse(events.filtered("to_reconcile") or events.filtered("amount"))
+        # The opening's to-do is still there: only the closing settles it.
+        self.assertIn("Dispute: call Vostok LLP today", self.sub.activity_ids.mapped("summary"))
+
+    def test_a_dispute_update_older_than_its_closing_changes_nothing(self):
+        self.sub.external_customer_ref = CUS_REF
+        self.account.api_key = "rk_test_read_charges"
+        charge = stripe.Charge.construct_from(stripe_charge(amount_refunded=0), "rk")
+        self.post(stripe_event("charge.dispute.created", stripe_dispute(), created=1790003600))
+        self.post(stripe_event("charge.dispute.closed", stripe_dispute(status="won"), 1791000000))
+        with patch.object(stripe.Charge, "retrieve", return_value=charge):
+            self.process()
+        late = stripe_event(
+            "charge.dispute.updated",
+            stripe_dispute(status="under_review"),
+            created=1790500000,
+            previous={"status": "needs_response"},
+        )
+        self.post(late)
+        self.process()
+        event = self.Event.search([("external_id", "=", late["id"])])
+        self.assertEqual(event.state, "ignored", event.error)
+        self.assertIn("closing", event.result)
+        self.assertNotIn("under review", " ".join(map(str, self.sub.message_ids.mapped("body"))))
+
+    def test_the_upgrade_to_1_8_gives_stored_dispute_updates_their_charge(self):
+        held = stripe_event("charge.dispute.funds_withdrawn", stripe_dispute(), 1790003601)
+        self.post(held)
+        stored = self.Event.search([("external_id", "=", held["id"])])
+        stored.write({"object_ref": False, "state": "ignored"})  # as 1.7 stored it
+        stored.flush_recordset()
+        path = "%s/migrations/18.0.1.8.0/post-migrate.py" % get_module_path("customer_success")
+        spec = importlib.util.spec_from_file_location("cs_migration_1_8", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        migration.migrate(self.env.cr, "18.0.1.7.0")
+        stored.invalidate_recordset()
+        self.assertEqual(stored.object_ref, "ch_1PgafuB7WZ01zgkWXYmPNZs8")
+        # The index of a charge's events is built again with the new types.
+        path = path.replace("post-migrate", "pre-migrate")
+        spec = importlib.util.spec_from_file_location("cs_pre_migration_1_8", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        migration.migrate(self.env.cr, "18.0.1.7.0")
+        query = "SELECT indexdef FROM pg_indexes WHERE indexname = 'cs_billing_event_charge_index'"
+        self.env.cr.execute(query)
+        self.assertFalse(self.env.cr.fetchall())
+        self.Event.init()  # as the upgrade does after its pre-migration
+        self.env.cr.execute(query)
+        self.assertIn("charge.dispute.funds_withdrawn", self.env.cr.fetchone()[0])
+
     def test_the_subscription_and_the_customer_card_lead_to_their_billing_events(self):
         self.sub.external_customer_ref = CUS_REF
         for event in (

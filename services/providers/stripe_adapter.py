@@ -39,6 +39,9 @@ HANDLED = {
     "invoice.voided",
     "charge.refunded",
     "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
     "charge.dispute.closed",
     "refund.failed",
 }
@@ -49,6 +52,9 @@ HANDLED = {
 CHARGE_EVENT_TYPES = (
     "charge.refunded",
     "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
     "charge.dispute.closed",
     "refund.failed",
 )
