@@ -1,9 +1,21 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import importlib.util
 from datetime import date
 
+from odoo.modules.module import get_module_path
 from odoo.tests import TransactionCase
 from odoo.tests import new_test_user
+
+
+def load_migration(version, step="post-migrate"):
+    """The addon's migration script of ``version`` (``18.0.1.7.0``) as a module, to call
+    its ``migrate(cr, version)`` on a test database."""
+    path = "%s/migrations/%s/%s.py" % (get_module_path("customer_success"), version, step)
+    spec = importlib.util.spec_from_file_location("cs_%s_%s" % (step, version), path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    return migration
 
 
 class CustomerSuccessMixin:

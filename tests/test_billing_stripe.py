@@ -1,6 +1,5 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-import importlib.util
 import json
 import threading
 import time
@@ -14,7 +13,6 @@ from freezegun import freeze_time
 from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.exceptions import ValidationError
-from odoo.modules.module import get_module_path
 from odoo.tests import HttpCase
 from odoo.tests import TransactionCase
 from odoo.tests import tagged
@@ -26,6 +24,7 @@ from ..services.providers import stripe_adapter
 from ..services.providers.common import AuthenticityError
 from ..services.providers.common import PayloadError
 from .common import CustomerSuccessMixin
+from .common import load_migration
 
 SECRET = "whsec_test_secret"
 SUB_REF = "sub_1Pgc6rB7WZ01zgkWNy0Cn5nw"
@@ -555,11 +554,7 @@ class TestStripeWebhook(StripeWebhookCase):
         update.object_ref = SUB_REF  # 1.6 kept a subscription event's
         stored.flush_recordset()
         update.flush_recordset()
-        path = "%s/migrations/18.0.1.7.0/post-migrate.py" % get_module_path("customer_success")
-        spec = importlib.util.spec_from_file_location("cs_migration_1_7", path)
-        migration = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(migration)
-        migration.migrate(self.env.cr, "18.0.1.6.0")
+        load_migration("18.0.1.7.0").migrate(self.env.cr, "18.0.1.6.0")
         (stored | update).invalidate_recordset()
         self.assertEqual(set(stored.mapped("object_ref")), {"ch_1PgafuB7WZ01zgkWXYmPNZs8"})
         self.assertEqual(update.object_status, "active")
@@ -697,19 +692,11 @@ class TestStripeWebhook(StripeWebhookCase):
         stored = self.Event.search([("external_id", "=", held["id"])])
         stored.write({"object_ref": False, "state": "ignored"})  # as 1.7 stored it
         stored.flush_recordset()
-        path = "%s/migrations/18.0.1.8.0/post-migrate.py" % get_module_path("customer_success")
-        spec = importlib.util.spec_from_file_location("cs_migration_1_8", path)
-        migration = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(migration)
-        migration.migrate(self.env.cr, "18.0.1.7.0")
+        load_migration("18.0.1.8.0").migrate(self.env.cr, "18.0.1.7.0")
         stored.invalidate_recordset()
         self.assertEqual(stored.object_ref, "ch_1PgafuB7WZ01zgkWXYmPNZs8")
         # The index of a charge's events is built again with the new types.
-        path = path.replace("post-migrate", "pre-migrate")
-        spec = importlib.util.spec_from_file_location("cs_pre_migration_1_8", path)
-        migration = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(migration)
-        migration.migrate(self.env.cr, "18.0.1.7.0")
+        load_migration("18.0.1.8.0", "pre-migrate").migrate(self.env.cr, "18.0.1.7.0")
         query = "SELECT indexdef FROM pg_indexes WHERE indexname = 'cs_billing_event_charge_index'"
         self.env.cr.execute(query)
         self.assertFalse(self.env.cr.fetchall())

@@ -6,7 +6,6 @@ Odoo merges a language's .po with the module's .pot when it loads it, and drops
 what the .pot lacks: a stale .pot silently untranslates every newer string.
 """
 
-import importlib.util
 import json
 
 import polib
@@ -19,6 +18,7 @@ from odoo.tools.translate import TranslationModuleReader
 from ..models.cs_billing_event_yookassa import _decline
 from ..services.providers import stripe_adapter
 from .common import CustomerSuccessMixin
+from .common import load_migration
 
 
 @tagged("post_install", "-at_install", "customer_success")
@@ -100,21 +100,13 @@ class TestTranslations(CustomerSuccessMixin, TransactionCase):
         self.env.ref("base.module_customer_success")._update_translations("ru_RU")
         field = self.env["ir.model.fields"]._get("cs.billing.event", "account_id")
         field.with_context(lang="ru_RU").field_description = "Клиент"  # 1.3's "Account"
-        path = "%s/migrations/18.0.1.5.0/post-migrate.py" % get_module_path("customer_success")
-        spec = importlib.util.spec_from_file_location("cs_migration_1_5", path)
-        migration = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(migration)
-        migration.migrate(self.env.cr, "18.0.1.4.0")
+        load_migration("18.0.1.5.0").migrate(self.env.cr, "18.0.1.4.0")
         field.invalidate_recordset()
         self.assertEqual(field.with_context(lang="ru_RU").field_description, "Платёжный аккаунт")
         self.assertEqual(field.field_description, "Billing Account")
 
     def _migration_1_6(self):
-        path = "%s/migrations/18.0.1.6.0/post-migrate.py" % get_module_path("customer_success")
-        spec = importlib.util.spec_from_file_location("cs_migration_1_6", path)
-        migration = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(migration)
-        return migration
+        return load_migration("18.0.1.6.0")
 
     def test_upgrade_replaces_the_failed_payment_email_nobody_edited(self):
         """1.5's email promised a retry that YooKassa, CloudPayments or Kaspi never
