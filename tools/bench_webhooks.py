@@ -16,10 +16,11 @@ second of load; processed_per_s counts settled deliveries — a duplicate once i
 is acknowledged as one, a new event once the inbox job has applied it — per
 second of webhook load plus the waits for the inbox to drain, so that it equals
 accepted_per_s only when the backlog does not grow. --ack-only runs no cron
-worker: the acknowledgement path alone against /web/health.
+worker: the acknowledgement path alone against /web/health. --cpu adds where the CPU
+went, per request of each load, from the counters of every process in /proc (Linux).
 
     python3 tools/bench_webhooks.py [--seconds 20] [--rounds 2] [--senders 8] [--keep-db]
-                                    [--ack-only]
+                                    [--ack-only] [--cpu]
 """
 
 import argparse
@@ -75,6 +76,101 @@ def prepare(customers):
         account_id = account.id
     odoo.sql_db.close_all()
     return account_id, refs
+
+
+class CpuMeter:
+    """CPU per request of a load, by kind of process, from /proc (Linux): Odoo's HTTP
+    workers, its cron worker (the one Odoo runs at nice 10), the PostgreSQL sessions
+    that outlive the load, this process (the senders), the whole machine, and the
+    processes started per request (``forks``: a PostgreSQL backend per connection)."""
+
+    HZ = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, server_pid):
+        self.server_pid = server_pid
+        self.totals = {}
+
+    @staticmethod
+    def _stat(pid):
+        try:
+            with open("/proc/%d/stat" % pid) as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            return int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[16])
+        except (OSError, IndexError, ValueError):
+            return None  # ended meanwhile
+
+    def _processes(self):
+        """{pid: (kind, cpu ticks)} of the Odoo workers and PostgreSQL processes."""
+        found = {}
+        for name in os.listdir("/proc"):
+            stat = self._stat(int(name)) if name.isdigit() else None
+            if stat is None:
+                continue
+            pid, (ppid, ticks, nice) = int(name), stat
+            try:
+                with open("/proc/%d/comm" % pid) as handle:
+                    comm = handle.read().strip()
+                with open("/proc/%d/cmdline" % pid, "rb") as handle:
+                    cmdline = handle.read()
+            except OSError:
+                continue
+            if pid == self.server_pid:
+                kind = "odoo_master"
+            elif ppid == self.server_pid and b"gevent" in cmdline.split(b"\0"):
+                kind = "odoo_gevent"
+            elif ppid == self.server_pid:
+                kind = "cron_worker" if nice > 0 else "http_workers"
+            elif comm.startswith("postgres"):
+                kind = "postgresql"
+            else:
+                continue
+            found[pid] = (kind, ticks)
+        return found
+
+    @staticmethod
+    def _machine():
+        with open("/proc/stat") as handle:
+            lines = handle.read().splitlines()
+        ticks = [int(v) for v in lines[0].split()[1:]]
+        busy = sum(ticks) - ticks[3] - ticks[4]  # all but idle and iowait (steal included)
+        forks = next(int(line.split()[1]) for line in lines if line.startswith("processes"))
+        return busy, forks
+
+    def start(self):
+        self._before = self._processes()
+        self._machine_before = self._machine()
+        self._self_before = os.times()
+
+    def stop(self, label, requests):
+        after = self._processes()
+        busy, forks = self._machine()
+        own = os.times()
+        total = self.totals.setdefault(label, {"requests": 0, "forks": 0})
+        total["requests"] += requests
+        for pid, (kind, ticks) in after.items():
+            if pid in self._before:  # lived through the whole load
+                total[kind] = total.get(kind, 0) + ticks - self._before[pid][1]
+        total["machine"] = total.get("machine", 0) + busy - self._machine_before[0]
+        total["forks"] += forks - self._machine_before[1]
+        client = (own.user + own.system) - (self._self_before.user + self._self_before.system)
+        total["senders"] = total.get("senders", 0) + client * self.HZ
+
+    def report(self):
+        """ms of CPU per acknowledged request, by kind; ``other`` is what no process
+        alive through the load accounts for (processes of one request, the kernel)."""
+        result = {}
+        for label, total in self.totals.items():
+            requests = max(total["requests"], 1)
+            per = {
+                kind: round(ticks * 1000.0 / self.HZ / requests, 2)
+                for kind, ticks in total.items()
+                if kind not in ("requests", "forks")
+            }
+            named = sum(v for kind, v in per.items() if kind != "machine")
+            per["other"] = round(per["machine"] - named, 2)
+            per["forks_per_request"] = round(total["forks"] / requests, 2)
+            result[label] = per
+        return result
 
 
 def start_server(port, cron_threads=1):
@@ -177,6 +273,9 @@ def main():
         action="store_true",
         help="no cron worker: the acknowledgement path alone against /web/health",
     )
+    parser.add_argument(
+        "--cpu", action="store_true", help="add the CPU per request by kind of process (/proc)"
+    )
     opts = parser.parse_args()
     if not CONF.exists():
         raise SystemExit("Run 'make setup' first.")
@@ -266,13 +365,19 @@ def main():
         health, hooks = [], []
         health_elapsed = hooks_elapsed = drain_seconds = longest_drain = 0.0
         backlog_at_end = 0
+        meter = CpuMeter(server.pid) if opts.cpu else None
         for _round in range(opts.rounds):
+            if meter:
+                meter.start()
             results, elapsed = run_load(
                 opts.port,
                 opts.senders,
                 opts.seconds / opts.rounds,
                 lambda i, n: ("GET", "/web/health", None, {}, None),
             )
+            if meter:
+                meter.stop("health", sum(1 for status, *_ in results if status == 200))
+                meter.start()
             health += results
             health_elapsed += elapsed
             # The inbox's backlog, sampled every 0.5 s during the load.
@@ -293,6 +398,8 @@ def main():
                 time.sleep(0.1)
             drain_seconds += time.time() - load_end
             longest_drain = max(longest_drain, time.time() - load_end)
+            if meter:  # the drain is the work of these requests too
+                meter.stop("webhook", sum(1 for status, *_ in results if status == 200))
         accepted_ids = {tag for status, _ms, tag, _p in hooks if status == 200}
         accepted = sum(1 for status, *_rest in hooks if status == 200)
         registry = odoo.modules.registry.Registry(DB)
@@ -350,6 +457,8 @@ def main():
         "failed_events": failed,
         "errors": sum(1 for status, *_ in hooks if status != 200),
     }
+    if meter:
+        result["cpu_ms_per_request"] = meter.report()
     if opts.ack_only:  # nothing was applied: no processing figures
         for key in ("processed_per_s", "unique_processed_per_s", "drain_after_load_s"):
             result[key] = None
