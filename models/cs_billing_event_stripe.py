@@ -190,7 +190,7 @@ class CsBillingEventStripe(models.Model):
         code = (dispute.get("currency") or "").upper()
         amount = to_major(dispute.get("amount"), code)
         currency = self._find_currency(code, subscription.currency_id)
-        reason = dispute.get("reason") or "-"
+        reason = dispute.get("reason")
         status = dispute.get("status")
 
         def summary(env):
@@ -208,7 +208,7 @@ class CsBillingEventStripe(models.Model):
                     customer=partner.name,
                     amount=self._money(amount, currency, env),
                     currency=currency.name,
-                    reason=reason,
+                    reason=self._stripe_dispute_reason(reason, env),
                     date=tools.format_date(env, due) if due else "-",
                 ),
             )
@@ -216,7 +216,7 @@ class CsBillingEventStripe(models.Model):
                 "Dispute opened: %(amount)s %(currency)s (%(reason)s)",
                 amount=self._money(amount, currency),
                 currency=currency.name,
-                reason=reason,
+                reason=self._stripe_dispute_reason(reason, self.env),
             )
         elif self.event_type == "charge.dispute.updated":
             previous = ((data or {}).get("data") or {}).get("previous_attributes") or {}
@@ -287,6 +287,31 @@ class CsBillingEventStripe(models.Model):
             "lost": self.env._("lost"),
             "prevented": self.env._("prevented"),
         }.get(status, status or "-")
+
+    def _stripe_dispute_reason(self, reason, env):
+        """What the customer told their bank, in words of ``env``'s language, with
+        Stripe's code (the one its dashboard shows)."""
+        words = {
+            "bank_cannot_process": env._("the bank could not process the payment"),
+            "check_returned": env._("the cheque was returned"),
+            "credit_not_processed": env._("a refund or credit they were promised did not come"),
+            "customer_initiated": env._("the customer asked their bank to take the payment back"),
+            "debit_not_authorized": env._("the customer did not authorise the debit"),
+            "duplicate": env._("the customer says they were charged twice"),
+            "fraudulent": env._("the cardholder says they did not make the payment"),
+            "general": env._("no reason given"),
+            "incorrect_account_details": env._("wrong account details"),
+            "insufficient_funds": env._("insufficient funds"),
+            "product_not_received": env._("the customer says they did not get what they paid for"),
+            "product_unacceptable": env._(
+                "the customer says what they got was faulty or not as described"
+            ),
+            "subscription_canceled": env._("the customer says they had cancelled the subscription"),
+            "unrecognized": env._("the customer does not recognise the payment"),
+        }.get(reason)
+        if not reason:
+            return "-"
+        return "%s, %s" % (words, reason) if words else reason
 
     def _stripe_dispute_closed_since(self):
         """Whether a closing of this dispute's charge, as new as this event or newer,

@@ -460,7 +460,13 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertEqual(event.state, "processed", event.error)
         self.assertEqual(event.subscription_id, self.sub)
         self.assertIn("Dispute: call Vostok LLP today", self.sub.activity_ids.mapped("summary"))
-        self.assertIn("product_unacceptable", str(self.sub.activity_ids.note))
+        # What the customer told their bank, in words, with Stripe's code.
+        self.assertIn(
+            "(the customer says what they got was faulty or not as described, "
+            "product_unacceptable)",
+            str(self.sub.activity_ids.note),
+        )
+        self.assertIn("faulty or not as described", event.result)
         lost = stripe_event(
             "charge.dispute.closed", stripe_dispute(status="lost"), created=1791000000
         )
