@@ -291,6 +291,8 @@ class CsBillingEventStripe(models.Model):
     def _stripe_dispute_reason(self, reason, env):
         """What the customer told their bank, in words of ``env``'s language, with
         Stripe's code (the one its dashboard shows)."""
+        if not reason:
+            return "-"
         words = {
             "bank_cannot_process": env._("the bank could not process the payment"),
             "check_returned": env._("the cheque was returned"),
@@ -309,8 +311,6 @@ class CsBillingEventStripe(models.Model):
             "subscription_canceled": env._("the customer says they had cancelled the subscription"),
             "unrecognized": env._("the customer does not recognise the payment"),
         }.get(reason)
-        if not reason:
-            return "-"
         return "%s, %s" % (words, reason) if words else reason
 
     def _stripe_dispute_closed_since(self):
@@ -324,14 +324,13 @@ class CsBillingEventStripe(models.Model):
                 """
                 SELECT 1 FROM cs_billing_event
                  WHERE account_id = %(account)s AND object_ref = %(charge)s
-                   AND event_type IN %(types)s AND event_type = 'charge.dispute.closed'
+                   AND event_type = 'charge.dispute.closed'
                    AND state = 'processed' AND event_created >= %(created)s
                    AND id != %(id)s
                  LIMIT 1
                 """,
                 account=self.account_id.id,
                 charge=self.object_ref,
-                types=stripe_adapter.CHARGE_EVENT_TYPES,  # the partial index of charges
                 created=self.event_created,
                 id=self.id or 0,
             )

@@ -9,18 +9,7 @@ escapes). Events stored before 1.7 get both from their payload: the charges' eve
 few), and the subscription events still waiting in the inbox (the only ones compared).
 """
 
-import json
-
 from odoo.addons.customer_success.services.providers import stripe_adapter
-
-
-def _object(payload):
-    """The event's ``data.object``, read as the webhook reads it now."""
-    try:
-        obj = ((json.loads(payload or "") or {}).get("data") or {}).get("object")
-    except (ValueError, AttributeError):
-        return {}
-    return obj if isinstance(obj, dict) else {}
 
 
 def migrate(cr, version):
@@ -34,7 +23,7 @@ def migrate(cr, version):
         [stripe_adapter.CHARGE_EVENT_TYPES],
     )
     for event_id, payload in cr.fetchall():
-        ref = stripe_adapter.charge_ref(_object(payload))
+        ref = stripe_adapter.charge_ref(stripe_adapter.stored_object(payload))
         if ref:
             cr.execute("UPDATE cs_billing_event SET object_ref = %s WHERE id = %s", [ref, event_id])
     cr.execute(
@@ -46,7 +35,7 @@ def migrate(cr, version):
         ["customer.subscription.%"],
     )
     for event_id, payload in cr.fetchall():
-        status = stripe_adapter.status_of(_object(payload))
+        status = stripe_adapter.status_of(stripe_adapter.stored_object(payload))
         if status:
             cr.execute(
                 "UPDATE cs_billing_event SET object_status = %s WHERE id = %s", [status, event_id]

@@ -4,8 +4,6 @@
 as provider object, as 1.7 gave the other events of a charge: reprocessed by hand, they
 find the subscription an earlier event of the same charge was applied to."""
 
-import json
-
 from odoo.addons.customer_success.services.providers import stripe_adapter
 
 NEW_TYPES = (
@@ -26,10 +24,6 @@ def migrate(cr, version):
         [NEW_TYPES],
     )
     for event_id, payload in cr.fetchall():
-        try:
-            obj = ((json.loads(payload or "") or {}).get("data") or {}).get("object")
-        except (ValueError, AttributeError):
-            continue
-        ref = stripe_adapter.charge_ref(obj) if isinstance(obj, dict) else None
+        ref = stripe_adapter.charge_ref(stripe_adapter.stored_object(payload))
         if ref:
             cr.execute("UPDATE cs_billing_event SET object_ref = %s WHERE id = %s", [ref, event_id])

@@ -128,6 +128,16 @@ def subscription_ref(obj):
     return _id(parent.get("subscription") or obj.get("subscription"))
 
 
+def stored_object(payload):
+    """The ``data.object`` of a stored event body, read as :func:`verify` reads it;
+    ``{}`` when the body holds none."""
+    try:
+        obj = ((json.loads(payload or "") or {}).get("data") or {}).get("object")
+    except (ValueError, AttributeError):
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
 def status_of(obj):
     """A Stripe object's ``status`` (``active``, ``past_due``…), or "" if it is none."""
     status = obj.get("status")
