@@ -506,7 +506,7 @@ class CsBillingEventStripe(models.Model):
         was_trial = subscription.cs_is_trial or previous.get("status") == "trialing"
         old_mrr = subscription.mrr
         old_plan = subscription.template_id
-        vals, period_end = self._stripe_subscription_vals(subscription, obj)
+        vals, period_end = self._stripe_subscription_vals(subscription, obj, previous)
         # Stripe makes a subscription active again once its open invoice is paid.
         paid_again = self._paid_again(subscription, vals)
         # One write: flags, dates and price move together, so the ledger sees one change.
@@ -548,8 +548,9 @@ class CsBillingEventStripe(models.Model):
         subscription._message_log(body=self._stripe_note(result))
         return "processed", result
 
-    def _stripe_subscription_vals(self, subscription, obj):
-        """The subscription's values for the provider state ``obj``, and its period end."""
+    def _stripe_subscription_vals(self, subscription, obj, previous=None):
+        """The subscription's values for the provider state ``obj`` (``previous``: the
+        event's ``previous_attributes``), and its period end."""
         status = obj.get("status")
         item = ((obj.get("items") or {}).get("data") or [{}])[0]
         period_end = _ts(item.get("current_period_end") or obj.get("current_period_end"))
@@ -560,7 +561,7 @@ class CsBillingEventStripe(models.Model):
             "cs_cancel_scheduled": bool(obj.get("cancel_at_period_end")),
             "cs_is_trial": status == "trialing",
             "cs_trial_end_date": _ts(obj.get("trial_end")) if status == "trialing" else False,
-            "seats": stripe_adapter.subscription_quantity(obj) or subscription.seats,
+            "seats": stripe_adapter.seats(obj, previous, subscription.seats),
         }
         # The payment status Stripe's subscription status tells, unless a newer payment
         # event was applied (a late "active" must not hide a failure that followed it).
@@ -662,7 +663,8 @@ class CsBillingEventStripe(models.Model):
         old_plan = {sub: sub.template_id for _event, sub, _obj in batch}
         tracked = set(Sub._track_get_fields())
         for event, sub, obj in batch:
-            vals, _period_end = event._stripe_subscription_vals(sub, obj)
+            previous = (parsed[event].get("data") or {}).get("previous_attributes") or {}
+            vals, _period_end = event._stripe_subscription_vals(sub, obj, previous)
             customer = stripe_adapter.customer_ref(obj)
             if customer and not sub.external_customer_ref:
                 vals["external_customer_ref"] = customer

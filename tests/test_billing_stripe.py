@@ -260,6 +260,22 @@ class TestStripeAdapter(TransactionCase):
         metered["items"]["data"][0]["price"]["recurring"]["usage_type"] = "metered"
         self.assertEqual(stripe_adapter.subscription_mrr(metered), 0.0)
 
+    def test_seats_follow_a_per_seat_quantity_only(self):
+        seats = stripe_adapter.seats
+        per_seat = stripe_subscription(quantity=12)
+        flat = stripe_subscription(quantity=1)
+        self.assertEqual(seats(per_seat, {}, 10), 12)
+        # A flat-priced plan bills 1 whatever the team: the seats stay.
+        self.assertEqual(seats(flat, {}, 20), 20)
+        cheaper = {"items": stripe_subscription(unit_amount=5)["items"]}
+        self.assertEqual(seats(flat, cheaper, 20), 20)
+        self.assertEqual(seats(flat, {}, 0), 1)
+        # Per-seat billing down to one seat: the seats followed the quantity.
+        self.assertEqual(seats(flat, {"items": stripe_subscription(quantity=3)["items"]}, 3), 1)
+        # No quantity Stripe can tell, or one of the wrong type: the seats stay.
+        self.assertEqual(seats({"items": {"data": [{"quantity": "7"}, "x"]}}, {}, 4), 4)
+        self.assertEqual(stripe_adapter.subscription_quantity({"items": []}), 0)
+
     def test_references(self):
         self.assertEqual(stripe_adapter.subscription_ref(stripe_invoice()), SUB_REF)
         self.assertEqual(stripe_adapter.subscription_ref({"subscription": "sub_old"}), "sub_old")
@@ -332,6 +348,28 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertIn("Upgrade", activity.summary)
         self.assertEqual(self.sub.payment_status, "paid")
         self.assertEqual(self.sub.next_payment_date, date(2027, 1, 1))
+
+    def test_a_flat_priced_plan_keeps_its_seats(self):
+        self.sub.seats = 20
+        flat = stripe_event(
+            "customer.subscription.updated",
+            stripe_subscription(unit_amount=15000, quantity=1),
+            created=1790000000,
+            previous={"items": stripe_subscription(unit_amount=10000)["items"]},
+        )
+        self.assertEqual(self.post(flat).status_code, 200)
+        self.process()
+        self.assertAlmostEqual(self.sub.mrr, 150.0)
+        self.assertEqual(self.sub.seats, 20)
+        per_seat = stripe_event(
+            "customer.subscription.updated",
+            stripe_subscription(unit_amount=1000, quantity=15),
+            created=1790000100,
+            previous={"items": stripe_subscription(unit_amount=15000)["items"]},
+        )
+        self.assertEqual(self.post(per_seat).status_code, 200)
+        self.process()
+        self.assertEqual(self.sub.seats, 15)
 
     def test_plan_change_shows_the_new_plan(self):
         """The admin maps Stripe's prices to Odoo plans: a move to another price puts
@@ -1486,6 +1524,7 @@ class TestStripeInboxBatch(StripeWebhookCase):
 
     def test_a_stream_of_updates_is_applied_as_one_batch(self):
         upgraded, downgraded, same = self.sub, *self.others
+        (self.sub | self.others).seats = 5
         events = (
             self.update(upgraded, 15000, 1790000000)
             | self.update(downgraded, 8000, 1790000001)
@@ -1522,6 +1561,7 @@ class TestStripeInboxBatch(StripeWebhookCase):
         self.assertIn("Downgrade", downgraded.activity_ids.summary)
         self.assertEqual(downgraded.activity_ids.user_id, self.cs_user)
         self.assertFalse(same.activity_ids)
+        self.assertEqual(events.subscription_id.mapped("seats"), [5, 5, 5])  # flat plans
         for sub, event in by_sub.items():
             self.assertEqual(sub.payment_status, "paid")
             self.assertEqual(sub.next_payment_date, date(2027, 1, 1))

@@ -88,6 +88,14 @@ def verify(payload, sig_header, secret, tolerance=TOLERANCE):
         stripe.WebhookSignature.verify_header(text, sig_header, secret, tolerance)
     except stripe.SignatureVerificationError as exc:
         raise AuthenticityError(str(exc).split("\n")[0]) from exc
+    return parse(text)
+
+
+def parse(text):
+    """The event of a Stripe event body (JSON text) whose signature was checked.
+
+    :raises PayloadError: the body is not a Stripe event
+    """
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -258,6 +266,30 @@ def plan_refs(obj):
 
 
 def subscription_quantity(obj):
-    return int(
-        sum(item.get("quantity") or 0 for item in (obj.get("items") or {}).get("data") or [])
-    )
+    """The licensed quantity the subscription bills, summed over its items; 0 if none."""
+    items = as_dict(as_dict(obj).get("items")).get("data")
+    total = 0
+    for item in items if isinstance(items, list) else []:
+        quantity = as_dict(item).get("quantity")
+        if isinstance(quantity, int) and not isinstance(quantity, bool) and quantity > 0:
+            total += quantity
+    return total
+
+
+def seats(obj, previous, current_seats):
+    """The seats of a subscription after Stripe's state ``obj``; ``previous`` is the
+    event's ``previous_attributes``.
+
+    Stripe's quantity is the number of seats only when a plan is priced per seat. A
+    flat-priced plan bills a quantity of 1 whatever the team's size, so a quantity of
+    1 sets the seats only of a subscription that has none, or whose seats followed
+    Stripe's quantity until this change (per-seat billing going down to one seat).
+    """
+    quantity = subscription_quantity(obj)
+    if not quantity:
+        return current_seats
+    if quantity > 1 or not current_seats:
+        return quantity
+    if "items" in as_dict(previous) and subscription_quantity(previous) == current_seats:
+        return quantity
+    return current_seats
