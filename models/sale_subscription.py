@@ -339,6 +339,16 @@ class SaleSubscription(models.Model):
         )
         events.sorted(lambda e: (e.event_created or e.create_date, e.id)).action_reprocess()
 
+    def _prepare_account_move(self, line_ids):
+        # subscription_oca leaves the invoice in the journal's or the company's currency,
+        # so that a subscription priced in dollars or roubles in a tenge company was
+        # invoiced its amount in tenge: the invoice is in the subscription's currency,
+        # the one its prices and the provider's payments are in.
+        values = super()._prepare_account_move(line_ids)
+        if self.currency_id:
+            values["currency_id"] = self.currency_id.id
+        return values
+
     def close_subscription(self, close_reason_id=False):
         paid_until = {self.id: self.recurring_next_date} if self.recurring_next_date else {}
         return super(

@@ -101,3 +101,13 @@ class TestReconcileOnInvoice(CustomerSuccessCase):
         for field in ("webhook_secret", "api_key", "url_token"):
             with self.subTest(field=field), self.assertRaises(AccessError):
                 account.read([field])
+
+    def test_a_subscription_is_invoiced_in_its_own_currency(self):
+        # A tenge subscription in a company of another currency: its invoice is in tenge,
+        # so that the provider's payment of that amount pays it.
+        invoice = self.sub.create_invoice()
+        self.assertEqual(invoice.currency_id, self.kzt)
+        self.assertEqual(invoice.amount_total, 15000.0)
+        invoice.action_post()
+        self.assertEqual(self.sub._cs_open_invoice(15000.0, self.kzt), invoice)
+        self.assertLess(invoice.amount_total_signed, 15000.0)  # in the company's currency
