@@ -1,10 +1,13 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import json
 import logging
 import random
 import time
 from collections import defaultdict
+from datetime import datetime
 from datetime import timedelta
+from datetime import timezone
 
 from dateutil.relativedelta import relativedelta
 from psycopg2.extras import execute_values
@@ -16,6 +19,8 @@ from odoo.exceptions import UserError
 
 from ..services import demo_book
 from ..services import mrr as mrr_service
+from ..services.providers import stripe_adapter
+from .cs_billing_account import STRIPE_API_VERSION
 
 _logger = logging.getLogger(__name__)
 
@@ -34,6 +39,11 @@ _CSM_NAMES = [
     "Ruslan Ivanov",
 ]
 _BATCH = 5000
+_STRIPE_INTERVALS = {"months": "month", "years": "year"}
+
+
+def _stripe_price(plan, billing):
+    return "price_demo_%s_%s" % (plan, billing)
 
 
 class CsDemoGenerator(models.AbstractModel):
@@ -86,6 +96,9 @@ class CsDemoGenerator(models.AbstractModel):
         if invoices is None:
             invoices = customers <= 2000
         invoice_count = self._demo_invoices(book, company, sub_ids) if invoices else 0
+        # The inbox of the last days, applied as the providers' webhooks would be; it
+        # pays invoices, so it comes with them.
+        billing_events = self._demo_billing_history(book, setup, sub_ids) if invoices else 0
         if usage_days is None:
             usage_days = 90 if customers <= 5000 else 0
         usage_rows = self._demo_usage(book, company, partner_ids, usage_days, seed)
@@ -96,6 +109,7 @@ class CsDemoGenerator(models.AbstractModel):
             "subscriptions": len(sub_ids),
             "movements": movements,
             "invoices": invoice_count,
+            "billing_events": billing_events,
             "usage_rows": usage_rows,
             "seconds": round(time.time() - started, 1),
         }
@@ -236,6 +250,8 @@ class CsDemoGenerator(models.AbstractModel):
                         "recurring_interval": interval,
                         "invoicing_mode": "draft",
                         "cs_tier": plan.get("tier", 0),
+                        # The Stripe price billed as this plan (Configuration → Plans).
+                        "cs_provider_plan_refs": _stripe_price(key, billing),
                     }
                 )
         csm_group = env.ref("customer_success.group_cs_user")
@@ -619,6 +635,230 @@ class CsDemoGenerator(models.AbstractModel):
     def _demo_refresh_totals(self, partners):
         """Customer totals, payment status and renewal date, in one statement."""
         self.env["res.partner"]._cs_refresh_totals_sql(partners.ids)
+
+    def _demo_billing_history(self, book, setup, sub_ids):
+        """The billing notifications of the last days, through the inbox.
+
+        Stripe events and a Kaspi payment, shaped as the providers send them, are stored
+        and applied by the same code as webhooks (Billing → Events): two payments that
+        pay and reconcile their invoices, one with no invoice to pay (Payments to
+        Reconcile), an upgrade and a downgrade of plan, a failed payment, a payment of
+        a subscription Odoo does not know (Unmatched, to link) and an event type the
+        CRM does not use. Returns the number of events.
+        """
+        Event = self.env["cs.billing.event"].with_context(lang=self.env.lang)
+        Sub = self.env["sale.subscription"]
+        stripe = setup["accounts"]["stripe"]
+        today = datetime.combine(book.today, datetime.min.time(), tzinfo=timezone.utc)
+
+        def at(days_ago, hour):
+            return int((today - timedelta(days=days_ago, hours=-hour)).timestamp())
+
+        def plain(sub, provider, status="paid"):
+            return (
+                sub.provider == provider
+                and not sub.end
+                and not sub.is_trial
+                and not sub.discount
+                and sub.payment_status == status
+            )
+
+        stripe_paid = [s for s in book.subscriptions if plain(s, "stripe")]
+        upgrade = next((s for s in stripe_paid if s.plan == "start"), None)
+        downgrade = next((s for s in stripe_paid if s.plan == "pro"), None)
+        payers = [s for s in stripe_paid if s not in (upgrade, downgrade)][:3]
+        overdue = next((s for s in book.subscriptions if plain(s, "stripe", "overdue")), None)
+        kaspi = next((s for s in book.subscriptions if plain(s, "kaspi")), None)
+
+        def period(sub):
+            rule, interval, _factor = demo_book.BILLINGS[sub.billing]
+            start = sub.next_invoice - relativedelta(**{rule: interval})
+            return start, sub.next_invoice
+
+        def epoch(day):
+            return int(datetime.combine(day, datetime.min.time(), timezone.utc).timestamp())
+
+        def invoice(sub, key, created, status="paid", attempts=1):
+            start, end = period(sub)
+            cents = round(sub.period_amount() * 100)
+            paid = cents if status == "paid" else 0
+            return {
+                "id": "in_demo%06d_%d" % (sub.key, key),
+                "object": "invoice",
+                "number": "DEMO-%06d-%d" % (sub.key, key),
+                "created": created,
+                "customer": sub.external_customer_ref,
+                "currency": sub.currency.lower(),
+                "collection_method": "charge_automatically",
+                "amount_due": cents,
+                "amount_paid": paid,
+                "amount_remaining": cents - paid,
+                "status": status,
+                "attempt_count": attempts,
+                "next_payment_attempt": created + 3 * 86400 if status != "paid" else None,
+                "metadata": {},
+                "parent": {
+                    "type": "subscription_details",
+                    "subscription_details": {
+                        "subscription": sub.external_subscription_ref,
+                        "metadata": {},
+                    },
+                },
+                "lines": {
+                    "object": "list",
+                    "data": [
+                        {
+                            "id": "il_demo%06d_%d" % (sub.key, key),
+                            "period": {"start": epoch(start), "end": epoch(end)},
+                        }
+                    ],
+                },
+            }
+
+        def subscription(sub, plan):
+            rule, interval, factor = demo_book.BILLINGS[sub.billing]
+            price = demo_book.PLANS[plan][sub.currency] * factor
+            return {
+                "id": sub.external_subscription_ref,
+                "object": "subscription",
+                "customer": sub.external_customer_ref,
+                "currency": sub.currency.lower(),
+                "status": "active",
+                "cancel_at_period_end": False,
+                "collection_method": "charge_automatically",
+                "discounts": [],
+                "metadata": {},
+                "items": {
+                    "object": "list",
+                    "data": [
+                        {
+                            "id": "si_demo%06d" % sub.key,
+                            "object": "subscription_item",
+                            "quantity": int(sub.quantity),
+                            "discounts": [],
+                            "current_period_end": epoch(sub.next_invoice),
+                            "price": {
+                                "id": _stripe_price(plan, sub.billing),
+                                "object": "price",
+                                "currency": sub.currency.lower(),
+                                "unit_amount": round(price * 100),
+                                "recurring": {
+                                    "interval": _STRIPE_INTERVALS[rule],
+                                    "interval_count": interval,
+                                    "usage_type": "licensed",
+                                },
+                            },
+                        }
+                    ],
+                },
+            }
+
+        events = []  # (event type, object, created, previous attributes)
+        for index, sub in enumerate(payers):
+            created = at(7 - 2 * index, 9 + index)
+            events.append(("invoice.paid", invoice(sub, 1, created), created, None))
+        if upgrade:
+            created = at(3, 11)
+            events.append(
+                (
+                    "customer.subscription.updated",
+                    subscription(upgrade, "pro"),
+                    created,
+                    {"items": subscription(upgrade, "start")["items"]},
+                )
+            )
+        if downgrade:
+            created = at(2, 15)
+            events.append(
+                (
+                    "customer.subscription.updated",
+                    subscription(downgrade, "start"),
+                    created,
+                    {"items": subscription(downgrade, "pro")["items"]},
+                )
+            )
+        if overdue:
+            created = at(1, 8)
+            events.append(
+                (
+                    "invoice.payment_failed",
+                    invoice(overdue, 1, created, status="open", attempts=2),
+                    created,
+                    None,
+                )
+            )
+        if payers:
+            stranger = demo_book.DemoSubscription(
+                key=999999,
+                customer=999999,
+                plan="pro",
+                billing="monthly",
+                currency="USD",
+                start=book.today,
+                next_invoice=book.today + relativedelta(months=1),
+                external_customer_ref="cus_demo_unknown",
+                external_subscription_ref="sub_demo_unknown",
+            )
+            created = at(1, 13)
+            events.append(("invoice.paid", invoice(stranger, 1, created), created, None))
+            created = at(1, 14)
+            customer = {"id": "cus_demo_new", "object": "customer", "email": "new@demo.example"}
+            events.append(("customer.created", customer, created, None))
+        # Odoo's invoices of the first two payments, which the payments pay.
+        for sub in payers[:2]:
+            self._demo_post_invoice(Sub.browse(sub_ids[sub.key]), *period(sub))
+        for kind, obj, created, previous in events:
+            data = {"object": obj}
+            if previous:
+                data["previous_attributes"] = previous
+            body = json.dumps(
+                {
+                    "id": "evt_demo_%s_%d" % (obj["id"], created),
+                    "object": "event",
+                    "api_version": stripe.stripe_api_version or STRIPE_API_VERSION,
+                    "created": created,
+                    "livemode": False,
+                    "type": kind,
+                    "data": data,
+                }
+            )
+            event = stripe_adapter.parse(body)
+            if kind in stripe_adapter.HANDLED:
+                Event._store(stripe, event)
+            else:
+                Event._store(stripe, event, state="ignored", result="Event type not used")
+        count = len(events)
+        if kaspi:
+            record = Sub.browse(sub_ids[kaspi.key])
+            self._demo_post_invoice(record, *period(kaspi))
+            paid_at = datetime.fromtimestamp(at(1, 10), timezone.utc)
+            Event._kaspi_handle(
+                setup["accounts"]["kaspi"],
+                {
+                    "command": "pay",
+                    "txn_id": "%d" % (7700000000 + kaspi.key),
+                    "account": record.code,
+                    "sum": "%.2f" % kaspi.period_amount(),
+                    "txn_date": paid_at.strftime("%Y%m%d%H%M%S"),
+                },
+            )
+            count += 1
+        while Event._process_due():
+            pass
+        return count
+
+    def _demo_post_invoice(self, subscription, start, end):
+        """The posted invoice of one period of ``subscription``, due 10 days after."""
+        invoice = subscription.create_invoice()
+        invoice.write(
+            {
+                "invoice_date": start,
+                "invoice_date_due": start + timedelta(days=10),
+                "invoice_payment_term_id": False,
+            }
+        )
+        invoice.action_post()
+        return invoice
 
     def _demo_invoices(self, book, company, sub_ids):
         """Last invoice of each running subscription not run by a provider.

@@ -68,9 +68,10 @@ class TestDemoGenerator(TransactionCase):
         )
         types = set(movements.mapped("movement_type"))
         self.assertTrue({"new", "expansion", "churn"} <= types)
-        # The ledger of each subscription sums to its current MRR (subscription currency).
+        # The ledger of each subscription sums to its current MRR (subscription currency),
+        # the changes the demo's billing events applied included.
         per_sub = defaultdict(float)
-        for movement in movements:
+        for movement in self.env["cs.mrr.movement"].search([("company_id", "=", company.id)]):
             per_sub[movement.subscription_id] += movement.amount_currency
         for sub, total in per_sub.items():
             self.assertAlmostEqual(total, sub.mrr, places=1, msg=sub.name)
@@ -101,6 +102,42 @@ class TestDemoGenerator(TransactionCase):
         self.assertTrue(set(scored.mapped("health_zone")) & {"green", "yellow", "red"})
         snapshots = self.env["cs.health.snapshot"].search_count([("partner_id", "in", scored.ids)])
         self.assertGreaterEqual(snapshots, len(scored) * 31)
+        # The inbox of the last days, applied by the webhooks' own code.
+        events = self.env["cs.billing.event"].search([("company_id", "=", company.id)])
+        self.assertEqual(len(events), stats["billing_events"])
+        self.assertEqual(
+            sorted((e.event_type, e.state) for e in events),
+            [
+                ("customer.created", "ignored"),
+                ("customer.subscription.updated", "processed"),
+                ("customer.subscription.updated", "processed"),
+                ("invoice.paid", "processed"),
+                ("invoice.paid", "unmatched"),
+                ("invoice.payment_failed", "processed"),
+                ("pay", "processed"),
+            ],
+        )
+        results = set(events.mapped("result"))
+        self.assertIn("Plan: Start (quarterly) → Pro (quarterly); Upgrade, MRR +57.00", results)
+        self.assertIn("Plan: Pro (monthly) → Start (monthly); Downgrade, MRR -60.00", results)
+        # The Stripe payment and the Kaspi one paid and reconciled their invoices, each in
+        # the subscription's currency.
+        payments = events.filtered("payment_id")
+        self.assertEqual(sorted(payments.mapped("event_type")), ["invoice.paid", "pay"])
+        for event in payments:
+            invoice = event.payment_id.reconciled_invoice_ids
+            self.assertEqual(invoice.subscription_id, event.subscription_id)
+            self.assertEqual(invoice.currency_id, event.subscription_id.currency_id)
+            self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        failed = events.filtered(lambda e: e.event_type == "invoice.payment_failed")
+        self.assertEqual(failed.subscription_id.payment_status, "failed")
+        self.assertTrue(failed.subscription_id.activity_ids)
+        upgraded = events.filtered(lambda e: "Upgrade" in (e.result or "")).subscription_id
+        self.assertEqual(upgraded.template_id.cs_provider_plan_refs, "price_demo_pro_quarterly")
+        stripe_moves = self.env["cs.mrr.movement"].search(
+            [("company_id", "=", company.id), ("source", "=", "stripe")]
+        )
+        self.assertEqual(sorted(stripe_moves.mapped("movement_type")), ["contraction", "expansion"])
         # Editing a generated subscription keeps writing to the same ledger.
         sub = paying[0].cs_subscription_ids.filtered(lambda s: s.mrr)[:1]
         before = self.env["cs.mrr.movement"].search_count([("subscription_id", "=", sub.id)])
