@@ -758,7 +758,7 @@ class CsDemoGenerator(models.AbstractModel):
             created = at(7 - 2 * index, 9 + index)
             events.append(("invoice.paid", invoice(sub, 1, created), created, None))
         if upgrade:
-            created = at(3, 11)
+            created = at(3, 16)
             events.append(
                 (
                     "customer.subscription.updated",
@@ -804,10 +804,16 @@ class CsDemoGenerator(models.AbstractModel):
             created = at(1, 14)
             customer = {"id": "cus_demo_new", "object": "customer", "email": "new@demo.example"}
             events.append(("customer.created", customer, created, None))
-        # Odoo's invoices of the first two payments, which the payments pay.
-        for sub in payers[:2]:
+        # Odoo's invoices of the first two payments and of the Kaspi one, which they pay.
+        for sub in payers[:2] + [kaspi] * bool(kaspi):
             self._demo_post_invoice(Sub.browse(sub_ids[sub.key]), *period(sub))
-        for kind, obj, created, previous in events:
+        if kaspi:
+            events.append(("pay", kaspi, at(1, 10), None))
+        # In the order they arrive, as the inbox lists them.
+        for kind, obj, created, previous in sorted(events, key=lambda e: e[2]):
+            if kind == "pay":
+                self._demo_kaspi_payment(setup["accounts"]["kaspi"], sub_ids, obj, created)
+                continue
             data = {"object": obj}
             if previous:
                 data["previous_attributes"] = previous
@@ -827,25 +833,23 @@ class CsDemoGenerator(models.AbstractModel):
                 Event._store(stripe, event)
             else:
                 Event._store(stripe, event, state="ignored", result="Event type not used")
-        count = len(events)
-        if kaspi:
-            record = Sub.browse(sub_ids[kaspi.key])
-            self._demo_post_invoice(record, *period(kaspi))
-            paid_at = datetime.fromtimestamp(at(1, 10), timezone.utc)
-            Event._kaspi_handle(
-                setup["accounts"]["kaspi"],
-                {
-                    "command": "pay",
-                    "txn_id": "%d" % (7700000000 + kaspi.key),
-                    "account": record.code,
-                    "sum": "%.2f" % kaspi.period_amount(),
-                    "txn_date": paid_at.strftime("%Y%m%d%H%M%S"),
-                },
-            )
-            count += 1
         while Event._process_due():
             pass
-        return count
+        return len(events)
+
+    def _demo_kaspi_payment(self, account, sub_ids, sub, created):
+        """A Kaspi Платежи ``pay`` request for one period of ``sub``, answered as Kaspi's."""
+        paid_at = datetime.fromtimestamp(created, timezone.utc)
+        self.env["cs.billing.event"]._kaspi_handle(
+            account,
+            {
+                "command": "pay",
+                "txn_id": "%d" % (7700000000 + sub.key),
+                "account": self.env["sale.subscription"].browse(sub_ids[sub.key]).code,
+                "sum": "%.2f" % sub.period_amount(),
+                "txn_date": paid_at.strftime("%Y%m%d%H%M%S"),
+            },
+        )
 
     def _demo_post_invoice(self, subscription, start, end):
         """The posted invoice of one period of ``subscription``, due 10 days after."""
