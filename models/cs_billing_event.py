@@ -583,7 +583,10 @@ class CsBillingEvent(models.Model):
         return json.loads(self.payload or "{}")
 
     def _event_date(self):
-        return (self.event_created or fields.Datetime.now()).date()
+        """The event's day in its company's time zone (the payment's, the movement's)."""
+        moment = self.event_created or fields.Datetime.now()
+        tz = (self.company_id or self.env.company).sudo()._cs_office_tz()
+        return fields.Datetime.context_timestamp(self.with_context(tz=tz), moment).date()
 
     # Events whose positive amount undoes a refund rather than pays: no invoice takes it.
     _REFUND_REVERSAL_TYPES = ()

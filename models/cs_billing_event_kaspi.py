@@ -42,7 +42,7 @@ class CsBillingEventKaspi(models.Model):
         event = BillingEvent(
             external_id="pay:%s" % txn_id,
             event_type="pay",
-            created=int(txn_date.timestamp()) if txn_date else 0,
+            created=kaspi_adapter.timestamp(txn_date) if txn_date else 0,
             payload={
                 "command": "pay",
                 "txn_id": txn_id,

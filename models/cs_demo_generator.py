@@ -19,6 +19,7 @@ from odoo.exceptions import UserError
 
 from ..services import demo_book
 from ..services import mrr as mrr_service
+from ..services.providers import kaspi_adapter
 from ..services.providers import stripe_adapter
 from .cs_billing_account import STRIPE_API_VERSION
 
@@ -839,7 +840,7 @@ class CsDemoGenerator(models.AbstractModel):
 
     def _demo_kaspi_payment(self, account, sub_ids, sub, created):
         """A Kaspi Платежи ``pay`` request for one period of ``sub``, answered as Kaspi's."""
-        paid_at = datetime.fromtimestamp(created, timezone.utc)
+        paid_at = datetime.fromtimestamp(created, kaspi_adapter.KASPI_TZ)  # Kaspi's clock
         self.env["cs.billing.event"]._kaspi_handle(
             account,
             {

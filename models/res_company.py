@@ -63,6 +63,14 @@ class ResCompany(models.Model):
         admin = self.env.ref("base.user_admin", raise_if_not_found=False)
         return (admin.lang if admin else None) or self.env.user.lang or "en_US"
 
+    def _cs_office_tz(self):
+        """The time zone of the company's days — the date of a provider's payment, of a
+        ledger movement: its address's, else the administrator's (as for the language).
+        A payment at 02:00 in Almaty on the 1st is the 1st's, not the last day of the
+        previous month in UTC."""
+        admin = self.env.ref("base.user_admin", raise_if_not_found=False)
+        return self.partner_id.tz or (admin.tz if admin else None) or "UTC"
+
     @api.constrains(
         "cs_delinquent_churn_days",
         "cs_raw_event_retention_days",

@@ -1,6 +1,7 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import xml.etree.ElementTree as ET
+from datetime import datetime
 from unittest.mock import MagicMock
 from unittest.mock import patch
 
@@ -132,6 +133,8 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(len({a["prv_txn"] for a in answers}), 1)
         events = self.Event.search([("account_id", "=", self.account.id)])
         self.assertEqual(len(events), 1)
+        # Kaspi's clock is Kazakhstan's (UTC+5), whatever the server's.
+        self.assertEqual(events.event_created, datetime(2026, 9, 21, 5, 30))
         _status, other_sum = self.call(**{**params, "sum": "1.00"})
         self.assertEqual(other_sum["result"], str(kaspi_adapter.OTHER_ERROR))
         self.Event._process_due()

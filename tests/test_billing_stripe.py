@@ -1050,6 +1050,30 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertEqual(self.sub.payment_status, "paid")
         self.assertEqual(self.sub.amount_due, 0.0)
 
+    def test_a_payment_and_a_movement_are_dated_by_the_company_s_day(self):
+        # 21:30 UTC on 30 September is 02:30 on 1 October in Almaty: October's payment
+        # and October's expansion for a company there.
+        self.company.partner_id.tz = "Asia/Almaty"
+        invoice = self._posted_invoice(self.sub, 100.0)
+        late = 1790803800  # 2026-09-30 21:30 UTC
+        self.post(stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), late))
+        upgrade = stripe_event(
+            "customer.subscription.updated",
+            stripe_subscription(unit_amount=15000),
+            created=late + 60,
+            previous={"items": stripe_subscription(unit_amount=10000)["items"]},
+        )
+        self.post(upgrade)
+        self.process()
+        payment = self.Event.search([("event_type", "=", "invoice.paid")]).payment_id
+        self.assertEqual(payment.date, date(2026, 10, 1))
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        self.assertEqual(self.stripe_movements().date, date(2026, 10, 1))
+        # Without a time zone on the company or the administrator: UTC's day.
+        self.company.partner_id.tz = False
+        self.env.ref("base.user_admin").tz = False
+        self.assertEqual(self.Event.search([], limit=1)._event_date(), date(2026, 9, 30))
+
     def test_unmatched_payment_waits_to_be_reconciled(self):
         event = stripe_event("invoice.paid", stripe_invoice(amount_paid=4200), 1790000000)
         self.post(event)

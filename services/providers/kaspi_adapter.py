@@ -19,6 +19,8 @@ client code, unverified):
 import re
 import xml.etree.ElementTree as ET
 from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 
 from .common import PayloadError
 from .common import decimal_amount
@@ -38,6 +40,16 @@ _ACCOUNT = re.compile(r"^[0-9A-Za-z_/.-]{1,64}$")
 # QR payment statuses, final ones mapped to what they mean for us.
 QR_FINAL = {"Processed": "processed", "Error": "error", "Expired": "expired",
             "Canceled": "cancelled", "Cancelled": "cancelled"}  # fmt: skip
+
+
+# Kaspi writes its dates in Kazakhstan's time: UTC+5 across the country since
+# 2024-03-01, without daylight saving (a fixed offset, whatever the server's zone).
+KASPI_TZ = timezone(timedelta(hours=5), "Asia/Almaty")
+
+
+def timestamp(local):
+    """The Unix time of a date-time Kaspi wrote (``txn_date``)."""
+    return int(local.replace(tzinfo=KASPI_TZ).timestamp())
 
 
 class KaspiRequestError(Exception):
