@@ -9,6 +9,7 @@ from datetime import datetime
 from datetime import timedelta
 
 import psycopg2
+import pytz
 from markupsafe import Markup
 
 from odoo import api
@@ -584,9 +585,18 @@ class CsBillingEvent(models.Model):
 
     def _event_date(self):
         """The event's day in its company's time zone (the payment's, the movement's)."""
-        moment = self.event_created or fields.Datetime.now()
+        return self._company_day(self.event_created or fields.Datetime.now())
+
+    def _company_day(self, moment):
+        """The day of ``moment`` (naive UTC) in the time zone of the event's company."""
         tz = (self.company_id or self.env.company).sudo()._cs_office_tz()
         return fields.Datetime.context_timestamp(self.with_context(tz=tz), moment).date()
+
+    def _provider_date(self, timestamp):
+        """A provider's Unix time (a period's end, a due date) as a day of the company."""
+        if not timestamp:
+            return False
+        return self._company_day(datetime.utcfromtimestamp(int(timestamp)))
 
     # Events whose positive amount undoes a refund rather than pays: no invoice takes it.
     _REFUND_REVERSAL_TYPES = ()
@@ -626,9 +636,11 @@ class CsBillingEvent(models.Model):
         return row[0] if row else False
 
     def _day_end(self):
-        """The end of the provider day of this event: only states of one day supersede
-        each other (another day is another state of the ledger)."""
-        return datetime.combine(self.event_created.date(), datetime.min.time()) + timedelta(days=1)
+        """The end (naive UTC) of this event's day in its company's time zone: only states
+        of one day supersede each other (another day is another state of the ledger)."""
+        tz = pytz.timezone((self.company_id or self.env.company).sudo()._cs_office_tz())
+        next_day = datetime.combine(self._event_date() + timedelta(days=1), datetime.min.time())
+        return tz.localize(next_day).astimezone(pytz.utc).replace(tzinfo=None)
 
     def _is_stale(self, synced_at):
         """Older than the newest state already applied (out-of-order delivery)."""

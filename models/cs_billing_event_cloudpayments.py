@@ -1,18 +1,11 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from datetime import datetime
 
 from markupsafe import Markup
 
 from odoo import models
 
 from ..services.providers import cloudpayments_adapter
-
-
-def _api_date(value):
-    """The date of an API ``…DateIso`` value (``2026-10-01T09:00:00``), or False."""
-    seconds = cloudpayments_adapter.timestamp(value)
-    return datetime.utcfromtimestamp(seconds).date() if seconds else False
 
 
 class CsBillingEventCloudpayments(models.Model):
@@ -183,7 +176,9 @@ class CsBillingEventCloudpayments(models.Model):
             cs_delinquent=False,
             cs_cancel_scheduled=False,
         )
-        next_date = _api_date(model.get("NextTransactionDateIso"))
+        next_date = self._provider_date(  # ``2026-10-01T09:00:00``, UTC
+            cloudpayments_adapter.timestamp(model.get("NextTransactionDateIso"))
+        )
         if next_date:
             vals["next_payment_date"] = next_date
             if subscription.renewal_type == "auto":

@@ -2,7 +2,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from collections import Counter
 from collections import defaultdict
-from datetime import datetime
 
 from markupsafe import Markup
 
@@ -17,10 +16,6 @@ from ..services import mrr as mrr_service
 from ..services.providers import stripe_adapter
 from ..services.providers.common import to_major
 from .cs_billing_event import OWING
-
-
-def _ts(value):
-    return datetime.utcfromtimestamp(int(value)).date() if value else False
 
 
 def _minor(value):
@@ -197,7 +192,7 @@ class CsBillingEventStripe(models.Model):
             return env._("Dispute: call %(customer)s today", customer=partner.name)
 
         if self.event_type == "charge.dispute.created":
-            due = _ts((dispute.get("evidence_details") or {}).get("due_by"))
+            due = self._provider_date((dispute.get("evidence_details") or {}).get("due_by"))
             self._schedule(
                 subscription,
                 summary,
@@ -443,7 +438,7 @@ class CsBillingEventStripe(models.Model):
         """Three days before a trial ends (Stripe's notice): a to-do to help the customer
         convert; the state itself comes with the subscription events."""
         partner = subscription.commercial_partner_id
-        end = _ts(obj.get("trial_end"))
+        end = self._provider_date(obj.get("trial_end"))
         end_text = tools.format_date(self.env, end) if end else "-"
         provider = self._provider_name()
         self._schedule(
@@ -553,14 +548,18 @@ class CsBillingEventStripe(models.Model):
         event's ``previous_attributes``), and its period end."""
         status = obj.get("status")
         item = ((obj.get("items") or {}).get("data") or [{}])[0]
-        period_end = _ts(item.get("current_period_end") or obj.get("current_period_end"))
+        period_end = self._provider_date(
+            item.get("current_period_end") or obj.get("current_period_end")
+        )
         vals = {
             "cs_billing_synced_at": self.event_created,
             # Stripe gave up collecting: delinquent churn until paid again.
             "cs_delinquent": status == "unpaid",
             "cs_cancel_scheduled": bool(obj.get("cancel_at_period_end")),
             "cs_is_trial": status == "trialing",
-            "cs_trial_end_date": _ts(obj.get("trial_end")) if status == "trialing" else False,
+            "cs_trial_end_date": (
+                self._provider_date(obj.get("trial_end")) if status == "trialing" else False
+            ),
             "seats": stripe_adapter.seats(obj, previous, subscription.seats),
         }
         # The payment status Stripe's subscription status tells, unless a newer payment
@@ -810,7 +809,7 @@ class CsBillingEventStripe(models.Model):
                 to_major(obj.get("amount_paid"), code),
                 currency,
                 obj.get("number") or obj.get("id"),
-                _ts((line.get("period") or {}).get("end") or obj.get("period_end")),
+                self._provider_date((line.get("period") or {}).get("end") or obj.get("period_end")),
                 # paid at a later attempt: revenue won back, whichever of this event and
                 # the subscription's return to active is applied first
                 recovered=isinstance(attempts, int) and attempts > 1,
@@ -821,7 +820,7 @@ class CsBillingEventStripe(models.Model):
             to_major(obj.get("amount_remaining", obj.get("amount_due")), code),
             currency,
             lambda env: env._("Stripe, attempt %(attempt)s", attempt=obj.get("attempt_count") or 1),
-            next_attempt=_ts(obj.get("next_payment_attempt")),
+            next_attempt=self._provider_date(obj.get("next_payment_attempt")),
             notify=self.event_type == "invoice.payment_failed",
             # Stripe's hosted page of the invoice: the client pays it there, any card.
             pay_url=obj.get("hosted_invoice_url")

@@ -1074,6 +1074,25 @@ class TestStripeWebhook(StripeWebhookCase):
         self.env.ref("base.user_admin").tz = False
         self.assertEqual(self.Event.search([], limit=1)._event_date(), date(2026, 9, 30))
 
+    def test_the_company_s_midnight_parts_two_states_of_a_subscription(self):
+        # 18:50 and 19:10 UTC on 30 September: 23:50 and 00:10 in Almaty, two days of
+        # the ledger, so the newer state does not supersede the older one.
+        self.company.partner_id.tz = "Asia/Almaty"
+        before = 1790794200  # 2026-09-30 18:50 UTC
+        for amount, created in ((15000, before), (20000, before + 1200)):
+            self.post(
+                stripe_event(
+                    "customer.subscription.updated",
+                    stripe_subscription(unit_amount=amount),
+                    created=created,
+                )
+            )
+        self.process()
+        self.assertEqual(
+            [(m.date, m.amount) for m in self.stripe_movements()],
+            [(date(2026, 9, 30), 50.0), (date(2026, 10, 1), 50.0)],
+        )
+
     def test_unmatched_payment_waits_to_be_reconciled(self):
         event = stripe_event("invoice.paid", stripe_invoice(amount_paid=4200), 1790000000)
         self.post(event)
