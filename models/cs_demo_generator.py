@@ -758,26 +758,15 @@ class CsDemoGenerator(models.AbstractModel):
         for index, sub in enumerate(payers):
             created = at(7 - 2 * index, 9 + index)
             events.append(("invoice.paid", invoice(sub, 1, created), created, None))
-        if upgrade:
-            created = at(3, 16)
-            events.append(
-                (
-                    "customer.subscription.updated",
-                    subscription(upgrade, "pro"),
-                    created,
-                    {"items": subscription(upgrade, "start")["items"]},
-                )
-            )
-        if downgrade:
-            created = at(2, 15)
-            events.append(
-                (
-                    "customer.subscription.updated",
-                    subscription(downgrade, "start"),
-                    created,
-                    {"items": subscription(downgrade, "pro")["items"]},
-                )
-            )
+        # A plan change: the new state and the items it had before.
+        for sub, old_plan, new_plan, created in (
+            (upgrade, "start", "pro", at(3, 16)),
+            (downgrade, "pro", "start", at(2, 15)),
+        ):
+            if sub:
+                previous = {"items": subscription(sub, old_plan)["items"]}
+                state = subscription(sub, new_plan)
+                events.append(("customer.subscription.updated", state, created, previous))
         if overdue:
             created = at(1, 8)
             events.append(
@@ -852,8 +841,9 @@ class CsDemoGenerator(models.AbstractModel):
             },
         )
 
-    def _demo_post_invoice(self, subscription, start, end):
-        """The posted invoice of one period of ``subscription``, due 10 days after."""
+    def _demo_post_invoice(self, subscription, start, _end=None):
+        """The posted invoice of the period of ``subscription`` from ``start``, due 10
+        days after."""
         invoice = subscription.create_invoice()
         invoice.write(
             {
@@ -887,18 +877,9 @@ class CsDemoGenerator(models.AbstractModel):
         for sub in book.subscriptions:
             if sub.end or sub.is_trial or sub.provider:
                 continue
-            record = Sub.browse(sub_ids[sub.key])
             rule, interval, _factor = demo_book.BILLINGS[sub.billing]
             invoice_date = sub.next_invoice - relativedelta(**{rule: interval})
-            invoice = record.create_invoice()
-            invoice.write(
-                {
-                    "invoice_date": invoice_date,
-                    "invoice_date_due": invoice_date + timedelta(days=10),
-                    "invoice_payment_term_id": False,
-                }
-            )
-            invoice.action_post()
+            invoice = self._demo_post_invoice(Sub.browse(sub_ids[sub.key]), invoice_date)
             count += 1
             if sub.payment_status == "paid":
                 self.env["account.payment.register"].with_context(
