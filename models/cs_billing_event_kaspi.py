@@ -235,7 +235,7 @@ class CsBillingPaymentRequest(models.Model):
                 external_id=request.subscription_id.code or str(request.subscription_id.id),
                 organization_bin=request.account_id.provider_account_ref,
             )
-            expires = data.get("ExpireDate")
+            expires = data.get("ExpireDate")  # Kazakhstan's time unless it has an offset
             request.write(
                 {
                     "external_id": str(data.get("QrPaymentId") or ""),
@@ -245,9 +245,7 @@ class CsBillingPaymentRequest(models.Model):
                         (data.get("PaymentBehaviorOptions") or {}).get("StatusPollingInterval") or 5
                     ),
                     "next_poll_at": fields.Datetime.now(),
-                    "expires_at": fields.Datetime.to_datetime(expires[:19].replace("T", " "))
-                    if expires
-                    else False,
+                    "expires_at": kaspi_adapter.to_utc(expires) or False,
                 }
             )
 

@@ -21,6 +21,14 @@ TOKEN = "kaspi-url-token-for-tests"
 
 @tagged("post_install", "-at_install", "customer_success")
 class TestKaspiAdapter(TransactionCase):
+    def test_api_dates_are_stored_in_utc(self):
+        to_utc = kaspi_adapter.to_utc
+        self.assertEqual(to_utc("2026-10-01T18:30:00"), datetime(2026, 10, 1, 13, 30))
+        self.assertEqual(to_utc("2026-10-01T18:30:00.6532417+06:00"), datetime(2026, 10, 1, 12, 30))
+        self.assertEqual(to_utc("2026-10-01 18:30:00Z"), datetime(2026, 10, 1, 18, 30))
+        for wrong in (None, "", "tomorrow", "2026-13-45T10:00:00", 20261001):
+            self.assertIsNone(to_utc(wrong))
+
     def test_parse_request(self):
         ok = {
             "command": "pay",
@@ -160,7 +168,7 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
                 "Data": {
                     "QrPaymentId": 15,
                     "PaymentLink": "https://pay.kaspi.kz/pay/abc123",
-                    "ExpireDate": "2030-01-01T00:00:00",
+                    "ExpireDate": "2030-01-01T12:00:00",
                     "PaymentBehaviorOptions": {"StatusPollingInterval": 5},
                 },
             },
@@ -174,6 +182,7 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
             request = self.env["cs.billing.payment.request"].browse(action["res_id"])
             self.assertEqual((request.state, request.external_id), ("waiting", "15"))
             self.assertEqual(request.payment_link, "https://pay.kaspi.kz/pay/abc123")
+            self.assertEqual(request.expires_at, datetime(2030, 1, 1, 7, 0))  # noon in Almaty
             # The email to the customer says until when the QR link works.
             email = request.action_send_by_email()
             body = self.env["mail.compose.message"].with_context(email["context"]).create({}).body

@@ -52,6 +52,29 @@ def timestamp(local):
     return int(local.replace(tzinfo=KASPI_TZ).timestamp())
 
 
+_API_DATETIME = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def to_utc(value):
+    """A date-time of Kaspi's QR API (``ExpireDate``: ``2026-10-01T18:30:00``, with a
+    fraction or an offset or neither) as the naive UTC date-time Odoo stores; with no
+    offset it is Kazakhstan's time. None if it is no such date-time."""
+    match = _API_DATETIME.match(str(value or "").strip())
+    if not match:
+        return None
+    day, clock, offset = match.groups()
+    offset = {"Z": "+00:00", None: "+05:00"}.get(offset, offset)
+    if ":" not in offset:
+        offset = "%s:%s" % (offset[:3], offset[3:])
+    try:
+        moment = datetime.fromisoformat("%sT%s%s" % (day, clock, offset))
+    except ValueError:  # 2026-13-45, 25:00
+        return None
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
 class KaspiRequestError(Exception):
     def __init__(self, result, comment):
         super().__init__(comment)
