@@ -577,6 +577,9 @@ class CsBillingEventStripe(models.Model):
         plan = subscription._cs_provider_plan(stripe_adapter.plan_refs(obj))
         if plan and plan != subscription.template_id:
             vals["template_id"] = plan.id
+            # A flat-priced plan brings the seats it includes.
+            if plan.cs_seats and stripe_adapter.subscription_quantity(obj) <= 1:
+                vals["seats"] = plan.cs_seats
         commands = subscription._cs_recurring_amount_commands(
             stripe_adapter.subscription_mrr(obj),
             obj.get("currency"),

@@ -251,6 +251,7 @@ class CsDemoGenerator(models.AbstractModel):
                         "recurring_interval": interval,
                         "invoicing_mode": "draft",
                         "cs_tier": plan.get("tier", 0),
+                        "cs_seats": plan.get("seats", 0),
                         # The Stripe price billed as this plan (Configuration → Plans).
                         "cs_provider_plan_refs": _stripe_price(key, billing),
                     }

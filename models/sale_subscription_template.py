@@ -18,6 +18,12 @@ class SaleSubscriptionTemplate(models.Model):
         help="Rank of the plan (1 = entry plan). Moving to a higher tier is an upgrade.",
     )
 
+    cs_seats = fields.Integer(
+        string="Seats Included",
+        help="Licences (seats) the plan includes when it is priced flat, whatever the team's "
+        "size. A subscription its billing provider moves to this plan takes them, unless the "
+        "provider bills per seat (a quantity above 1).",
+    )
     cs_provider_plan_refs = fields.Char(
         string="Provider Plan IDs",
         help="Stripe: the price IDs (price_…), lookup keys or product IDs (prod_…) billed as "
@@ -37,6 +43,18 @@ class SaleSubscriptionTemplate(models.Model):
             for ref in template._cs_plan_refs():
                 by_ref.setdefault(ref, template.id)
         return by_ref
+
+    @api.constrains("cs_seats")
+    def _check_cs_seats(self):
+        for template in self:
+            if template.cs_seats < 0:
+                raise ValidationError(
+                    self.env._(
+                        "Plan %(plan)s: the seats it includes cannot be negative (got %(seats)s).",
+                        plan=template.name,
+                        seats=template.cs_seats,
+                    )
+                )
 
     @api.constrains("cs_provider_plan_refs")
     def _check_cs_provider_plan_refs(self):

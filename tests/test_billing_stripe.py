@@ -389,6 +389,7 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertAlmostEqual(self.sub.sale_subscription_line_ids.price_unit, 1200.0)
         self.assertFalse(self.stripe_movements())
         self.assertEqual(stored.result, "Plan: months x1 → Pro (annual)")
+        self.assertEqual(self.sub.seats, 1)  # the plan includes none: Stripe's quantity
         # A price nobody mapped leaves the plan as it is.
         obj["items"]["data"][0]["price"].update(id="price_other", lookup_key=None)
         obj["items"]["data"][0]["price"]["unit_amount"] = 240000
@@ -396,6 +397,33 @@ class TestStripeWebhook(StripeWebhookCase):
         self.process()
         self.assertEqual(self.sub.template_id, annual)
         self.assertAlmostEqual(self.sub.mrr, 200.0)
+
+    def test_a_flat_priced_plan_brings_the_seats_it_includes(self):
+        pro = self._template("months", 1, name="Pro")
+        pro.write({"cs_provider_plan_refs": "price_pro", "cs_seats": 20})
+        self.sub.seats = 5
+        self.post(
+            stripe_event(
+                "customer.subscription.updated",
+                stripe_subscription(unit_amount=15000),  # price_pro, quantity 1
+                created=1790000000,
+            )
+        )
+        self.process()
+        self.assertEqual((self.sub.template_id, self.sub.seats), (pro, 20))
+        # Billed per seat: Stripe's quantity, not the plan's.
+        self.sub.template_id = self.monthly
+        self.post(
+            stripe_event(
+                "customer.subscription.updated",
+                stripe_subscription(unit_amount=1000, quantity=12),
+                created=1790000100,
+            )
+        )
+        self.process()
+        self.assertEqual((self.sub.template_id, self.sub.seats), (pro, 12))
+        with self.assertRaisesRegex(ValidationError, "cannot be negative"):
+            pro.cs_seats = -1
 
     def test_a_provider_plan_maps_to_one_plan(self):
         self._template("months", 1, name="Start").cs_provider_plan_refs = "price_start"
