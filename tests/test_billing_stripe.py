@@ -1097,10 +1097,13 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertEqual(payment.date, date(2026, 10, 1))
         self.assertIn(invoice.payment_state, ("paid", "in_payment"))
         self.assertEqual(self.stripe_movements().date, date(2026, 10, 1))
-        # Without a time zone on the company or the administrator: UTC's day.
+        # Without one on the company, the administrator's; without either, UTC's day.
+        event = self.Event.search([], limit=1)
         self.company.partner_id.tz = False
+        self.env.ref("base.user_admin").tz = "Asia/Almaty"
+        self.assertEqual(event._event_date(), date(2026, 10, 1))
         self.env.ref("base.user_admin").tz = False
-        self.assertEqual(self.Event.search([], limit=1)._event_date(), date(2026, 9, 30))
+        self.assertEqual(event._event_date(), date(2026, 9, 30))
 
     def test_the_company_s_midnight_parts_two_states_of_a_subscription(self):
         # 18:50 and 19:10 UTC on 30 September: 23:50 and 00:10 in Almaty, two days of
