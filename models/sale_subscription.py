@@ -257,10 +257,26 @@ class SaleSubscription(models.Model):
     # ------------------------------------------------------------------
     @api.model_create_multi
     def create(self, vals_list):
+        # A subscription created without seats has those its plan includes.
+        plans = self.env["sale.subscription.template"].browse(
+            {vals["template_id"] for vals in vals_list if vals.get("template_id")}
+        )
+        seats = {plan.id: plan.cs_seats for plan in plans if plan.cs_seats}
+        for vals in vals_list:
+            if not vals.get("seats") and seats.get(vals.get("template_id")):
+                vals["seats"] = seats[vals["template_id"]]
         subs = super().create(vals_list)
         subs._cs_sync_ledger()
         subs._cs_requeue_unmatched_events()
         return subs
+
+    @api.onchange("template_id")
+    def _onchange_template_id_cs_seats(self):
+        """Another plan brings the seats it includes, unless someone changed the seats
+        from those of the plan before."""
+        before = self._origin.template_id.cs_seats if self._origin else 0
+        if self.template_id.cs_seats and self.seats in (0, before):
+            self.seats = self.template_id.cs_seats
 
     def write(self, vals):
         if "partner_id" in vals and not self.env.context.get("cs_skip_ledger"):

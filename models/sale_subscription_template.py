@@ -21,8 +21,8 @@ class SaleSubscriptionTemplate(models.Model):
     cs_seats = fields.Integer(
         string="Seats Included",
         help="Licences (seats) the plan includes when it is priced flat, whatever the team's "
-        "size. A subscription its billing provider moves to this plan takes them, unless the "
-        "provider bills per seat (a quantity above 1).",
+        "size. A new subscription on this plan starts with them, and so does one moved to it "
+        "(by hand or by its billing provider, unless the provider bills per seat).",
     )
     cs_provider_plan_refs = fields.Char(
         string="Provider Plan IDs",

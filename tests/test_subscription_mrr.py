@@ -2,6 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from freezegun import freeze_time
 
+from odoo.tests import Form
 from odoo.tests import tagged
 
 from .common import CustomerSuccessCase
@@ -118,3 +119,19 @@ class TestSubscriptionMrr(CustomerSuccessCase):
         self.assertEqual(sub.commercial_partner_id, self.customer)
         self.assertAlmostEqual(self.customer.cs_mrr, 80.0)
         self.assertFalse(contact.cs_is_account)
+
+    def test_a_plan_brings_the_seats_it_includes(self):
+        pro = self._template("months", 1, name="Pro")
+        pro.cs_seats = 20
+        self.assertEqual(self._subscription(template=pro).seats, 20)
+        self.assertEqual(self._subscription(template=pro, seats=3).seats, 3)
+        self.assertEqual(self._subscription().seats, 0)  # a plan without seats
+        # In the form: another plan brings its seats unless someone changed them.
+        enterprise = self._template("months", 1, name="Enterprise")
+        enterprise.cs_seats = 100
+        form = Form(self._subscription(template=pro))
+        form.template_id = enterprise
+        self.assertEqual(form.seats, 100)
+        form.seats = 120
+        form.template_id = pro
+        self.assertEqual(form.seats, 120)
