@@ -648,7 +648,9 @@ class CsDemoGenerator(models.AbstractModel):
         a subscription Odoo does not know (Unmatched, to link) and an event type the
         CRM does not use. Returns the number of events.
         """
-        Event = self.env["cs.billing.event"].with_context(lang=self.env.lang)
+        # Written in the office's language, as the inbox cron writes them.
+        lang = self.env["res.company"]._cs_cron_lang()
+        Event = self.env["cs.billing.event"].with_context(lang=lang)
         Sub = self.env["sale.subscription"]
         stripe = setup["accounts"]["stripe"]
         today = datetime.combine(book.today, datetime.min.time(), tzinfo=timezone.utc)
@@ -823,7 +825,12 @@ class CsDemoGenerator(models.AbstractModel):
             if kind in stripe_adapter.HANDLED:
                 Event._store(stripe, event)
             else:
-                Event._store(stripe, event, state="ignored", result="Event type not used")
+                Event._store(
+                    stripe,
+                    event,
+                    state="ignored",
+                    result=Event.env._("Event type not used by Customer Success."),
+                )
         while Event._process_due():
             pass
         return len(events)
