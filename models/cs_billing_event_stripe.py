@@ -502,7 +502,16 @@ class CsBillingEventStripe(models.Model):
         old_mrr = subscription.mrr
         old_plan = subscription.template_id
         vals, period_end = self._stripe_subscription_vals(subscription, obj, previous)
-        # Stripe makes a subscription active again once its open invoice is paid.
+        # Stripe makes a subscription active again once its open invoice is paid, and
+        # also once it is marked uncollectible: a debt written off is not a payment.
+        written_off = (
+            vals.get("payment_status") == "paid"
+            and subscription.payment_status in OWING
+            and self._stripe_written_off(subscription)
+        )
+        if written_off:
+            vals.pop("payment_status")
+            vals.pop("cs_payment_synced_at", None)
         paid_again = self._paid_again(subscription, vals)
         # One write: flags, dates and price move together, so the ledger sees one change.
         subscription.with_context(cs_churn_kind="delinquent").write(vals)
@@ -538,6 +547,15 @@ class CsBillingEventStripe(models.Model):
             messages.append(self.env._("Trial converted"))
         if paid_again:
             messages.append(self._paid_again_note(subscription))
+        if written_off:
+            messages.append(
+                self.env._(
+                    "Active again because Stripe marked the unpaid invoice uncollectible: "
+                    "%(amount)s %(currency)s written off, not paid",
+                    amount=self._money(subscription.amount_due, subscription.currency_id),
+                    currency=subscription.currency_id.name,
+                )
+            )
         self._schedule_many(todos)
         result = "; ".join(messages) or self.env._("Subscription synced")
         subscription._message_log(body=self._stripe_note(result))
@@ -589,6 +607,27 @@ class CsBillingEventStripe(models.Model):
         if commands:
             vals["sale_subscription_line_ids"] = commands
         return vals, period_end
+
+    def _stripe_written_off(self, subscription):
+        """Whether the newest payment event applied to ``subscription`` is Stripe marking
+        its invoice uncollectible (which makes a past_due subscription active again)."""
+        self.flush_model(["state", "subscription_id", "event_type", "event_created"])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT event_type FROM cs_billing_event
+                 WHERE subscription_id = %(sub)s AND state = 'processed' AND id != %(id)s
+                   AND event_type = ANY(%(types)s)
+              ORDER BY event_created DESC, id DESC
+                 LIMIT 1
+                """,
+                sub=subscription.id,
+                id=self.id,
+                types=["invoice.paid", "invoice.payment_failed", "invoice.marked_uncollectible"],
+            )
+        )
+        row = self.env.cr.fetchone()
+        return bool(row and row[0] == "invoice.marked_uncollectible")
 
     def _plan_note(self, subscription, old_plan):
         """'Plan: A → B' when the subscription changed plan, else None."""

@@ -1228,6 +1228,44 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertTrue(event.recovered)
         self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("paid", 0.0))
 
+    def test_a_debt_written_off_is_not_a_payment(self):
+        """Marking the unpaid invoice uncollectible makes Stripe's past_due subscription
+        active again: the card keeps the failure, and the note says it was written off."""
+        self.post(
+            stripe_event(
+                "invoice.payment_failed",
+                stripe_invoice(amount_due=10000, status="open"),
+                1790000000,
+            )
+        )
+        self.post(
+            stripe_event(
+                "customer.subscription.updated",
+                stripe_subscription(status="past_due"),
+                1790000001,
+                previous={"status": "active"},
+            )
+        )
+        uncollectible = stripe_invoice(amount_due=10000, status="uncollectible", attempt_count=4)
+        self.post(stripe_event("invoice.marked_uncollectible", uncollectible, 1790600000))
+        active = stripe_event(
+            "customer.subscription.updated",
+            stripe_subscription(status="active"),
+            1790600000,
+            previous={"status": "past_due"},
+        )
+        self.post(active)
+        self.process()
+        stored = self.Event._stored(self.account, active["id"])
+        self.assertEqual(stored.state, "processed", stored.error)
+        self.assertIn("100.00 USD written off, not paid", stored.result)
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("failed", 100.0))
+        self.assertTrue(self.sub.activity_ids)  # the CSM's payment to-do stays open
+        # Paid afterwards after all: paid again.
+        self.post(stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1790700000))
+        self.process()
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("paid", 0.0))
+
     def test_a_late_active_state_does_not_hide_a_newer_failure(self):
         """Stripe does not promise the order of its events: a subscription state older
         than the failed payment already applied leaves the failure and its amount due."""
