@@ -189,6 +189,7 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
             self.assertIn("https://pay.kaspi.kz/pay/abc123", body)
             self.assertIn("valid until", body)
             self.assertIn("2030", body)
+            self.assertIn("12:00", body)  # Kazakhstan's time: the customer has no time zone
             request._poll()
             self.assertEqual(request.state, "waiting")
             request._poll()

@@ -143,6 +143,32 @@ class TestTranslations(CustomerSuccessMixin, TransactionCase):
         template.invalidate_recordset()
         self.assertEqual(template.with_context(lang="en_US").body_html, "<p>Our own words</p>")
 
+    def test_upgrade_to_1_9_gives_the_kaspi_link_s_end_in_kazakhstan_time(self):
+        """1.8's payment-link email gave the link's end in the sender's time zone, or
+        UTC; the 1.9 migration replaces a body nobody edited, Russian included."""
+        self.env.invalidate_all()  # an earlier test's cache may still hold ru_RU as active
+        self.env["res.lang"]._activate_lang("ru_RU")
+        self.env.ref("base.module_customer_success")._update_translations("ru_RU")
+        migration = load_migration("18.0.1.9.0")
+        template = self.env.ref("customer_success.mail_template_payment_link")
+        self.env.cr.execute(
+            "UPDATE mail_template SET body_html = %s WHERE id = %s",
+            [
+                json.dumps({"en_US": migration.SHIPPED_1_8, "ru_RU": "<p>ссылка</p>"}),
+                template.id,
+            ],
+        )
+        template.invalidate_recordset()
+        migration.migrate(self.env.cr, "18.0.1.8.0")
+        template.invalidate_recordset()
+        for lang in ("en_US", "ru_RU"):
+            self.assertIn("Asia/Almaty", template.with_context(lang=lang).body_html)
+        self.assertIn("Ссылка действует до", template.with_context(lang="ru_RU").body_html)
+        template.with_context(lang="en_US").body_html = "<p>Our own words</p>"
+        migration.migrate(self.env.cr, "18.0.1.8.0")
+        template.invalidate_recordset()
+        self.assertEqual(template.with_context(lang="en_US").body_html, "<p>Our own words</p>")
+
     def test_crons_write_in_the_offices_language(self):
         """Odoo runs crons without a language: what they write for everyone (the
         event's result, chatter) follows the installation's, the admin's; a CSM's
