@@ -23,14 +23,6 @@ _logger = logging.getLogger(__name__)
 REFUSED = Counter()
 
 
-def _store_ignored(account, event, why):
-    """Store an event the CRM does not apply, to acknowledge it; ``why(env)`` says why in
-    the office's language, as the inbox cron writes (a webhook carries no language)."""
-    Event = request.env["cs.billing.event"].sudo()
-    Event = Event.with_context(lang=Event.env["res.company"]._cs_cron_lang())
-    return Event._store(account, event, state="ignored", result=why(Event.env))
-
-
 def _answer(status, **body):
     return request.make_response(
         json.dumps(body), headers=[("Content-Type", "application/json")], status=status
@@ -108,7 +100,7 @@ class BillingWebhook(http.Controller):
             record, created = Event._store(account, event)
         else:
             # Acknowledge what we do not use, or Stripe retries it for three days.
-            record, created = _store_ignored(
+            record, created = Event._store_ignored(
                 account, event, lambda env: env._("Event type not used by Customer Success.")
             )
         return _answer(200, received=True, duplicate=not created, id=record.id)
@@ -121,7 +113,7 @@ class BillingWebhook(http.Controller):
         if event.event_type in yookassa_adapter.HANDLED:
             record, created = Event._store(account, event)
         elif event.event_type in yookassa_adapter.KNOWN:
-            record, created = _store_ignored(
+            record, created = Event._store_ignored(
                 account, event, lambda env: env._("Event type not used by Customer Success.")
             )
         else:
@@ -157,7 +149,7 @@ class BillingWebhook(http.Controller):
             event = cloudpayments_adapter.to_event(notification, params)
             Event = request.env["cs.billing.event"].sudo()
             if notification == "cancel":  # an authorisation voided: no money moved
-                _store_ignored(
+                Event._store_ignored(
                     account, event, lambda env: env._("Authorisation cancelled: no money moved.")
                 )
             else:
@@ -174,7 +166,7 @@ class BillingWebhook(http.Controller):
             # A test-mode payment moves no money; its own key keeps the shop's
             # later live payment of the same invoice number from being a duplicate.
             event.external_id = "test:%s" % event.external_id
-            _store_ignored(
+            Event._store_ignored(
                 account, event, lambda env: env._("Test payment (IsTest=1): no money moved.")
             )
         else:

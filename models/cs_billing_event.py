@@ -274,6 +274,13 @@ class CsBillingEvent(models.Model):
             return self.browse(found_id), False
         return self._stored(account, event.external_id), False
 
+    def _store_ignored(self, account, event, why):
+        """:meth:`_store` an event the CRM does not apply, to acknowledge it; ``why(env)``
+        says why in the office's language, as the inbox cron writes (a webhook carries no
+        language)."""
+        Event = self.with_context(lang=self.env["res.company"]._cs_cron_lang())
+        return Event._store(account, event, state="ignored", result=why(Event.env))
+
     def _stored(self, account, external_id):
         """The inbox event of this account with this provider id, if any."""
         self.env.cr.execute(
@@ -587,10 +594,17 @@ class CsBillingEvent(models.Model):
         """The event's day in its company's time zone (the payment's, the movement's)."""
         return self._company_day(self.event_created or fields.Datetime.now())
 
-    def _company_day(self, moment):
+    def _company_tz(self):
+        """The time zone of the event's company (UTC if its name is unknown, as Odoo's
+        ``context_timestamp`` does)."""
+        try:
+            return pytz.timezone((self.company_id or self.env.company).sudo()._cs_office_tz())
+        except pytz.UnknownTimeZoneError:
+            return pytz.utc
+
+    def _company_day(self, moment, tz=None):
         """The day of ``moment`` (naive UTC) in the time zone of the event's company."""
-        tz = (self.company_id or self.env.company).sudo()._cs_office_tz()
-        return fields.Datetime.context_timestamp(self.with_context(tz=tz), moment).date()
+        return pytz.utc.localize(moment).astimezone(tz or self._company_tz()).date()
 
     def _provider_date(self, timestamp):
         """A provider's Unix time (a period's end, a due date) as a day of the company."""
@@ -638,8 +652,9 @@ class CsBillingEvent(models.Model):
     def _day_end(self):
         """The end (naive UTC) of this event's day in its company's time zone: only states
         of one day supersede each other (another day is another state of the ledger)."""
-        tz = pytz.timezone((self.company_id or self.env.company).sudo()._cs_office_tz())
-        next_day = datetime.combine(self._event_date() + timedelta(days=1), datetime.min.time())
+        tz = self._company_tz()
+        day = self._company_day(self.event_created or fields.Datetime.now(), tz)
+        next_day = datetime.combine(day + timedelta(days=1), datetime.min.time())
         return tz.localize(next_day).astimezone(pytz.utc).replace(tzinfo=None)
 
     def _is_stale(self, synced_at):

@@ -663,6 +663,10 @@ class CsBillingEventStripe(models.Model):
         objects = {
             event: (data.get("data") or {}).get("object") or {} for event, data in parsed.items()
         }
+        previous = {
+            event: (data.get("data") or {}).get("previous_attributes") or {}
+            for event, data in parsed.items()
+        }
         refs = {event: stripe_adapter.subscription_ref(obj) for event, obj in objects.items()}
         Sub = self.env["sale.subscription"]
         found = Sub.search(
@@ -682,12 +686,11 @@ class CsBillingEventStripe(models.Model):
         batch = []
         for event in self - superseded:
             sub, obj = subs[event], objects[event]
-            previous = (parsed[event].get("data") or {}).get("previous_attributes") or {}
             if (
                 event.event_type in self._SUPERSEDABLE_TYPES
                 and obj.get("status") == "active"
                 and not obj.get("cancel_at_period_end")
-                and previous.get("status") in (None, "active")
+                and previous[event].get("status") in (None, "active")
                 and sub
                 and seen[sub.id] == 1
                 and (event.account_id.id, refs[event]) not in waiting
@@ -704,8 +707,7 @@ class CsBillingEventStripe(models.Model):
         old_plan = {sub: sub.template_id for _event, sub, _obj in batch}
         tracked = set(Sub._track_get_fields())
         for event, sub, obj in batch:
-            previous = (parsed[event].get("data") or {}).get("previous_attributes") or {}
-            vals, _period_end = event._stripe_subscription_vals(sub, obj, previous)
+            vals, _period_end = event._stripe_subscription_vals(sub, obj, previous[event])
             customer = stripe_adapter.customer_ref(obj)
             if customer and not sub.external_customer_ref:
                 vals["external_customer_ref"] = customer

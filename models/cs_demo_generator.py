@@ -674,16 +674,11 @@ class CsDemoGenerator(models.AbstractModel):
         overdue = next((s for s in book.subscriptions if plain(s, "stripe", "overdue")), None)
         kaspi = next((s for s in book.subscriptions if plain(s, "kaspi")), None)
 
-        def period(sub):
-            rule, interval, _factor = demo_book.BILLINGS[sub.billing]
-            start = sub.next_invoice - relativedelta(**{rule: interval})
-            return start, sub.next_invoice
-
         def epoch(day):
             return int(datetime.combine(day, datetime.min.time(), timezone.utc).timestamp())
 
         def invoice(sub, key, created, status="paid", attempts=1):
-            start, end = period(sub)
+            start, end = sub.period_start(), sub.next_invoice
             cents = round(sub.period_amount() * 100)
             paid = cents if status == "paid" else 0
             return {
@@ -799,7 +794,7 @@ class CsDemoGenerator(models.AbstractModel):
             events.append(("customer.created", customer, created, None))
         # Odoo's invoices of the first two payments and of the Kaspi one, which they pay.
         for sub in payers[:2] + [kaspi] * bool(kaspi):
-            self._demo_post_invoice(Sub.browse(sub_ids[sub.key]), *period(sub))
+            self._demo_post_invoice(Sub.browse(sub_ids[sub.key]), sub.period_start())
         if kaspi:
             events.append(("pay", kaspi, at(1, 10), None))
         # In the order they arrive, as the inbox lists them.
@@ -825,11 +820,8 @@ class CsDemoGenerator(models.AbstractModel):
             if kind in stripe_adapter.HANDLED:
                 Event._store(stripe, event)
             else:
-                Event._store(
-                    stripe,
-                    event,
-                    state="ignored",
-                    result=Event.env._("Event type not used by Customer Success."),
+                Event._store_ignored(
+                    stripe, event, lambda env: env._("Event type not used by Customer Success.")
                 )
         while Event._process_due():
             pass
@@ -849,7 +841,7 @@ class CsDemoGenerator(models.AbstractModel):
             },
         )
 
-    def _demo_post_invoice(self, subscription, start, _end=None):
+    def _demo_post_invoice(self, subscription, start):
         """The posted invoice of the period of ``subscription`` from ``start``, due 10
         days after."""
         invoice = subscription.create_invoice()
@@ -885,8 +877,7 @@ class CsDemoGenerator(models.AbstractModel):
         for sub in book.subscriptions:
             if sub.end or sub.is_trial or sub.provider:
                 continue
-            rule, interval, _factor = demo_book.BILLINGS[sub.billing]
-            invoice_date = sub.next_invoice - relativedelta(**{rule: interval})
+            invoice_date = sub.period_start()
             invoice = self._demo_post_invoice(Sub.browse(sub_ids[sub.key]), invoice_date)
             count += 1
             if sub.payment_status == "paid":

@@ -141,6 +141,11 @@ class DemoSubscription:
     def is_trial(self):
         return self.trial_end is not None
 
+    def period_start(self):
+        """First day of the billing period that ends at ``next_invoice``."""
+        rule, interval, _factor = BILLINGS[self.billing]
+        return self.next_invoice - relativedelta(**{rule: interval})
+
     def period_amount(self):
         """Recurring subtotal of one billing period, after discount, before tax."""
         _rule, _interval, factor = BILLINGS[self.billing]

@@ -10,7 +10,7 @@ catalogues; a body someone edited is left as it is.
 
 from odoo import SUPERUSER_ID
 from odoo import api
-from odoo.addons.customer_success.services.template_upgrade import replace_unedited
+from odoo.addons.customer_success.services.upgrade import replace_unedited
 
 XMLID = "mail_template_payment_failed"
 # The English body 1.5 installed, compared without its whitespace.

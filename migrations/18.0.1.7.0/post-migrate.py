@@ -10,22 +10,13 @@ few), and the subscription events still waiting in the inbox (the only ones comp
 """
 
 from odoo.addons.customer_success.services.providers import stripe_adapter
+from odoo.addons.customer_success.services.upgrade import fill_charge_refs
 
 
 def migrate(cr, version):
     if not version:
         return
-    cr.execute(
-        """
-        SELECT id, payload FROM cs_billing_event
-         WHERE provider = 'stripe' AND object_ref IS NULL AND event_type IN %s
-        """,
-        [stripe_adapter.CHARGE_EVENT_TYPES],
-    )
-    for event_id, payload in cr.fetchall():
-        ref = stripe_adapter.charge_ref(stripe_adapter.stored_object(payload))
-        if ref:
-            cr.execute("UPDATE cs_billing_event SET object_ref = %s WHERE id = %s", [ref, event_id])
+    fill_charge_refs(cr, stripe_adapter.CHARGE_EVENT_TYPES)
     cr.execute(
         """
         SELECT id, payload FROM cs_billing_event

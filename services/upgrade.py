@@ -1,10 +1,12 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Upgrading a ``noupdate`` mail template that nobody edited.
+"""What the migration scripts share.
 
-Odoo keeps the body a database has on upgrade. A body still as an earlier version
-shipped it is replaced by this version's, with its translations from the catalogues;
-a body someone edited is left as it is.
+- A ``noupdate`` mail template nobody edited: Odoo keeps the body a database has on
+  upgrade. A body still as an earlier version shipped it is replaced by this version's,
+  with its translations from the catalogues; a body someone edited is left as it is.
+- Stored Stripe events of a charge given their charge (*Provider Object*) from their
+  payload, for event types that did not have one when they were stored.
 """
 
 import re
@@ -13,6 +15,8 @@ from lxml import etree
 
 from odoo.tools.convert import xml_import
 from odoo.tools.misc import file_path
+
+from .providers import stripe_adapter
 
 DATA_FILE = "customer_success/data/mail_template_data.xml"
 
@@ -49,3 +53,19 @@ def replace_unedited(env, xmlid, shipped):
     template.invalidate_recordset()
     env["ir.module.module"].search([("name", "=", "customer_success")])._update_translations()
     return True
+
+
+def fill_charge_refs(cr, event_types):
+    """Give the stored Stripe events of ``event_types`` without a provider object their
+    charge, read from their payload."""
+    cr.execute(
+        """
+        SELECT id, payload FROM cs_billing_event
+         WHERE provider = 'stripe' AND object_ref IS NULL AND event_type IN %s
+        """,
+        [tuple(event_types)],
+    )
+    for event_id, payload in cr.fetchall():
+        ref = stripe_adapter.charge_ref(stripe_adapter.stored_object(payload))
+        if ref:
+            cr.execute("UPDATE cs_billing_event SET object_ref = %s WHERE id = %s", [ref, event_id])
