@@ -1,5 +1,7 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import ast
+import hashlib
 import json
 import logging
 import threading
@@ -16,8 +18,10 @@ from odoo import api
 from odoo import fields
 from odoo import models
 from odoo import tools
+from odoo.addons.base.models.res_lang import intersperse
 from odoo.osv import expression
 from odoo.tools import SQL
+from odoo.tools import float_round
 from odoo.tools import mute_logger
 from odoo.tools.sql import create_index
 
@@ -35,6 +39,42 @@ BUDGET = 5.0  # seconds per run of the inbox job (the scheduler re-runs it while
 LINGER = 3.0  # seconds an empty inbox is watched before the job ends
 POLL = 0.5  # seconds between two looks at the inbox when it has no backlog
 WAKE_EVERY = 1.0  # seconds: webhooks wake the inbox job at most this often
+
+# What a webhook runs to store an event (see CsBillingEvent._store): one statement,
+# prepared once per database connection — planning it cost more than running it.
+# Parameters: $1 account, $2 provider event id, $3 provider, $4 company, $5 type,
+# $6 provider time, $7 payload, $8 object ref, $9 object status, $10 state,
+# $11 result, $12 now, $13 user, $14 inbox cron, $15 wake it, $16 woken since.
+STORE_SQL = """
+WITH found AS (
+    SELECT id FROM cs_billing_event WHERE account_id = $1 AND external_id = $2
+), inserted AS (
+    INSERT INTO cs_billing_event
+           (account_id, external_id, provider, company_id, event_type, event_created,
+            payload, object_ref, object_status, state, result, attempts, next_attempt_at,
+            create_uid, create_date, write_uid, write_date)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13, $12, $13, $12
+     WHERE NOT EXISTS (SELECT FROM found)
+    ON CONFLICT (account_id, external_id) DO NOTHING
+    RETURNING id
+), woken AS (
+    INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date, write_uid,
+                                 write_date)
+    SELECT $14, $12, $13, $12, $13, $12
+     WHERE $15 AND EXISTS (SELECT FROM inserted)
+       AND NOT EXISTS (SELECT FROM ir_cron_trigger WHERE cron_id = $14 AND call_at > $16)
+    RETURNING id
+)
+SELECT (SELECT id FROM found), (SELECT id FROM inserted), EXISTS (SELECT FROM woken)
+"""
+STORE_TYPES = (
+    "int4, varchar, varchar, int4, varchar, timestamp, text, varchar, varchar, varchar, "
+    "varchar, timestamp, int4, int4, bool, timestamp"
+)
+# Named after its text: a connection that prepared an older text never runs it.
+STORE_STATEMENT = (
+    "cs_billing_event_store_%s" % hashlib.sha1((STORE_TYPES + STORE_SQL).encode()).hexdigest()[:12]
+)
 # Payment statuses of a subscription that owes money: its payment failed or is overdue.
 OWING = ("failed", "overdue")
 STATES = [
@@ -203,59 +243,46 @@ class CsBillingEvent(models.Model):
                 payload.encode("utf-8")
             except UnicodeEncodeError:
                 payload = json.dumps(event.payload)
+        params = (
+            settings.id,
+            event.external_id,
+            settings.provider,
+            settings.company_id,
+            event.event_type,
+            created,
+            payload,
+            event.object_ref or None,
+            event.object_status or None,
+            state,
+            result,
+            now,
+            self.env.uid,
+            cron_id,
+            bool(cron_id and state == "received"),
+            now - timedelta(seconds=WAKE_EVERY),
+        )
+        execute = SQL(
+            "SAVEPOINT cs_billing_event_store; EXECUTE %s (%s)",
+            SQL.identifier(STORE_STATEMENT),
+            SQL(", ").join(SQL("%s", value) for value in params),
+        )
         try:
             with mute_logger("odoo.sql_db"):
-                self.env.cr.execute(
-                    SQL(
-                        """
-                        SAVEPOINT cs_billing_event_store;
-                        WITH found AS (
-                            SELECT id FROM cs_billing_event
-                             WHERE account_id = %(account)s AND external_id = %(external_id)s
-                        ), inserted AS (
-                            INSERT INTO cs_billing_event
-                                   (account_id, provider, company_id, external_id, event_type,
-                                    event_created, payload, object_ref, object_status, state,
-                                    result, attempts, next_attempt_at, create_uid, create_date,
-                                    write_uid, write_date)
-                            SELECT %(account)s, %(provider)s, %(company)s, %(external_id)s,
-                                   %(type)s, %(created)s, %(payload)s, %(object_ref)s,
-                                   %(object_status)s, %(state)s, %(result)s, 0, %(now)s, %(uid)s,
-                                   %(now)s, %(uid)s, %(now)s
-                             WHERE NOT EXISTS (SELECT FROM found)
-                            ON CONFLICT (account_id, external_id) DO NOTHING
-                            RETURNING id
-                        ), woken AS (
-                            INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid,
-                                   create_date, write_uid, write_date)
-                            SELECT %(cron)s, %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s
-                             WHERE %(wake)s AND EXISTS (SELECT FROM inserted)
-                               AND NOT EXISTS (
-                                   SELECT FROM ir_cron_trigger
-                                    WHERE cron_id = %(cron)s AND call_at > %(recent)s)
-                            RETURNING id
+                try:
+                    self.env.cr.execute(execute)
+                except psycopg2.errors.InvalidSqlStatementName:
+                    # First event on this database connection (or a pooler gave the
+                    # transaction another one): prepare the statement, once.
+                    self.env.cr.execute("ROLLBACK TO SAVEPOINT cs_billing_event_store")
+                    self.env.cr.execute(
+                        SQL(
+                            "PREPARE %s (%s) AS %s",
+                            SQL.identifier(STORE_STATEMENT),
+                            SQL(STORE_TYPES),
+                            SQL(STORE_SQL),
                         )
-                        SELECT (SELECT id FROM found), (SELECT id FROM inserted),
-                               EXISTS (SELECT FROM woken)
-                        """,
-                        account=settings.id,
-                        provider=settings.provider,
-                        company=settings.company_id,
-                        external_id=event.external_id,
-                        type=event.event_type,
-                        created=created,
-                        payload=payload,
-                        object_ref=event.object_ref or None,
-                        object_status=event.object_status or None,
-                        state=state,
-                        result=result,
-                        uid=self.env.uid,
-                        now=now,
-                        cron=cron_id,
-                        recent=now - timedelta(seconds=WAKE_EVERY),
-                        wake=bool(cron_id and state == "received"),
                     )
-                )
+                    self.env.cr.execute(execute)
                 found_id, inserted_id, woken = self.env.cr.fetchone()
         except (psycopg2.errors.SerializationFailure, psycopg2.errors.UniqueViolation):
             # The same event arrived on another connection that committed first.
@@ -940,8 +967,23 @@ class CsBillingEvent(models.Model):
         """An amount as people read it: the currency's decimals, grouped the way of the
         language the message is written in (``450 000,00`` in Russian), that of
         ``env`` if given."""
+        env = env or self.env
         digits = currency.decimal_places if currency else 2
-        return tools.formatLang(env or self.env, amount or 0.0, digits=digits)
+        # formatLang's result, with the language's separators looked up once per
+        # transaction and language (the inbox job writes three amounts an event).
+        formats = env.cr.cache.setdefault("cs_money_formats", {})
+        if env.lang not in formats:
+            lang = tools.get_lang(env)
+            formats[env.lang] = (
+                ast.literal_eval(lang.grouping),
+                lang.thousands_sep or "",
+                lang.decimal_point,
+            )
+        grouping, thousands_sep, decimal_point = formats[env.lang]
+        rounded = float_round(amount or 0.0, precision_digits=digits, rounding_method="HALF-EVEN")
+        whole, _point, decimals = ("%.*f" % (digits, rounded)).partition(".")
+        whole = intersperse(whole, grouping, thousands_sep)[0]
+        return decimal_point.join([whole, decimals]) if decimals else whole
 
     def _provider_name(self):
         return dict(PROVIDERS).get(self.provider, self.provider or "")

@@ -60,16 +60,24 @@ class ResCompany(models.Model):
         office: they use the installation's language, the administrator's (set when
         the database was created).
         """
-        admin = self.env.ref("base.user_admin", raise_if_not_found=False)
-        return (admin.lang if admin else None) or self.env.user.lang or "en_US"
+        return self._cs_admin().lang or self.env.user.lang or "en_US"
 
     def _cs_office_tz(self):
         """The time zone of the company's days — the date of a provider's payment, of a
         ledger movement: its address's, else the administrator's (as for the language).
         A payment at 02:00 in Almaty on the 1st is the 1st's, not the last day of the
         previous month in UTC."""
-        admin = self.env.ref("base.user_admin", raise_if_not_found=False)
-        return self.partner_id.tz or (admin.tz if admin else None) or "UTC"
+        return self.partner_id.tz or self._cs_admin().tz or "UTC"
+
+    @api.model
+    def _cs_admin(self):
+        """The administrator (``base.user_admin``), or no user. Its id is cached by Odoo;
+        ``env.ref`` would check with a query on every call that the user still exists,
+        and this is read for each billing event (a deleted user loses its XML id)."""
+        user_id = self.env["ir.model.data"]._xmlid_to_res_id(
+            "base.user_admin", raise_if_not_found=False
+        )
+        return self.env["res.users"].sudo().browse(user_id or [])
 
     @api.constrains(
         "cs_delinquent_churn_days",
