@@ -13,6 +13,7 @@ import polib
 from odoo.modules.module import get_module_path
 from odoo.tests import TransactionCase
 from odoo.tests import tagged
+from odoo.tools.misc import formatLang
 from odoo.tools.translate import TranslationModuleReader
 
 from ..models.cs_billing_event_yookassa import _decline
@@ -70,6 +71,27 @@ class TestTranslations(CustomerSuccessMixin, TransactionCase):
         self.assertEqual(
             advice(ru), "Попросите клиента пополнить баланс или оплатить другой картой."
         )
+
+    def test_amounts_in_notes_read_as_in_odoo(self):
+        """Amounts in to-dos and notes are grouped the way of the note's language, as
+        Odoo's formatLang writes them, and a language's edited separators apply."""
+        self.env["res.lang"]._activate_lang("ru_RU")
+        Event = self.env["cs.billing.event"]
+        kzt, usd = self.env.ref("base.KZT"), self.env.ref("base.USD")
+        for lang in ("ru_RU", "en_US"):
+            env = self.env(context={"lang": lang})
+            for amount in (0, 0.005, 2.675, -1234.5, 450000, 999.995, 1234567.891):
+                for currency in (kzt, usd, self.env.ref("base.JPY")):
+                    with self.subTest(lang=lang, amount=amount, currency=currency.name):
+                        self.assertEqual(
+                            Event._money(amount, currency, env),
+                            formatLang(env, amount, digits=currency.decimal_places),
+                        )
+        ru = self.env(context={"lang": "ru_RU"})
+        self.assertEqual(Event._money(450000, kzt, ru), "450\N{NO-BREAK SPACE}000,00")
+        self.env.cr.cache.pop("cs_money_formats", None)  # a new transaction
+        self.env["res.lang"]._lang_get("en_US").thousands_sep = " "
+        self.assertEqual(Event._money(450000, usd), "450 000.00")
 
     def test_kazakh_reaches_the_user_on_subscription_screens_too(self):
         self.env["res.lang"]._activate_lang("kk_KZ")
