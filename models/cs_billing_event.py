@@ -1,7 +1,6 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import ast
-import hashlib
 import json
 import logging
 import threading
@@ -38,43 +37,9 @@ CHUNK = 50  # events per transaction
 BUDGET = 5.0  # seconds per run of the inbox job (the scheduler re-runs it while work remains)
 LINGER = 3.0  # seconds an empty inbox is watched before the job ends
 POLL = 0.5  # seconds between two looks at the inbox when it has no backlog
-WAKE_EVERY = 1.0  # seconds: webhooks wake the inbox job at most this often
+WAKE_EVERY = 1.0  # seconds: a process's webhooks wake the inbox job at most this often
+_WOKEN = {}  # database name: when this process last woke its inbox job (time.time())
 
-# What a webhook runs to store an event (see CsBillingEvent._store): one statement,
-# prepared once per database connection — planning it cost more than running it.
-# Parameters: $1 account, $2 provider event id, $3 provider, $4 company, $5 type,
-# $6 provider time, $7 payload, $8 object ref, $9 object status, $10 state,
-# $11 result, $12 now, $13 user, $14 inbox cron, $15 wake it, $16 woken since.
-STORE_SQL = """
-WITH found AS (
-    SELECT id FROM cs_billing_event WHERE account_id = $1 AND external_id = $2
-), inserted AS (
-    INSERT INTO cs_billing_event
-           (account_id, external_id, provider, company_id, event_type, event_created,
-            payload, object_ref, object_status, state, result, attempts, next_attempt_at,
-            create_uid, create_date, write_uid, write_date)
-    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13, $12, $13, $12
-     WHERE NOT EXISTS (SELECT FROM found)
-    ON CONFLICT (account_id, external_id) DO NOTHING
-    RETURNING id
-), woken AS (
-    INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date, write_uid,
-                                 write_date)
-    SELECT $14, $12, $13, $12, $13, $12
-     WHERE $15 AND EXISTS (SELECT FROM inserted)
-       AND NOT EXISTS (SELECT FROM ir_cron_trigger WHERE cron_id = $14 AND call_at > $16)
-    RETURNING id
-)
-SELECT (SELECT id FROM found), (SELECT id FROM inserted), EXISTS (SELECT FROM woken)
-"""
-STORE_TYPES = (
-    "int4, varchar, varchar, int4, varchar, timestamp, text, varchar, varchar, varchar, "
-    "varchar, timestamp, int4, int4, bool, timestamp"
-)
-# Named after its text: a connection that prepared an older text never runs it.
-STORE_STATEMENT = (
-    "cs_billing_event_store_%s" % hashlib.sha1((STORE_TYPES + STORE_SQL).encode()).hexdigest()[:12]
-)
 # Payment statuses of a subscription that owes money: its payment failed or is overdue.
 OWING = ("failed", "overdue")
 STATES = [
@@ -216,23 +181,17 @@ class CsBillingEvent(models.Model):
     def _store(self, account, event, state="received", result=None):
         """Insert a verified event once; a duplicate (even concurrent) is a no-op.
 
-        One statement: a re-delivery is recognised by a plain read (an INSERT ...
-        ON CONFLICT would wait for the inbox cron's transaction whenever it is
-        updating that row), a new event is inserted, and the inbox cron gets a
-        trigger and a wake-up unless another request gave it one less than
-        ``WAKE_EVERY`` seconds ago (a wake-up opens a connection: not one per
-        request). The job watches an empty inbox for ``LINGER`` seconds, longer
-        than ``WAKE_EVERY`` plus a poll, so an event that skipped its wake-up is
-        still seen by the job that the last wake-up started.
+        A re-delivery is recognised by a plain read (an INSERT ... ON CONFLICT would
+        wait for the inbox cron's transaction whenever it is updating that row); a
+        new event is inserted by a plain INSERT (simple statements: planning one
+        that did all of it cost more than running it) and wakes the inbox job
+        (:meth:`_wake_inbox`).
 
         :return: (event record, True if it was new)
         """
         settings = self.env["cs.billing.account"]._webhook_settings(account.id)
         now = fields.Datetime.now()
         created = datetime.utcfromtimestamp(event.created) if event.created else now
-        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
-            "customer_success.ir_cron_billing_events"
-        )
         # The raw body was decoded from bytes, so it always encodes back; a payload
         # built from parsed values may hold lone surrogates from JSON escapes, which
         # are then kept escaped.
@@ -243,47 +202,49 @@ class CsBillingEvent(models.Model):
                 payload.encode("utf-8")
             except UnicodeEncodeError:
                 payload = json.dumps(event.payload)
-        params = (
-            settings.id,
-            event.external_id,
-            settings.provider,
-            settings.company_id,
-            event.event_type,
-            created,
-            payload,
-            event.object_ref or None,
-            event.object_status or None,
-            state,
-            result,
-            now,
-            self.env.uid,
-            cron_id,
-            bool(cron_id and state == "received"),
-            now - timedelta(seconds=WAKE_EVERY),
+        cr = self.env.cr
+        # A re-delivery: a plain read, which never waits for the inbox job.
+        cr.execute(
+            "SELECT id FROM cs_billing_event WHERE account_id = %s AND external_id = %s",
+            [settings.id, event.external_id],
         )
-        execute = SQL(
-            "SAVEPOINT cs_billing_event_store; EXECUTE %s (%s)",
-            SQL.identifier(STORE_STATEMENT),
-            SQL(", ").join(SQL("%s", value) for value in params),
-        )
+        row = cr.fetchone()
+        if row:
+            return self.browse(row[0]), False
         try:
             with mute_logger("odoo.sql_db"):
-                try:
-                    self.env.cr.execute(execute)
-                except psycopg2.errors.InvalidSqlStatementName:
-                    # First event on this database connection (or a pooler gave the
-                    # transaction another one): prepare the statement, once.
-                    self.env.cr.execute("ROLLBACK TO SAVEPOINT cs_billing_event_store")
-                    self.env.cr.execute(
-                        SQL(
-                            "PREPARE %s (%s) AS %s",
-                            SQL.identifier(STORE_STATEMENT),
-                            SQL(STORE_TYPES),
-                            SQL(STORE_SQL),
-                        )
+                cr.execute(
+                    SQL(
+                        """
+                        SAVEPOINT cs_billing_event_store;
+                        INSERT INTO cs_billing_event
+                               (account_id, provider, company_id, external_id, event_type,
+                                event_created, payload, object_ref, object_status, state,
+                                result, attempts, next_attempt_at, create_uid, create_date,
+                                write_uid, write_date)
+                        VALUES (%(account)s, %(provider)s, %(company)s, %(external_id)s,
+                                %(type)s, %(created)s, %(payload)s, %(object_ref)s,
+                                %(object_status)s, %(state)s, %(result)s, 0, %(now)s, %(uid)s,
+                                %(now)s, %(uid)s, %(now)s)
+                        ON CONFLICT (account_id, external_id) DO NOTHING
+                        RETURNING id
+                        """,
+                        account=settings.id,
+                        provider=settings.provider,
+                        company=settings.company_id,
+                        external_id=event.external_id,
+                        type=event.event_type,
+                        created=created,
+                        payload=payload,
+                        object_ref=event.object_ref or None,
+                        object_status=event.object_status or None,
+                        state=state,
+                        result=result,
+                        uid=self.env.uid,
+                        now=now,
                     )
-                    self.env.cr.execute(execute)
-                found_id, inserted_id, woken = self.env.cr.fetchone()
+                )
+                row = cr.fetchone()
         except (psycopg2.errors.SerializationFailure, psycopg2.errors.UniqueViolation):
             # The same event arrived on another connection that committed first.
             self.env.cr.execute("ROLLBACK TO SAVEPOINT cs_billing_event_store")
@@ -292,14 +253,35 @@ class CsBillingEvent(models.Model):
             # A value the columns cannot hold: the sender's mistake, refused with 400.
             self.env.cr.execute("ROLLBACK TO SAVEPOINT cs_billing_event_store")
             raise PayloadError("The event cannot be stored: %s" % str(exc).split("\n")[0]) from exc
-        if woken:
-            self.env.cr.postcommit.add(self.env["ir.cron"].browse(cron_id)._notifydb)
-        if inserted_id:
-            return self.browse(inserted_id), True
-        # Stored before (a re-delivery), or inserted meanwhile by a concurrent delivery.
-        if found_id:
-            return self.browse(found_id), False
-        return self._stored(account, event.external_id), False
+        if not row:  # inserted meanwhile by a concurrent delivery
+            return self._stored(account, event.external_id), False
+        if state == "received":
+            self._wake_inbox()
+        return self.browse(row[0]), True
+
+    def _wake_inbox(self):
+        """Trigger the inbox job unless this process did so for this database less than
+        ``WAKE_EVERY`` seconds ago (a wake-up is a trigger row and a NOTIFY on a new
+        connection: not one per request). The job watches an empty inbox for
+        ``LINGER`` seconds, longer than ``WAKE_EVERY`` plus a poll, so an event stored
+        without a wake-up is seen by the job that the last wake-up started."""
+        dbname, now = self.env.cr.dbname, time.time()
+        last = _WOKEN.get(dbname)
+        if last is not None and 0 <= now - last < WAKE_EVERY:
+            return
+        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
+            "customer_success.ir_cron_billing_events", raise_if_not_found=False
+        )
+        if not cron_id:
+            return
+        self.env["ir.cron"].sudo().browse(cron_id)._trigger()
+        _WOKEN[dbname] = now
+
+        def forget():  # a wake-up rolled back woke nothing
+            if _WOKEN.get(dbname) == now:
+                _WOKEN[dbname] = last
+
+        self.env.cr.postrollback.add(forget)
 
     def _store_ignored(self, account, event, why):
         """:meth:`_store` an event the CRM does not apply, to acknowledge it; ``why(env)``
