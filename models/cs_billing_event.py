@@ -724,7 +724,10 @@ class CsBillingEvent(models.Model):
             key = (subscription.id, user.id, summary)
             if key in found:
                 todo = found[key]
-                todo.write({"note": note, "date_deadline": min(todo.date_deadline, deadline)})
+                vals = {"note": note}
+                if deadline < todo.date_deadline:  # else no recount of the CSM's to-dos
+                    vals["date_deadline"] = deadline
+                todo.write(vals)
             elif key in new:
                 new[key].update(note=note, date_deadline=min(new[key]["date_deadline"], deadline))
             else:

@@ -67,7 +67,14 @@ class ResCompany(models.Model):
         ledger movement: its address's, else the administrator's (as for the language).
         A payment at 02:00 in Almaty on the 1st is the 1st's, not the last day of the
         previous month in UTC."""
-        return self.partner_id.tz or self._cs_admin().tz or "UTC"
+        # Read for each billing event: the time zones alone, not every field of the
+        # company's partner and of the administrator.
+        unprefetched = self.with_context(prefetch_fields=False)
+        return (
+            unprefetched.partner_id.tz
+            or self._cs_admin().with_context(prefetch_fields=False).tz
+            or "UTC"
+        )
 
     @api.model
     def _cs_admin(self):
