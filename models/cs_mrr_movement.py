@@ -81,8 +81,11 @@ class CsMrrMovement(models.Model):
         rate of the movement date, so exchange-rate drift never classifies.
         """
         paid_until = paid_until or {}
-        today = fields.Date.context_today(self)
-        base_date = fields.Date.to_date(movement_date) if movement_date else today
+        base_date = (
+            fields.Date.to_date(movement_date)
+            if movement_date
+            else fields.Date.context_today(self)  # reads the user's time zone: only if needed
+        )
         churn_at_period_end = {}
         Sub = self.env["sale.subscription"].sudo().with_context(active_test=False)
         subscriptions = subscriptions.sudo().sorted("id")
