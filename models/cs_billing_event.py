@@ -1,6 +1,5 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-import ast
 import json
 import logging
 import threading
@@ -17,7 +16,6 @@ from odoo import api
 from odoo import fields
 from odoo import models
 from odoo import tools
-from odoo.addons.base.models.res_lang import intersperse
 from odoo.osv import expression
 from odoo.tools import SQL
 from odoo.tools import float_round
@@ -247,11 +245,11 @@ class CsBillingEvent(models.Model):
                 row = cr.fetchone()
         except (psycopg2.errors.SerializationFailure, psycopg2.errors.UniqueViolation):
             # The same event arrived on another connection that committed first.
-            self.env.cr.execute("ROLLBACK TO SAVEPOINT cs_billing_event_store")
+            cr.execute("ROLLBACK TO SAVEPOINT cs_billing_event_store")
             return self.browse(), False
         except psycopg2.DataError as exc:
             # A value the columns cannot hold: the sender's mistake, refused with 400.
-            self.env.cr.execute("ROLLBACK TO SAVEPOINT cs_billing_event_store")
+            cr.execute("ROLLBACK TO SAVEPOINT cs_billing_event_store")
             raise PayloadError("The event cannot be stored: %s" % str(exc).split("\n")[0]) from exc
         if not row:  # inserted meanwhile by a concurrent delivery
             return self._stored(account, event.external_id), False
@@ -954,21 +952,14 @@ class CsBillingEvent(models.Model):
         ``env`` if given."""
         env = env or self.env
         digits = currency.decimal_places if currency else 2
-        # formatLang's result, with the language's separators looked up once per
-        # transaction and language (the inbox job writes three amounts an event).
-        formats = env.cr.cache.setdefault("cs_money_formats", {})
-        if env.lang not in formats:
-            lang = tools.get_lang(env)
-            formats[env.lang] = (
-                ast.literal_eval(lang.grouping),
-                lang.thousands_sep or "",
-                lang.decimal_point,
-            )
-        grouping, thousands_sep, decimal_point = formats[env.lang]
+        # formatLang, with the language looked up once per transaction and language
+        # (the inbox job writes three amounts an event).
+        langs = env.cr.cache.setdefault("cs_money_langs", {})
+        if env.lang not in langs:
+            langs[env.lang] = tools.get_lang(env).id
         rounded = float_round(amount or 0.0, precision_digits=digits, rounding_method="HALF-EVEN")
-        whole, _point, decimals = ("%.*f" % (digits, rounded)).partition(".")
-        whole = intersperse(whole, grouping, thousands_sep)[0]
-        return decimal_point.join([whole, decimals]) if decimals else whole
+        lang = env["res.lang"].browse(langs[env.lang])
+        return lang.format(f"%.{digits}f", rounded, grouping=True)
 
     def _provider_name(self):
         return dict(PROVIDERS).get(self.provider, self.provider or "")

@@ -70,11 +70,7 @@ class ResCompany(models.Model):
         # Read for each billing event: the time zones alone, not every field of the
         # company's partner and of the administrator.
         unprefetched = self.with_context(prefetch_fields=False)
-        return (
-            unprefetched.partner_id.tz
-            or self._cs_admin().with_context(prefetch_fields=False).tz
-            or "UTC"
-        )
+        return unprefetched.partner_id.tz or unprefetched._cs_admin().tz or "UTC"
 
     @api.model
     def _cs_admin(self):
