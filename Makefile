@@ -3,6 +3,7 @@ PYTHON ?= python3
 CONF := .build/odoo.conf
 DEMO_DB ?= cs_demo
 DEMO_CUSTOMERS ?= 200
+DEMO_LANG ?= en_US
 ODOO := $(PYTHON) -m odoo
 
 .PHONY: setup test demo demo-db bench-webhooks bench-scoring lint clean
@@ -20,7 +21,7 @@ demo: demo-db
 
 demo-db:
 	@test -f $(CONF) || (echo "Run 'make setup' first." && exit 1)
-	$(PYTHON) tools/make_demo.py --db $(DEMO_DB) --customers $(DEMO_CUSTOMERS)
+	$(PYTHON) tools/make_demo.py --db $(DEMO_DB) --customers $(DEMO_CUSTOMERS) --lang $(DEMO_LANG)
 
 # Stripe webhooks vs Odoo's /web/health with 2 HTTP workers; last line is JSON.
 bench-webhooks:

@@ -235,7 +235,14 @@ class CsDemoGenerator(models.AbstractModel):
                 }
             )
         templates = {}
-        billing_names = {"monthly": "monthly", "quarterly": "quarterly", "annual": "annual"}
+        # Plan names are plain text (not translated by Odoo): in the office's language,
+        # as a company would name its own plans.
+        office = env(context=dict(env.context, lang=env["res.company"]._cs_cron_lang()))
+        billing_names = {
+            "monthly": office._("monthly"),
+            "quarterly": office._("quarterly"),
+            "annual": office._("annual"),
+        }
         for key, plan in list(demo_book.PLANS.items()) + [("addon", demo_book.ADDON)]:
             for billing, (rule, interval, _factor) in demo_book.BILLINGS.items():
                 if key == "addon" and billing != "monthly":

@@ -55,9 +55,6 @@ def main():
                 "email": "hello@tabys.example",
             }
         )
-        if opts.lang != "en_US":
-            env["res.lang"]._activate_lang(opts.lang)
-            env.ref("base.user_admin").lang = opts.lang
     odoo.sql_db.close_all()
     # 2. the addon and everything it depends on (Kazakh chart of accounts included).
     odoo_cli(
@@ -73,6 +70,20 @@ def main():
     registry = odoo.modules.registry.Registry.new(opts.db)
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
+        if opts.lang != "en_US":
+            # As Settings → Languages → Add does: every installed module's terms (Odoo's
+            # own too: a partner's City, the countries), then the administrator's
+            # language, in which the generator names plans and writes the inbox's notes.
+            lang = env["res.lang"].with_context(active_test=False).search(
+                [("code", "=", opts.lang)]
+            )
+            if not lang:
+                raise SystemExit("Unknown language %r (e.g. ru_RU, kk_KZ)." % opts.lang)
+            lang.active = True
+            env["ir.module.module"].search([("state", "=", "installed")])._update_translations(
+                [opts.lang]
+            )
+            env.ref("base.user_admin").lang = opts.lang
         stats = env["cs.demo.generator"]._generate(
             customers=opts.customers, months=opts.months, seed=opts.seed
         )
