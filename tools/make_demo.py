@@ -74,8 +74,8 @@ def main():
             # As Settings → Languages → Add does: every installed module's terms (Odoo's
             # own too: a partner's City, the countries), then the administrator's
             # language, in which the generator names plans and writes the inbox's notes.
-            lang = env["res.lang"].with_context(active_test=False).search(
-                [("code", "=", opts.lang)]
+            lang = (
+                env["res.lang"].with_context(active_test=False).search([("code", "=", opts.lang)])
             )
             if not lang:
                 raise SystemExit("Unknown language %r (e.g. ru_RU, kk_KZ)." % opts.lang)
