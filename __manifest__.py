@@ -36,6 +36,7 @@
         "views/menus.xml",
     ],
     "demo": ["demo/customer_success_demo.xml"],
+    "uninstall_hook": "uninstall_hook",
     "assets": {
         "web.assets_tests": ["customer_success/static/tests/tours/*.js"],
     },

@@ -11,6 +11,7 @@ from . import test_customer_card
 from . import test_demo_generator
 from . import test_health
 from . import test_i18n
+from . import test_install
 from . import test_mrr_ledger
 from . import test_mrr_service
 from . import test_nps
