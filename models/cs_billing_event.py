@@ -896,21 +896,27 @@ class CsBillingEvent(models.Model):
         notify=True,
         advice=None,
         pay_url=None,
+        explains_newer=False,
     ):
         """B4 "payment failed": status failed, amount due, CSM activity, email to the client.
 
         ``reason`` and ``advice`` (what the CSM can do) are texts or functions of the
         reader's environment, see :meth:`_text`; ``next_attempt`` the date the provider
         tries again, ``pay_url`` the provider's page where the client pays now (both
-        given in the email)."""
-        if self._is_stale(subscription.cs_payment_synced_at):
+        given in the email). ``explains_newer``: this event is older than the payment
+        state applied but is what that state came from (it applies, and the newer
+        state's time stays the one to compare with)."""
+        synced_at = subscription.cs_payment_synced_at
+        if self._is_stale(synced_at) and not explains_newer:
             return "ignored", self.env._("Older than the payment state already applied.")
         subscription.write(
             {
                 "payment_status": "failed",
                 "amount_due": amount,
                 "next_payment_date": next_attempt or subscription.next_payment_date,
-                "cs_payment_synced_at": self.event_created,
+                "cs_payment_synced_at": synced_at
+                if explains_newer and synced_at
+                else self.event_created,
             }
         )
         partner = subscription.commercial_partner_id

@@ -629,6 +629,34 @@ class CsBillingEventStripe(models.Model):
         row = self.env.cr.fetchone()
         return bool(row and row[0] == "invoice.marked_uncollectible")
 
+    def _stripe_late_write_off(self, subscription):
+        """Whether this ``invoice.marked_uncollectible`` is older than the payment state
+        applied, and that state is the subscription's return to active it caused:
+        Stripe makes a past_due subscription active once its invoice is written off, and
+        if that state arrives first the subscription reads paid. A payment applied since
+        (``invoice.paid`` of the same time or newer) is a real payment: then not."""
+        if self.event_type != "invoice.marked_uncollectible":
+            return False
+        if not self._is_stale(subscription.cs_payment_synced_at):
+            return False
+        if subscription.payment_status != "paid":
+            return False
+        self.flush_model(["state", "subscription_id", "event_type", "event_created"])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT 1 FROM cs_billing_event
+                 WHERE subscription_id = %(sub)s AND state = 'processed' AND id != %(id)s
+                   AND event_type = 'invoice.paid' AND event_created >= %(created)s
+                 LIMIT 1
+                """,
+                sub=subscription.id,
+                id=self.id,
+                created=self.event_created,
+            )
+        )
+        return not self.env.cr.fetchone()
+
     def _plan_note(self, subscription, old_plan):
         """'Plan: A → B' when the subscription changed plan, else None."""
         if subscription.template_id == old_plan:
@@ -859,9 +887,32 @@ class CsBillingEventStripe(models.Model):
                 recovered=isinstance(attempts, int) and attempts > 1,
             )
         # invoice.payment_failed / invoice.marked_uncollectible
+        amount = to_major(obj.get("amount_remaining", obj.get("amount_due")), code)
+        if self._stripe_late_write_off(subscription):
+            # Stripe wrote the debt off, then made the subscription active again, and
+            # that state came first: it looked paid. It is not: the failure is back.
+            state, result = self._effect_payment_failed(
+                subscription,
+                amount,
+                currency,
+                lambda env: env._("Stripe marked the invoice uncollectible"),
+                notify=False,
+                advice=lambda env: env._(
+                    "Stripe no longer collects it: agree with the customer how the debt is settled."
+                ),
+                explains_newer=True,
+            )
+            result = self.env._(
+                "Stripe marked the unpaid invoice uncollectible: %(amount)s %(currency)s "
+                "written off, not paid (the subscription's return to active was no payment)",
+                amount=self._money(amount, currency),
+                currency=currency.name,
+            )
+            subscription._message_log(body=self._stripe_note(result))
+            return state, result
         return self._effect_payment_failed(
             subscription,
-            to_major(obj.get("amount_remaining", obj.get("amount_due")), code),
+            amount,
             currency,
             lambda env: env._("Stripe, attempt %(attempt)s", attempt=obj.get("attempt_count") or 1),
             next_attempt=self._provider_date(obj.get("next_payment_attempt")),

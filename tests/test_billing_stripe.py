@@ -4,6 +4,7 @@ import json
 import threading
 import time
 from datetime import date
+from datetime import datetime
 from unittest.mock import patch
 
 import requests
@@ -1264,6 +1265,82 @@ class TestStripeWebhook(StripeWebhookCase):
         # Paid afterwards after all: paid again.
         self.post(stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1790700000))
         self.process()
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("paid", 0.0))
+
+    def test_a_write_off_arriving_after_the_return_to_active_it_caused(self):
+        """Stripe does not promise the order of its events: when the active state that a
+        write-off caused arrives first, the subscription reads paid and the to-do closes;
+        the write-off, older, still brings the failure back, with a to-do and a note."""
+        self.post(
+            stripe_event(
+                "invoice.payment_failed",
+                stripe_invoice(amount_due=10000, status="open"),
+                1790000000,
+            )
+        )
+        self.post(
+            stripe_event(
+                "customer.subscription.updated",
+                stripe_subscription(status="past_due"),
+                1790000001,
+                previous={"status": "active"},
+            )
+        )
+        self.process()
+        self.post(
+            stripe_event(
+                "customer.subscription.updated",
+                stripe_subscription(status="active"),
+                1790600001,
+                previous={"status": "past_due"},
+            )
+        )
+        self.process()
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("paid", 0.0))
+        self.assertFalse(self.sub.activity_ids)
+        uncollectible = stripe_event(
+            "invoice.marked_uncollectible",
+            stripe_invoice(amount_due=10000, status="uncollectible", attempt_count=4),
+            1790600000,
+        )
+        self.post(uncollectible)
+        self.process()
+        stored = self.Event._stored(self.account, uncollectible["id"])
+        self.assertEqual(stored.state, "processed", stored.error)
+        self.assertIn("100.00 USD written off, not paid", stored.result)
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("failed", 100.0))
+        todo = self.sub.activity_ids
+        self.assertEqual(len(todo), 1)
+        self.assertIn("agree with the customer how the debt is settled", str(todo.note))
+        notes = self.sub.message_ids.filtered(lambda m: "written off, not paid" in str(m.body))
+        self.assertTrue(notes)
+        # The newer state's time stays the one to compare with: an older failure is stale.
+        self.assertEqual(self.sub.cs_payment_synced_at, datetime(2026, 9, 28, 12, 53, 21))
+        # Paid afterwards after all: paid again.
+        self.post(stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1790700000))
+        self.process()
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("paid", 0.0))
+
+    def test_a_late_write_off_after_a_real_payment_changes_no_status(self):
+        """A payment applied after the write-off's time is a real one: the late write-off
+        is then only old news."""
+        self.post(
+            stripe_event(
+                "invoice.payment_failed",
+                stripe_invoice(amount_due=10000, status="open"),
+                1790000000,
+            )
+        )
+        self.post(stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1790600005))
+        self.process()
+        late = stripe_event(
+            "invoice.marked_uncollectible",
+            stripe_invoice(amount_due=10000, status="uncollectible", attempt_count=4),
+            1790600000,
+        )
+        self.post(late)
+        self.process()
+        self.assertEqual(self.Event._stored(self.account, late["id"]).state, "ignored")
         self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("paid", 0.0))
 
     def test_a_late_active_state_does_not_hide_a_newer_failure(self):
