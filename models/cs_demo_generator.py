@@ -277,6 +277,8 @@ class CsDemoGenerator(models.AbstractModel):
                     "company_id": company.id,
                     "company_ids": [(6, 0, company.ids)],
                     "groups_id": [(4, csm_group.id)],
+                    # The office's language: their to-dos from billing events read in it.
+                    "lang": office.lang,
                 }
             )
             csms.append(user.id)
