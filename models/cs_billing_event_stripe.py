@@ -499,6 +499,7 @@ class CsBillingEventStripe(models.Model):
         # previous_attributes: a superseded event may have carried them.
         was_cancel_scheduled = subscription.cs_cancel_scheduled
         was_trial = subscription.cs_is_trial or previous.get("status") == "trialing"
+        was_paused = subscription.cs_paused
         old_mrr = subscription.mrr
         old_plan = subscription.template_id
         vals, period_end = self._stripe_subscription_vals(subscription, obj, previous)
@@ -545,6 +546,23 @@ class CsBillingEventStripe(models.Model):
             messages.append(self.env._("Cancellation scheduled"))
         if was_trial and status == "active":
             messages.append(self.env._("Trial converted"))
+        if status == "paused" and not was_paused:
+            todos.append(
+                (
+                    subscription,
+                    lambda env: env._("Subscription paused: %(customer)s", customer=partner.name),
+                    lambda env: env._(
+                        "%(customer)s's subscription is paused at Stripe: nothing is billed "
+                        "and it counts no MRR until it resumes. Find out why and when they "
+                        "come back.",
+                        customer=partner.name,
+                    ),
+                    0,
+                )
+            )
+            messages.append(self.env._("Paused: no MRR until it resumes"))
+        elif was_paused and status != "paused":
+            messages.append(self.env._("Resumed"))
         if paid_again:
             messages.append(self._paid_again_note(subscription))
         if written_off:
@@ -575,6 +593,7 @@ class CsBillingEventStripe(models.Model):
             "cs_delinquent": status == "unpaid",
             "cs_cancel_scheduled": bool(obj.get("cancel_at_period_end")),
             "cs_is_trial": status == "trialing",
+            "cs_paused": status == "paused",
             "cs_trial_end_date": (
                 self._provider_date(obj.get("trial_end")) if status == "trialing" else False
             ),
@@ -723,7 +742,9 @@ class CsBillingEventStripe(models.Model):
                 and seen[sub.id] == 1
                 and (event.account_id.id, refs[event]) not in waiting
                 and sub.stage_id.type == "in_progress"
-                and not (sub.cs_is_trial or sub.cs_delinquent or sub.cs_cancel_scheduled)
+                and not (
+                    sub.cs_is_trial or sub.cs_delinquent or sub.cs_paused or sub.cs_cancel_scheduled
+                )
                 # paid again after a failure: its payment to-dos close one by one
                 and sub.payment_status not in OWING
                 and not event._is_stale(sub.cs_billing_synced_at)

@@ -33,6 +33,7 @@ _MRR_FIELDS = {
     "sale_subscription_line_ids",
     "cs_is_trial",
     "cs_delinquent",
+    "cs_paused",
     "active",
 }
 
@@ -126,6 +127,12 @@ class SaleSubscription(models.Model):
         help="Unpaid for longer than the company's delinquent churn delay: "
         "counted as churned until paid.",
     )
+    cs_paused = fields.Boolean(
+        string="Paused",
+        readonly=True,
+        copy=False,
+        help="Paused at the billing provider (Stripe's status paused): no MRR until it resumes.",
+    )
     cs_mrr_movement_ids = fields.One2many(
         "cs.mrr.movement", "subscription_id", string="MRR Movements"
     )
@@ -149,6 +156,7 @@ class SaleSubscription(models.Model):
         "stage_id.type",
         "cs_is_trial",
         "cs_delinquent",
+        "cs_paused",
         "active",
     )
     def _compute_mrr(self):
@@ -158,6 +166,7 @@ class SaleSubscription(models.Model):
                 and sub.stage_id.type == "in_progress"
                 and not sub.cs_is_trial
                 and not sub.cs_delinquent
+                and not sub.cs_paused
                 and sub.template_id
             )
             value = 0.0

@@ -1542,6 +1542,76 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertEqual(back.movement_type, "reactivation")
         self.assertFalse(self.sub.cs_delinquent)
 
+    def test_paused_counts_no_mrr_until_it_resumes(self):
+        """Stripe's status paused (a trial that ended without a card, or a pause): nothing
+        is billed, so no MRR; the CSM is told; resuming brings the MRR back."""
+        paused = stripe_event(
+            "customer.subscription.paused",
+            stripe_subscription(status="paused"),
+            1790000000,
+            previous={"status": "active"},
+        )
+        self.post(paused)
+        self.process()
+        stored = self.Event._stored(self.account, paused["id"])
+        self.assertEqual(stored.state, "processed", stored.error)
+        self.assertIn("Paused: no MRR until it resumes", stored.result)
+        self.assertTrue(self.sub.cs_paused)
+        self.assertEqual(self.sub.mrr, 0.0)
+        self.assertEqual(self.sub.stage_id.type, "in_progress")
+        churn = self.stripe_movements()
+        self.assertEqual((churn.movement_type, churn.amount), ("churn", -100.0))
+        todo = self.sub.activity_ids
+        self.assertEqual(todo.summary, "Subscription paused: Vostok LLP")
+        self.assertEqual(todo.user_id, self.cs_user)
+        # The same state again (Stripe's .updated beside .paused) adds nothing.
+        self.post(
+            stripe_event(
+                "customer.subscription.updated", stripe_subscription(status="paused"), 1790000001
+            )
+        )
+        self.process()
+        self.assertEqual(len(self.stripe_movements()), 1)
+        self.assertEqual(len(self.sub.activity_ids), 1)
+        resumed = stripe_event(
+            "customer.subscription.resumed",
+            stripe_subscription(status="active"),
+            1790600000,
+            previous={"status": "paused"},
+        )
+        self.post(resumed)
+        self.process()
+        self.assertIn("Resumed", self.Event._stored(self.account, resumed["id"]).result)
+        self.assertFalse(self.sub.cs_paused)
+        self.assertAlmostEqual(self.sub.mrr, 100.0)
+        self.assertEqual(self.stripe_movements()[-1].movement_type, "reactivation")
+
+    def test_a_trial_paused_without_a_card_was_never_mrr(self):
+        self.sub.write({"cs_is_trial": True})
+        before = len(self.movements())
+        self.post(
+            stripe_event(
+                "customer.subscription.paused",
+                stripe_subscription(status="paused"),
+                1790000000,
+                previous={"status": "trialing"},
+            )
+        )
+        self.process()
+        self.assertEqual((self.sub.cs_is_trial, self.sub.cs_paused), (False, True))
+        self.assertEqual(len(self.movements()), before)  # no MRR before, none now
+        self.post(
+            stripe_event(
+                "customer.subscription.resumed",
+                stripe_subscription(status="active"),
+                1790600000,
+                previous={"status": "paused"},
+            )
+        )
+        self.process()
+        self.assertAlmostEqual(self.sub.mrr, 100.0)
+        self.assertEqual(len(self.movements()), before + 1)
+
     def test_scheduled_cancellation(self):
         self.post(
             stripe_event(
