@@ -653,7 +653,7 @@ class CsDemoGenerator(models.AbstractModel):
         Stripe events and a Kaspi payment, shaped as the providers send them, are stored
         and applied by the same code as webhooks (Billing → Events): two payments that
         pay and reconcile their invoices, one with no invoice to pay (Payments to
-        Reconcile), an upgrade and a downgrade of plan, a failed payment, a payment of
+        Reconcile), an upgrade and a downgrade of plan, a pause, a failed payment, a payment of
         a subscription Odoo does not know (Unmatched, to link) and an event type the
         CRM does not use. Returns the number of events.
         """
@@ -681,6 +681,20 @@ class CsDemoGenerator(models.AbstractModel):
         downgrade = next((s for s in stripe_paid if s.plan == "pro"), None)
         payers = [s for s in stripe_paid if s not in (upgrade, downgrade)][:3]
         overdue = next((s for s in book.subscriptions if plain(s, "stripe", "overdue")), None)
+        # Paused at Stripe (a pause asked for, by a paying customer or one who cannot
+        # pay): no MRR until it resumes.
+        used = [upgrade, downgrade, overdue, *payers]
+        paused = next(
+            (
+                s
+                for s in sorted(
+                    (s for s in book.subscriptions if plain(s, "stripe", s.payment_status)),
+                    key=lambda s: s.payment_status != "paid",
+                )
+                if s not in used and s.payment_status in ("paid", "overdue")
+            ),
+            None,
+        )
         kaspi = next((s for s in book.subscriptions if plain(s, "kaspi")), None)
 
         def epoch(day):
@@ -774,6 +788,10 @@ class CsDemoGenerator(models.AbstractModel):
                 previous = {"items": subscription(sub, old_plan)["items"]}
                 state = subscription(sub, new_plan)
                 events.append(("customer.subscription.updated", state, created, previous))
+        if paused:
+            state = dict(subscription(paused, paused.plan), status="paused")
+            created = at(2, 11)
+            events.append(("customer.subscription.paused", state, created, {"status": "active"}))
         if overdue:
             created = at(1, 8)
             events.append(

@@ -109,6 +109,7 @@ class TestDemoGenerator(TransactionCase):
             sorted((e.event_type, e.state) for e in events),
             [
                 ("customer.created", "ignored"),
+                ("customer.subscription.paused", "processed"),
                 ("customer.subscription.updated", "processed"),
                 ("customer.subscription.updated", "processed"),
                 ("invoice.paid", "processed"),
@@ -137,7 +138,17 @@ class TestDemoGenerator(TransactionCase):
         stripe_moves = self.env["cs.mrr.movement"].search(
             [("company_id", "=", company.id), ("source", "=", "stripe")]
         )
-        self.assertEqual(sorted(stripe_moves.mapped("movement_type")), ["contraction", "expansion"])
+        paused = events.filtered(lambda e: e.event_type == "customer.subscription.paused")
+        pause = stripe_moves.filtered(lambda m: m.subscription_id == paused.subscription_id)
+        self.assertEqual(
+            sorted((stripe_moves - pause).mapped("movement_type")), ["contraction", "expansion"]
+        )
+        # The customer has other subscriptions: a contraction, else a churn.
+        self.assertIn(pause.movement_type, ("contraction", "churn"))
+        self.assertLess(pause.amount_currency, 0)
+        self.assertTrue(paused.subscription_id.cs_paused)
+        self.assertEqual(paused.subscription_id.mrr, 0.0)
+        self.assertIn("Paused: no MRR until it resumes", paused.result)
         # Editing a generated subscription keeps writing to the same ledger.
         sub = paying[0].cs_subscription_ids.filtered(lambda s: s.mrr)[:1]
         before = self.env["cs.mrr.movement"].search_count([("subscription_id", "=", sub.id)])
