@@ -560,9 +560,23 @@ class CsBillingEventStripe(models.Model):
                     0,
                 )
             )
-            messages.append(self.env._("Paused: no MRR until it resumes"))
+            messages.append(
+                self.env._(
+                    "Paused: no MRR until it resumes (MRR -%(mrr)s)",
+                    mrr=self._money(old_mrr, subscription.currency_id),
+                )
+                if old_mrr
+                else self.env._("Paused: no MRR until it resumes")
+            )
         elif was_paused and status != "paused":
-            messages.append(self.env._("Resumed"))
+            messages.append(
+                self.env._(
+                    "Resumed, MRR +%(mrr)s",
+                    mrr=self._money(subscription.mrr, subscription.currency_id),
+                )
+                if subscription.mrr
+                else self.env._("Resumed")
+            )
         if paid_again:
             messages.append(self._paid_again_note(subscription))
         if written_off:

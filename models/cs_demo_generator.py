@@ -691,7 +691,9 @@ class CsDemoGenerator(models.AbstractModel):
                     (s for s in book.subscriptions if plain(s, "stripe", s.payment_status)),
                     key=lambda s: s.payment_status != "paid",
                 )
-                if s not in used and s.payment_status in ("paid", "overdue")
+                if s not in used
+                and s.payment_status in ("paid", "overdue")
+                and s.plan in demo_book.PLANS  # a plan, not a seat add-on
             ),
             None,
         )

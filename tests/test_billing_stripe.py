@@ -1555,7 +1555,7 @@ class TestStripeWebhook(StripeWebhookCase):
         self.process()
         stored = self.Event._stored(self.account, paused["id"])
         self.assertEqual(stored.state, "processed", stored.error)
-        self.assertIn("Paused: no MRR until it resumes", stored.result)
+        self.assertIn("Paused: no MRR until it resumes (MRR -100.00)", stored.result)
         self.assertTrue(self.sub.cs_paused)
         self.assertEqual(self.sub.mrr, 0.0)
         self.assertEqual(self.sub.stage_id.type, "in_progress")
@@ -1581,7 +1581,9 @@ class TestStripeWebhook(StripeWebhookCase):
         )
         self.post(resumed)
         self.process()
-        self.assertIn("Resumed", self.Event._stored(self.account, resumed["id"]).result)
+        self.assertIn(
+            "Resumed, MRR +100.00", self.Event._stored(self.account, resumed["id"]).result
+        )
         self.assertFalse(self.sub.cs_paused)
         self.assertAlmostEqual(self.sub.mrr, 100.0)
         self.assertEqual(self.stripe_movements()[-1].movement_type, "reactivation")
