@@ -1229,9 +1229,8 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertTrue(event.recovered)
         self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("paid", 0.0))
 
-    def test_a_debt_written_off_is_not_a_payment(self):
-        """Marking the unpaid invoice uncollectible makes Stripe's past_due subscription
-        active again: the card keeps the failure, and the note says it was written off."""
+    def _fail_and_go_past_due(self):
+        """A failed payment of 100.00 USD, then Stripe's subscription past_due."""
         self.post(
             stripe_event(
                 "invoice.payment_failed",
@@ -1247,6 +1246,11 @@ class TestStripeWebhook(StripeWebhookCase):
                 previous={"status": "active"},
             )
         )
+
+    def test_a_debt_written_off_is_not_a_payment(self):
+        """Marking the unpaid invoice uncollectible makes Stripe's past_due subscription
+        active again: the card keeps the failure, and the note says it was written off."""
+        self._fail_and_go_past_due()
         uncollectible = stripe_invoice(amount_due=10000, status="uncollectible", attempt_count=4)
         self.post(stripe_event("invoice.marked_uncollectible", uncollectible, 1790600000))
         active = stripe_event(
@@ -1271,21 +1275,7 @@ class TestStripeWebhook(StripeWebhookCase):
         """Stripe does not promise the order of its events: when the active state that a
         write-off caused arrives first, the subscription reads paid and the to-do closes;
         the write-off, older, still brings the failure back, with a to-do and a note."""
-        self.post(
-            stripe_event(
-                "invoice.payment_failed",
-                stripe_invoice(amount_due=10000, status="open"),
-                1790000000,
-            )
-        )
-        self.post(
-            stripe_event(
-                "customer.subscription.updated",
-                stripe_subscription(status="past_due"),
-                1790000001,
-                previous={"status": "active"},
-            )
-        )
+        self._fail_and_go_past_due()
         self.process()
         self.post(
             stripe_event(
