@@ -500,6 +500,7 @@ class CsBillingEventStripe(models.Model):
         was_cancel_scheduled = subscription.cs_cancel_scheduled
         was_trial = subscription.cs_is_trial or previous.get("status") == "trialing"
         was_paused = subscription.cs_paused
+        was_collection_paused = subscription.cs_collection_paused
         old_mrr = subscription.mrr
         old_plan = subscription.template_id
         vals, period_end = self._stripe_subscription_vals(subscription, obj, previous)
@@ -577,6 +578,11 @@ class CsBillingEventStripe(models.Model):
                 if subscription.mrr
                 else self.env._("Resumed")
             )
+        if subscription.cs_collection_paused and not was_collection_paused:
+            todos.append(self._collection_paused_todo(subscription, obj))
+            messages.append(self._collection_paused_note(subscription, obj))
+        elif was_collection_paused and not subscription.cs_collection_paused:
+            messages.append(self.env._("Payment collection resumed"))
         if paid_again:
             messages.append(self._paid_again_note(subscription))
         if written_off:
@@ -601,6 +607,11 @@ class CsBillingEventStripe(models.Model):
         period_end = self._provider_date(
             item.get("current_period_end") or obj.get("current_period_end")
         )
+        # A grace period: the subscription stays active, Stripe collects nothing.
+        pause_collection = obj.get("pause_collection")
+        if not isinstance(pause_collection, dict):
+            pause_collection = {}
+        pause_behavior = pause_collection.get("behavior")
         vals = {
             "cs_billing_synced_at": self.event_created,
             # Stripe gave up collecting: delinquent churn until paid again.
@@ -608,6 +619,10 @@ class CsBillingEventStripe(models.Model):
             "cs_cancel_scheduled": bool(obj.get("cancel_at_period_end")),
             "cs_is_trial": status == "trialing",
             "cs_paused": status == "paused",
+            "cs_collection_paused": bool(pause_behavior),
+            "cs_collection_resumes_on": (
+                self._provider_date(pause_collection.get("resumes_at")) if pause_behavior else False
+            ),
             "cs_trial_end_date": (
                 self._provider_date(obj.get("trial_end")) if status == "trialing" else False
             ),
@@ -640,6 +655,57 @@ class CsBillingEventStripe(models.Model):
         if commands:
             vals["sale_subscription_line_ids"] = commands
         return vals, period_end
+
+    _PAUSE_BEHAVIORS = {
+        "void": lambda env: env._("its invoices are voided: this time is free"),
+        "mark_uncollectible": lambda env: env._(
+            "its invoices are marked uncollectible: this time is free"
+        ),
+        "keep_as_draft": lambda env: env._(
+            "its invoices are kept as drafts, to be collected when it resumes"
+        ),
+    }
+
+    def _pause_terms(self, obj, env):
+        """What a paused collection does with the invoices, and until when, in ``env``'s
+        language."""
+        pause = obj.get("pause_collection") or {}
+        behavior = self._PAUSE_BEHAVIORS.get(pause.get("behavior"))
+        terms = (
+            behavior(env)
+            if behavior
+            else env._("its invoices: %(behavior)s", behavior=pause.get("behavior"))
+        )
+        resumes = self._provider_date(pause.get("resumes_at"))
+        until = env._("until %(date)s", date=resumes) if resumes else env._("until it is resumed")
+        return terms, until
+
+    def _collection_paused_todo(self, subscription, obj):
+        partner = subscription.commercial_partner_id
+
+        def note(env):
+            terms, until = self._pause_terms(obj, env)
+            return env._(
+                "Payment collection of %(customer)s's subscription is paused at Stripe "
+                "%(until)s; %(terms)s. The customer keeps the service and the MRR counts. "
+                "Agree what happens when it resumes.",
+                customer=partner.name,
+                until=until,
+                terms=terms,
+            )
+
+        return (
+            subscription,
+            lambda env: env._("Payment collection paused: %(customer)s", customer=partner.name),
+            note,
+            0,
+        )
+
+    def _collection_paused_note(self, subscription, obj):
+        terms, until = self._pause_terms(obj, self.env)
+        return self.env._(
+            "Payment collection paused %(until)s; %(terms)s", until=until, terms=terms
+        )
 
     def _stripe_written_off(self, subscription):
         """Whether the newest payment event applied to ``subscription`` is Stripe marking
@@ -759,6 +825,9 @@ class CsBillingEventStripe(models.Model):
                 and not (
                     sub.cs_is_trial or sub.cs_delinquent or sub.cs_paused or sub.cs_cancel_scheduled
                 )
+                # a grace period starting or ending is told one by one
+                and not sub.cs_collection_paused
+                and not obj.get("pause_collection")
                 # paid again after a failure: its payment to-dos close one by one
                 and sub.payment_status not in OWING
                 and not event._is_stale(sub.cs_billing_synced_at)
@@ -976,6 +1045,19 @@ class SaleSubscriptionBilling(models.Model):
     )
     cs_payment_synced_at = fields.Datetime(
         string="Provider Payment Time", readonly=True, copy=False
+    )
+    cs_collection_paused = fields.Boolean(
+        string="Collection Paused",
+        readonly=True,
+        copy=False,
+        help="Stripe collects no payment for now (a grace period): the subscription "
+        "stays active, the customer keeps the service and its MRR counts.",
+    )
+    cs_collection_resumes_on = fields.Date(
+        string="Collection Resumes On",
+        readonly=True,
+        copy=False,
+        help="When Stripe collects payment again; empty: when someone resumes it.",
     )
 
     def _cs_provider_plan(self, refs):

@@ -1604,6 +1604,69 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertAlmostEqual(self.sub.mrr, 100.0)
         self.assertEqual(len(self.movements()), before + 1)
 
+    def test_a_paused_collection_keeps_the_mrr_and_tells_the_csm(self):
+        """Stripe's pause_collection (a grace period): the subscription stays active and
+        the customer keeps the service, so the MRR counts; the CSM gets a to-do saying
+        what Stripe does with the invoices and until when; resuming is noted."""
+        paused = stripe_subscription()
+        paused["pause_collection"] = {"behavior": "void", "resumes_at": 1794744000}
+        event = stripe_event(
+            "customer.subscription.updated",
+            paused,
+            1790000000,
+            previous={"pause_collection": None},
+        )
+        self.post(event)
+        self.process()
+        stored = self.Event._stored(self.account, event["id"])
+        self.assertEqual(stored.state, "processed", stored.error)
+        self.assertIn("Payment collection paused until 2026-11-15", stored.result)
+        self.assertIn("voided", stored.result)
+        self.assertTrue(self.sub.cs_collection_paused)
+        self.assertEqual(self.sub.cs_collection_resumes_on, date(2026, 11, 15))
+        self.assertAlmostEqual(self.sub.mrr, 100.0)
+        self.assertFalse(self.stripe_movements())
+        todo = self.sub.activity_ids
+        self.assertEqual(todo.summary, "Payment collection paused: Vostok LLP")
+        self.assertEqual(todo.user_id, self.cs_user)
+        self.assertIn("this time is free", str(todo.note))
+        self.assertIn("Payment collection paused", self.sub.message_ids[0].body)
+        # A price change while paused: the grace period goes on, no second to-do.
+        still = stripe_subscription(unit_amount=12000)
+        still["pause_collection"] = paused["pause_collection"]
+        self.post(stripe_event("customer.subscription.updated", still, 1790000100))
+        self.process()
+        self.assertTrue(self.sub.cs_collection_paused)
+        self.assertAlmostEqual(self.sub.mrr, 120.0)
+        self.assertEqual(
+            self.sub.activity_ids.mapped("summary").count("Payment collection paused: Vostok LLP"),
+            1,
+        )
+        resumed = stripe_event(
+            "customer.subscription.updated",
+            stripe_subscription(unit_amount=12000),
+            1794744100,
+            previous={"pause_collection": paused["pause_collection"]},
+        )
+        self.post(resumed)
+        self.process()
+        self.assertIn(
+            "Payment collection resumed", self.Event._stored(self.account, resumed["id"]).result
+        )
+        self.assertFalse(self.sub.cs_collection_paused)
+        self.assertFalse(self.sub.cs_collection_resumes_on)
+
+    def test_a_collection_paused_with_drafts_until_resumed_by_hand(self):
+        kept = stripe_subscription()
+        kept["pause_collection"] = {"behavior": "keep_as_draft", "resumes_at": None}
+        event = stripe_event("customer.subscription.updated", kept, 1790000000)
+        self.post(event)
+        self.process()
+        result = self.Event._stored(self.account, event["id"]).result
+        self.assertIn("until it is resumed", result)
+        self.assertIn("kept as drafts, to be collected when it resumes", result)
+        self.assertFalse(self.sub.cs_collection_resumes_on)
+
     def test_scheduled_cancellation(self):
         self.post(
             stripe_event(
@@ -1887,6 +1950,31 @@ class TestStripeInboxBatch(StripeWebhookCase):
         self.assertIn("Trial converted", converted.result)
         self.assertFalse(trial.cs_is_trial)
         self.assertEqual(synced.result, "Upgrade, MRR +20.00")
+
+    def test_a_paused_or_resumed_collection_goes_one_by_one(self):
+        """A grace period starting (or ending) is told to the CSM, so those events leave
+        the batch; the plain update beside them stays in it."""
+        paused, plain = self.others
+        pause = stripe_subscription()
+        pause["id"] = paused.external_subscription_ref
+        pause["pause_collection"] = {"behavior": "mark_uncollectible", "resumes_at": None}
+        event = stripe_event(
+            "customer.subscription.updated", pause, 1790000000, event_id="evt_pause"
+        )
+        self.assertEqual(self.post(event).status_code, 200)
+        synced = self.update(plain, 12000, 1790000001)
+        self.process()
+        stored = self.Event._stored(self.account, "evt_pause")
+        self.assertIn("Payment collection paused until it is resumed", stored.result)
+        self.assertTrue(paused.cs_collection_paused)
+        self.assertEqual(paused.activity_ids.summary, "Payment collection paused: Zhuldyz LLP")
+        self.assertEqual(synced.result, "Upgrade, MRR +20.00")
+        # Resumed beside another plain update: one by one again, and noted.
+        resumed = self.update(paused, 10000, 1790000100)
+        self.update(plain, 12000, 1790000101)
+        self.process()
+        self.assertEqual(resumed.result, "Payment collection resumed")
+        self.assertFalse(paused.cs_collection_paused)
 
     def test_a_burst_of_the_same_day_is_superseded_in_the_batch(self):
         # Stripe often sends several updates of one subscription within seconds: the
