@@ -795,6 +795,18 @@ class CsDemoGenerator(models.AbstractModel):
             created = at(2, 11)
             events.append(("customer.subscription.paused", state, created, {"status": "active"}))
         if overdue:
+            # The CSM gave the customer whose card failed a month's grace: collection
+            # paused, the service goes on; Stripe still retries the invoice of before.
+            created = at(4, 12)
+            state = dict(
+                subscription(overdue, overdue.plan),
+                status="past_due",
+                pause_collection={"behavior": "keep_as_draft", "resumes_at": created + 30 * 86400},
+            )
+            events.append(
+                ("customer.subscription.updated", state, created, {"pause_collection": None})
+            )
+        if overdue:
             created = at(1, 8)
             events.append(
                 (

@@ -112,6 +112,7 @@ class TestDemoGenerator(TransactionCase):
                 ("customer.subscription.paused", "processed"),
                 ("customer.subscription.updated", "processed"),
                 ("customer.subscription.updated", "processed"),
+                ("customer.subscription.updated", "processed"),
                 ("invoice.paid", "processed"),
                 ("invoice.paid", "unmatched"),
                 ("invoice.payment_failed", "processed"),
@@ -149,6 +150,15 @@ class TestDemoGenerator(TransactionCase):
         self.assertTrue(paused.subscription_id.cs_paused)
         self.assertEqual(paused.subscription_id.mrr, 0.0)
         self.assertIn("Paused: no MRR until it resumes", paused.result)
+        # A grace period: collection paused, the MRR kept, the CSM's to-do.
+        grace = events.filtered(lambda e: "Payment collection paused" in (e.result or ""))
+        self.assertIn("kept as drafts", grace.result)
+        self.assertTrue(grace.subscription_id.cs_collection_paused)
+        self.assertTrue(grace.subscription_id.mrr)
+        self.assertIn(
+            "Payment collection paused",
+            " ".join(grace.subscription_id.activity_ids.mapped("summary")),
+        )
         # Editing a generated subscription keeps writing to the same ledger.
         sub = paying[0].cs_subscription_ids.filtered(lambda s: s.mrr)[:1]
         before = self.env["cs.mrr.movement"].search_count([("subscription_id", "=", sub.id)])
