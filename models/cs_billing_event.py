@@ -5,6 +5,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from contextlib import closing
 from datetime import datetime
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ from markupsafe import Markup
 from odoo import api
 from odoo import fields
 from odoo import models
+from odoo import sql_db
 from odoo import tools
 from odoo.osv import expression
 from odoo.tools import SQL
@@ -246,16 +248,35 @@ class CsBillingEvent(models.Model):
         except (psycopg2.errors.SerializationFailure, psycopg2.errors.UniqueViolation):
             # The same event arrived on another connection that committed first.
             cr.execute("ROLLBACK TO SAVEPOINT cs_billing_event_store")
-            return self.browse(), False
+            return self._stored_by_other(settings.id, event.external_id), False
         except psycopg2.DataError as exc:
             # A value the columns cannot hold: the sender's mistake, refused with 400.
             cr.execute("ROLLBACK TO SAVEPOINT cs_billing_event_store")
             raise PayloadError("The event cannot be stored: %s" % str(exc).split("\n")[0]) from exc
         if not row:  # inserted meanwhile by a concurrent delivery
-            return self._stored(account, event.external_id), False
+            stored = self._stored(account, event.external_id)
+            return stored or self._stored_by_other(settings.id, event.external_id), False
         if state == "received":
             self._wake_inbox()
         return self.browse(row[0]), True
+
+    def _stored_by_other(self, account_id, external_id):
+        """The event another connection stored and committed after this transaction's
+        snapshot was taken (so it cannot see it), read on a connection of its own: its
+        record, with the payload this transaction could not read (Kaspi compares the
+        sum of a repeated ``pay``, and answers with our id)."""
+        with closing(sql_db.db_connect(self.env.cr.dbname).cursor()) as other:
+            other.execute(
+                "SELECT id, payload FROM cs_billing_event "
+                "WHERE account_id = %s AND external_id = %s",
+                [account_id, external_id],
+            )
+            row = other.fetchone()
+        if not row:
+            return self.browse()
+        record = self.browse(row[0])
+        self.env.cache.update(record, self._fields["payload"], [row[1]])
+        return record
 
     def _wake_inbox(self):
         """Trigger the inbox job unless this process did so for this database less than

@@ -3,6 +3,7 @@
 import json
 import threading
 import time
+from contextlib import closing
 from datetime import date
 from datetime import datetime
 from unittest.mock import patch
@@ -11,7 +12,10 @@ import requests
 import stripe
 from freezegun import freeze_time
 
+from odoo import SUPERUSER_ID
+from odoo import api
 from odoo import fields
+from odoo import sql_db
 from odoo.exceptions import AccessError
 from odoo.exceptions import ValidationError
 from odoo.tests import HttpCase
@@ -23,6 +27,7 @@ from odoo.tools.safe_eval import safe_eval
 from ..models import cs_billing_event
 from ..services.providers import stripe_adapter
 from ..services.providers.common import AuthenticityError
+from ..services.providers.common import BillingEvent
 from ..services.providers.common import PayloadError
 from .common import CustomerSuccessMixin
 from .common import load_migration
@@ -2076,3 +2081,60 @@ class TestStripeInboxBatch(StripeWebhookCase):
             self.assertEqual(self.post(event, secret="whsec_rotated").status_code, 404)
             huge = "/customer_success/webhook/stripe/%d" % 2**40
             self.assertEqual(self.post(event, url=huge).status_code, 404)
+
+
+@tagged("post_install", "-at_install", "customer_success")
+class TestConcurrentStore(TransactionCase):
+    """The same event stored on two real connections at once: the second waits for the
+    first, finds its row after it commits and answers with it (its id, its payload),
+    although its own snapshot, taken before, cannot see that row."""
+
+    def test_the_second_connection_answers_with_the_first_ones_event(self):
+        dbname = self.env.cr.dbname
+        connect = sql_db.db_connect(dbname)
+        with closing(connect.cursor()) as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+            account_id = (
+                env["cs.billing.account"]
+                .create(
+                    {"name": "Concurrent Stripe", "provider": "stripe", "webhook_secret": SECRET}
+                )
+                .id
+            )
+            cr.commit()
+        try:
+            event = BillingEvent(
+                external_id="evt_concurrent_1",
+                event_type="invoice.paid",
+                created=1790000000,
+                payload={"id": "evt_concurrent_1", "sum": 42},
+            )
+            with closing(connect.cursor()) as first, closing(connect.cursor()) as second:
+                second.execute("SELECT 1")  # its snapshot: before the first one commits
+                first_env = api.Environment(first, SUPERUSER_ID, {})
+                stored, created = first_env["cs.billing.event"]._store(
+                    first_env["cs.billing.account"].browse(account_id), event, state="ignored"
+                )
+                self.assertTrue(created)
+                answers = []
+                # (here: the registry's lock is the test runner's while tests run)
+                env = api.Environment(second, SUPERUSER_ID, {})
+
+                def store_again():
+                    record, new = env["cs.billing.event"]._store(
+                        env["cs.billing.account"].browse(account_id), event, state="ignored"
+                    )
+                    answers.append((record.id, new, record._data()))
+
+                thread = threading.Thread(target=store_again)
+                thread.start()
+                time.sleep(0.5)  # the second connection now waits on the unique key
+                first.commit()
+                thread.join(30)
+                second.rollback()
+            self.assertEqual(answers, [(stored.id, False, {"id": "evt_concurrent_1", "sum": 42})])
+        finally:
+            with closing(connect.cursor()) as cr:
+                cr.execute("DELETE FROM cs_billing_event WHERE account_id = %s", [account_id])
+                cr.execute("DELETE FROM cs_billing_account WHERE id = %s", [account_id])
+                cr.commit()
