@@ -539,7 +539,7 @@ class CsBillingEventStripe(models.Model):
                         "%(customer)s scheduled the cancellation of the subscription at the end "
                         "of the paid period (%(date)s). Talk to them before it ends.",
                         customer=partner.name,
-                        date=period_end or "-",
+                        date=tools.format_date(env, period_end) if period_end else "-",
                     ),
                     0,
                 )
@@ -677,7 +677,11 @@ class CsBillingEventStripe(models.Model):
             else env._("its invoices: %(behavior)s", behavior=pause.get("behavior"))
         )
         resumes = self._provider_date(pause.get("resumes_at"))
-        until = env._("until %(date)s", date=resumes) if resumes else env._("until it is resumed")
+        until = (
+            env._("until %(date)s", date=tools.format_date(env, resumes))
+            if resumes
+            else env._("until it is resumed")
+        )
         return terms, until
 
     def _collection_paused_todo(self, subscription, obj):

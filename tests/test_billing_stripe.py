@@ -1625,7 +1625,7 @@ class TestStripeWebhook(StripeWebhookCase):
         self.process()
         stored = self.Event._stored(self.account, event["id"])
         self.assertEqual(stored.state, "processed", stored.error)
-        self.assertIn("Payment collection paused until 2026-11-15", stored.result)
+        self.assertIn("Payment collection paused until 11/15/2026", stored.result)
         self.assertIn("voided", stored.result)
         self.assertTrue(self.sub.cs_collection_paused)
         self.assertEqual(self.sub.cs_collection_resumes_on, date(2026, 11, 15))
