@@ -528,23 +528,13 @@ class CsBillingEventStripe(models.Model):
         if plan_note:
             messages.insert(0, plan_note)
         partner = subscription.commercial_partner_id
-        if obj.get("cancel_at_period_end") and not was_cancel_scheduled:
-            todos.append(
-                (
-                    subscription,
-                    lambda env: env._(
-                        "Cancellation scheduled: %(customer)s", customer=partner.name
-                    ),
-                    lambda env: env._(
-                        "%(customer)s scheduled the cancellation of the subscription at the end "
-                        "of the paid period (%(date)s). Talk to them before it ends.",
-                        customer=partner.name,
-                        date=tools.format_date(env, period_end) if period_end else "-",
-                    ),
-                    0,
-                )
-            )
+        if subscription.cs_cancel_scheduled and not was_cancel_scheduled:
+            todos.append(self._cancellation_todo(subscription, obj, period_end))
             messages.append(self.env._("Cancellation scheduled"))
+        elif was_cancel_scheduled and not subscription.cs_cancel_scheduled:
+            withdrawn = self.env._("Cancellation withdrawn: the subscription goes on")
+            self._done_by_itself(self._cancellation_todos(subscription), withdrawn)
+            messages.append(withdrawn)
         if was_trial and status == "active":
             messages.append(self.env._("Trial converted"))
         if status == "paused" and not was_paused:
@@ -599,6 +589,50 @@ class CsBillingEventStripe(models.Model):
         subscription._message_log(body=self._stripe_note(result))
         return "processed", result
 
+    @staticmethod
+    def _cancellation_summary(partner):
+        return lambda env: env._("Cancellation scheduled: %(customer)s", customer=partner.name)
+
+    def _cancellation_todo(self, subscription, obj, period_end):
+        """The CSM's to-do for a cancellation the customer scheduled: at the end of the
+        paid period (``cancel_at_period_end``) or on a day of their own (``cancel_at``)."""
+        partner = subscription.commercial_partner_id
+        if obj.get("cancel_at_period_end") or not obj.get("cancel_at"):
+
+            def note(env):
+                return env._(
+                    "%(customer)s scheduled the cancellation of the subscription at the end "
+                    "of the paid period (%(date)s). Talk to them before it ends.",
+                    customer=partner.name,
+                    date=tools.format_date(env, period_end) if period_end else "-",
+                )
+        else:
+            cancel_on = self._provider_date(obj["cancel_at"])
+
+            def note(env):
+                return env._(
+                    "%(customer)s's subscription is set to be cancelled on %(date)s. Talk to "
+                    "them before then.",
+                    customer=partner.name,
+                    date=tools.format_date(env, cancel_on),
+                )
+
+        return (subscription, self._cancellation_summary(partner), note, 0)
+
+    def _cancellation_todos(self, subscription):
+        """The open to-dos of a scheduled cancellation of ``subscription`` (their summary,
+        in the language of its CSM, who got them)."""
+        user = self._csm_of(subscription)
+        env = self.with_context(lang=user.lang or self.env.lang).env
+        summary = self._cancellation_summary(subscription.commercial_partner_id)(env)
+        return self.env["mail.activity"].search(
+            [
+                ("res_model", "=", "sale.subscription"),
+                ("res_id", "=", subscription.id),
+                ("summary", "=", summary),
+            ]
+        )
+
     def _stripe_subscription_vals(self, subscription, obj, previous=None):
         """The subscription's values for the provider state ``obj`` (``previous``: the
         event's ``previous_attributes``), and its period end."""
@@ -616,7 +650,8 @@ class CsBillingEventStripe(models.Model):
             "cs_billing_synced_at": self.event_created,
             # Stripe gave up collecting: delinquent churn until paid again.
             "cs_delinquent": status == "unpaid",
-            "cs_cancel_scheduled": bool(obj.get("cancel_at_period_end")),
+            # at the period's end, or on a day of its own (cancel_at)
+            "cs_cancel_scheduled": bool(obj.get("cancel_at_period_end") or obj.get("cancel_at")),
             "cs_is_trial": status == "trialing",
             "cs_paused": status == "paused",
             "cs_collection_paused": bool(pause_behavior),
@@ -821,6 +856,7 @@ class CsBillingEventStripe(models.Model):
                 event.event_type in self._SUPERSEDABLE_TYPES
                 and obj.get("status") == "active"
                 and not obj.get("cancel_at_period_end")
+                and not obj.get("cancel_at")
                 and previous[event].get("status") in (None, "active")
                 and sub
                 and seen[sub.id] == 1

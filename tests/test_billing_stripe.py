@@ -1686,6 +1686,51 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertEqual(self.sub.stage_id.type, "in_progress")
         self.assertTrue(self.sub.cs_cancel_scheduled)
 
+    def test_a_withdrawn_cancellation_closes_its_to_do(self):
+        """The customer changed their mind (cancel_at_period_end true → false): the CSM's
+        to-do is done by itself and the subscription's chatter says so."""
+        self.post(
+            stripe_event(
+                "customer.subscription.updated",
+                stripe_subscription(cancel_at_period_end=True),
+                1790000000,
+                previous={"cancel_at_period_end": False},
+            )
+        )
+        self.process()
+        todo = self.sub.activity_ids
+        self.assertEqual(todo.summary, "Cancellation scheduled: Vostok LLP")
+        withdrawn = stripe_event(
+            "customer.subscription.updated",
+            stripe_subscription(),
+            1790000100,
+            previous={"cancel_at_period_end": True},
+        )
+        self.post(withdrawn)
+        self.process()
+        self.assertEqual(
+            self.Event._stored(self.account, withdrawn["id"]).result,
+            "Cancellation withdrawn: the subscription goes on",
+        )
+        self.assertFalse(self.sub.cs_cancel_scheduled)
+        self.assertFalse(self.sub.activity_ids)
+        self.assertFalse(todo.exists())  # done, into the chatter
+        done = self.sub.message_ids.filtered(lambda m: "Closed by itself" in str(m.body))
+        self.assertIn("Cancellation withdrawn", str(done.body))
+
+    def test_a_cancellation_on_a_day_of_the_customers_own(self):
+        """Stripe's cancel_at (cancel on a custom date, not at the period's end) is a
+        scheduled cancellation too, with its own day in the CSM's to-do."""
+        obj = stripe_subscription()
+        obj["cancel_at"] = 1794744000
+        self.post(stripe_event("customer.subscription.updated", obj, 1790000000))
+        self.process()
+        self.assertTrue(self.sub.cs_cancel_scheduled)
+        todo = self.sub.activity_ids
+        self.assertEqual(todo.summary, "Cancellation scheduled: Vostok LLP")
+        self.assertIn("set to be cancelled on 11/15/2026", str(todo.note))
+        self.assertAlmostEqual(self.sub.mrr, 100.0)  # it counts until it ends
+
     def test_unmatched_then_linked_and_reprocessed(self):
         self.account.user_id = self.cs_manager
         stored = self.Event
@@ -1980,6 +2025,22 @@ class TestStripeInboxBatch(StripeWebhookCase):
         self.process()
         self.assertEqual(resumed.result, "Payment collection resumed")
         self.assertFalse(paused.cs_collection_paused)
+
+    def test_a_cancellation_on_a_day_of_its_own_goes_one_by_one(self):
+        leaving, plain = self.others
+        obj = stripe_subscription()
+        obj["id"] = leaving.external_subscription_ref
+        obj["cancel_at"] = 1794744000
+        event = stripe_event("customer.subscription.updated", obj, 1790000000, event_id="evt_cat")
+        self.assertEqual(self.post(event).status_code, 200)
+        synced = self.update(plain, 12000, 1790000001)
+        self.process()
+        self.assertEqual(
+            self.Event._stored(self.account, "evt_cat").result, "Cancellation scheduled"
+        )
+        self.assertTrue(leaving.cs_cancel_scheduled)
+        self.assertEqual(leaving.activity_ids.summary, "Cancellation scheduled: Zhuldyz LLP")
+        self.assertEqual(synced.result, "Upgrade, MRR +20.00")
 
     def test_a_burst_of_the_same_day_is_superseded_in_the_batch(self):
         # Stripe often sends several updates of one subscription within seconds: the
