@@ -1006,12 +1006,16 @@ class CsBillingEventStripe(models.Model):
 
     def _stripe_cancel(self, subscription, obj, vals):
         details = obj.get("cancellation_details") or {}
-        return self._effect_cancelled(
+        # The to-do to talk to them before it ends is moot: the exit interview follows.
+        scheduled = self._cancellation_todos(subscription)
+        state, result = self._effect_cancelled(
             subscription,
             details.get("feedback") or details.get("reason") or "",
             comment=details.get("comment") or "",
             vals=vals,
         )
+        self._done_by_itself(scheduled, result)
+        return state, result
 
     # ------------------------------------------------------------------
     def _stripe_invoice(self, subscription, obj):

@@ -1685,6 +1685,19 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertIn("Cancellation scheduled", self.sub.activity_ids.summary)
         self.assertEqual(self.sub.stage_id.type, "in_progress")
         self.assertTrue(self.sub.cs_cancel_scheduled)
+        # The period ends: the exit interview replaces the to-do to talk before it ends.
+        self.post(
+            stripe_event(
+                "customer.subscription.deleted",
+                stripe_subscription(status="canceled", cancel_at_period_end=True),
+                1798761600,
+            )
+        )
+        self.process()
+        self.assertEqual(self.sub.stage_id.type, "post")
+        self.assertEqual(self.sub.activity_ids.mapped("summary"), ["Exit interview: Vostok LLP"])
+        done = self.sub.message_ids.filtered(lambda m: "Closed by itself" in str(m.body))
+        self.assertIn("Cancelled", str(done.body))
 
     def test_a_withdrawn_cancellation_closes_its_to_do(self):
         """The customer changed their mind (cancel_at_period_end true → false): the CSM's
