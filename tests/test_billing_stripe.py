@@ -1672,7 +1672,8 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertIn("kept as drafts, to be collected when it resumes", result)
         self.assertFalse(self.sub.cs_collection_resumes_on)
 
-    def test_scheduled_cancellation(self):
+    def schedule_cancellation(self):
+        """The customer cancels at the end of the paid period (cancel_at_period_end)."""
         self.post(
             stripe_event(
                 "customer.subscription.updated",
@@ -1682,6 +1683,9 @@ class TestStripeWebhook(StripeWebhookCase):
             )
         )
         self.process()
+
+    def test_scheduled_cancellation(self):
+        self.schedule_cancellation()
         self.assertIn("Cancellation scheduled", self.sub.activity_ids.summary)
         self.assertEqual(self.sub.stage_id.type, "in_progress")
         self.assertTrue(self.sub.cs_cancel_scheduled)
@@ -1702,15 +1706,7 @@ class TestStripeWebhook(StripeWebhookCase):
     def test_a_withdrawn_cancellation_closes_its_to_do(self):
         """The customer changed their mind (cancel_at_period_end true → false): the CSM's
         to-do is done by itself and the subscription's chatter says so."""
-        self.post(
-            stripe_event(
-                "customer.subscription.updated",
-                stripe_subscription(cancel_at_period_end=True),
-                1790000000,
-                previous={"cancel_at_period_end": False},
-            )
-        )
-        self.process()
+        self.schedule_cancellation()
         todo = self.sub.activity_ids
         self.assertEqual(todo.summary, "Cancellation scheduled: Vostok LLP")
         withdrawn = stripe_event(
