@@ -489,7 +489,8 @@ class CsBillingEventStripe(models.Model):
         status = obj.get("status")
         previous = (data.get("data") or {}).get("previous_attributes") or {}
         if self.event_type == "customer.subscription.deleted" or status == "canceled":
-            synced = {"cs_billing_synced_at": self.event_created}
+            # no longer scheduled: it happened
+            synced = {"cs_billing_synced_at": self.event_created, "cs_cancel_scheduled": False}
             return self._stripe_cancel(subscription, obj, synced)
         if self.event_type in self._SUPERSEDABLE_TYPES:
             newer = self._superseded_by(status)

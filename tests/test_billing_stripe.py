@@ -11,6 +11,7 @@ from unittest.mock import patch
 import requests
 import stripe
 from freezegun import freeze_time
+from lxml import etree
 
 from odoo import SUPERUSER_ID
 from odoo import api
@@ -1689,6 +1690,11 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertIn("Cancellation scheduled", self.sub.activity_ids.summary)
         self.assertEqual(self.sub.stage_id.type, "in_progress")
         self.assertTrue(self.sub.cs_cancel_scheduled)
+        # The Accounts and Subscriptions filters find it while it runs.
+        accounts = self.search_filter("res_partner_view_search_cs", "res.partner")
+        subscriptions = self.search_filter("sale_subscription_view_search", "sale.subscription")
+        self.assertIn(self.customer, accounts())
+        self.assertEqual(subscriptions(), self.sub)
         # The period ends: the exit interview replaces the to-do to talk before it ends.
         self.post(
             stripe_event(
@@ -1702,6 +1708,16 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertEqual(self.sub.activity_ids.mapped("summary"), ["Exit interview: Vostok LLP"])
         done = self.sub.message_ids.filtered(lambda m: "Closed by itself" in str(m.body))
         self.assertIn("Cancelled", str(done.body))
+        self.assertNotIn(self.customer, accounts())
+        self.assertFalse(subscriptions())
+        self.assertFalse(self.sub.cs_cancel_scheduled)  # it happened
+
+    def search_filter(self, view, model, name="cancel_scheduled"):
+        """A function searching ``model`` with the domain of filter ``name`` of search
+        view ``view``, as the user's click does."""
+        arch = etree.fromstring(self.env.ref("customer_success.%s" % view).arch)
+        domain = safe_eval(arch.xpath("//filter[@name='%s']" % name)[0].get("domain"))
+        return lambda: self.env[model].search(domain)
 
     def test_a_withdrawn_cancellation_closes_its_to_do(self):
         """The customer changed their mind (cancel_at_period_end true → false): the CSM's
