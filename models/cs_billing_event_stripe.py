@@ -2,6 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from collections import Counter
 from collections import defaultdict
+from datetime import datetime
 
 from markupsafe import Markup
 
@@ -656,6 +657,15 @@ class CsBillingEventStripe(models.Model):
             "cs_is_trial": status == "trialing",
             "cs_paused": status == "paused",
             "cs_collection_paused": bool(pause_behavior),
+            "cs_collection_pause_behavior": (
+                pause_behavior if pause_behavior in self._PAUSE_BEHAVIORS else False
+            ),
+            # since the event that paused it: invoices of the pause are no failures
+            "cs_collection_paused_since": (
+                (subscription.cs_collection_paused_since or self.event_created)
+                if pause_behavior
+                else False
+            ),
             "cs_collection_resumes_on": (
                 self._provider_date(pause_collection.get("resumes_at")) if pause_behavior else False
             ),
@@ -712,13 +722,30 @@ class CsBillingEventStripe(models.Model):
             if behavior
             else env._("its invoices: %(behavior)s", behavior=pause.get("behavior"))
         )
-        resumes = self._provider_date(pause.get("resumes_at"))
-        until = (
-            env._("until %(date)s", date=tools.format_date(env, resumes))
-            if resumes
-            else env._("until it is resumed")
+        return terms, self._paused_until(env, self._provider_date(pause.get("resumes_at")))
+
+    @staticmethod
+    def _paused_until(env, resumes):
+        """Until when payment collection is paused, in ``env``'s language."""
+        if resumes:
+            return env._("until %(date)s", date=tools.format_date(env, resumes))
+        return env._("until it is resumed")
+
+    def _free_by_the_pause(self, subscription, obj):
+        """Whether this ``invoice.marked_uncollectible`` is Stripe doing what a collection
+        paused with ``mark_uncollectible`` does to every invoice made during the pause
+        (the time is free), not a debt written off: an invoice created since the pause."""
+        if self.event_type != "invoice.marked_uncollectible":
+            return False
+        since = subscription.cs_collection_paused_since
+        created = obj.get("created")
+        return bool(
+            subscription.cs_collection_paused
+            and subscription.cs_collection_pause_behavior == "mark_uncollectible"
+            and since
+            and isinstance(created, int)
+            and datetime.utcfromtimestamp(created) >= since
         )
-        return terms, until
 
     def _collection_paused_todo(self, subscription, obj):
         partner = subscription.commercial_partner_id
@@ -1037,6 +1064,16 @@ class CsBillingEventStripe(models.Model):
             )
         # invoice.payment_failed / invoice.marked_uncollectible
         amount = to_major(obj.get("amount_remaining", obj.get("amount_due")), code)
+        if self._free_by_the_pause(subscription, obj):
+            result = self.env._(
+                "Invoice %(invoice)s of %(amount)s %(currency)s marked uncollectible by the "
+                "paused collection: this time is free, nothing is due",
+                invoice=obj.get("number") or obj.get("id") or "-",
+                amount=self._money(amount, currency),
+                currency=currency.name,
+            )
+            subscription._message_log(body=self._stripe_note(result))
+            return "processed", result
         if self._stripe_late_write_off(subscription):
             # Stripe wrote the debt off, then made the subscription active again, and
             # that state came first: it looked paid. It is not: the failure is back.
@@ -1059,18 +1096,36 @@ class CsBillingEventStripe(models.Model):
             )
             subscription._message_log(body=self._stripe_note(result))
             return state, result
-        return self._effect_payment_failed(
+        # A grace period agreed with the customer: Stripe still retries the invoices of
+        # before, but the client gets no dunning email; the CSM settles it with them.
+        grace = subscription.cs_collection_paused
+        resumes = subscription.cs_collection_resumes_on
+        state, result = self._effect_payment_failed(
             subscription,
             amount,
             currency,
             lambda env: env._("Stripe, attempt %(attempt)s", attempt=obj.get("attempt_count") or 1),
             next_attempt=self._provider_date(obj.get("next_payment_attempt")),
-            notify=self.event_type == "invoice.payment_failed",
+            notify=self.event_type == "invoice.payment_failed" and not grace,
+            advice=(
+                lambda env: env._(
+                    "Payment collection is paused (%(until)s), so the customer got no email: "
+                    "agree with them how this invoice is settled.",
+                    until=self._paused_until(env, resumes),
+                )
+            )
+            if grace
+            else None,
             # Stripe's hosted page of the invoice: the client pays it there, any card.
             pay_url=obj.get("hosted_invoice_url")
             if isinstance(obj.get("hosted_invoice_url"), str)
             else None,
         )
+        if grace and state == "processed":
+            result = self.env._(
+                "%(result)s; no email to the client: payment collection is paused", result=result
+            )
+        return state, result
 
 
 class SaleSubscriptionBilling(models.Model):
@@ -1097,6 +1152,23 @@ class SaleSubscriptionBilling(models.Model):
         copy=False,
         help="Stripe collects no payment for now (a grace period): the subscription "
         "stays active, the customer keeps the service and its MRR counts.",
+    )
+    cs_collection_pause_behavior = fields.Selection(
+        [
+            ("keep_as_draft", "Invoices kept as drafts"),
+            ("mark_uncollectible", "Invoices marked uncollectible (free)"),
+            ("void", "Invoices voided (free)"),
+        ],
+        string="Invoices While Paused",
+        readonly=True,
+        copy=False,
+        help="What Stripe does with the invoices made while collection is paused.",
+    )
+    cs_collection_paused_since = fields.Datetime(
+        string="Collection Paused Since",
+        readonly=True,
+        copy=False,
+        help="Provider time of the event that paused payment collection.",
     )
     cs_collection_resumes_on = fields.Date(
         string="Collection Resumes On",

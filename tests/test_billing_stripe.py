@@ -1673,6 +1673,61 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertIn("kept as drafts, to be collected when it resumes", result)
         self.assertFalse(self.sub.cs_collection_resumes_on)
 
+    def pause_collection(self, behavior, created=1790000000, resumes_at=1794744000):
+        obj = stripe_subscription()
+        obj["pause_collection"] = {"behavior": behavior, "resumes_at": resumes_at}
+        self.post(stripe_event("customer.subscription.updated", obj, created))
+        self.process()
+        self.assertTrue(self.sub.cs_collection_paused)
+
+    def test_a_retry_failing_in_a_grace_period_emails_nobody(self):
+        """Stripe still retries the invoice of before the pause; it fails: the CSM gets
+        the payment to-do, the client no dunning email (the grace was agreed)."""
+        self.pause_collection("keep_as_draft")
+        invoice = stripe_invoice(amount_due=10000, status="open", attempt_count=3)
+        invoice["created"] = 1789000000  # before the pause
+        event = stripe_event("invoice.payment_failed", invoice, 1790100000)
+        self.post(event)
+        self.process()
+        result = self.Event._stored(self.account, event["id"]).result
+        self.assertIn("no email to the client: payment collection is paused", result)
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("failed", 100.0))
+        issue = self.sub.activity_ids.filtered(lambda a: a.summary.startswith("Payment failed"))
+        self.assertIn("paused (until 11/15/2026), so the customer got no email", str(issue.note))
+        mail = self.env["mail.mail"].search(
+            [("model", "=", "sale.subscription"), ("res_id", "=", self.sub.id)]
+        )
+        self.assertFalse(mail)
+
+    def test_invoices_of_a_free_pause_are_no_debt(self):
+        """Collection paused with mark_uncollectible: Stripe marks every invoice of the
+        pause uncollectible, by design (the time is free): nothing due, no to-do. An
+        invoice of before written off meanwhile is a debt written off as always."""
+        self.pause_collection("mark_uncollectible")
+        self.assertEqual(self.sub.cs_collection_pause_behavior, "mark_uncollectible")
+        free = stripe_invoice(amount_due=10000, status="uncollectible")
+        free.update({"id": "in_free", "number": "INV-0002", "created": 1790500000})
+        event = stripe_event("invoice.marked_uncollectible", free, 1790500100)
+        self.post(event)
+        self.process()
+        result = self.Event._stored(self.account, event["id"]).result
+        self.assertIn("INV-0002 of 100.00 USD marked uncollectible by the paused", result)
+        self.assertIn("this time is free, nothing is due", result)
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("paid", 0.0))
+        self.assertEqual(
+            self.sub.activity_ids.mapped("summary"), ["Payment collection paused: Vostok LLP"]
+        )
+        older = stripe_invoice(amount_due=10000, status="uncollectible")
+        older["created"] = 1789000000
+        self.post(stripe_event("invoice.marked_uncollectible", older, 1790600000))
+        self.process()
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("failed", 100.0))
+        # Resumed: the pause's time is over, and so is its free pass.
+        self.post(stripe_event("customer.subscription.updated", stripe_subscription(), 1794744100))
+        self.process()
+        self.assertFalse(self.sub.cs_collection_paused_since)
+        self.assertFalse(self.sub.cs_collection_pause_behavior)
+
     def schedule_cancellation(self):
         """The customer cancels at the end of the paid period (cancel_at_period_end)."""
         self.post(
