@@ -866,14 +866,14 @@ class CsBillingEvent(models.Model):
         issue_type = self._payment_issue_type()
         if not issue_type:
             return
-        issues = self.env["mail.activity"].search(
-            [
-                ("res_model", "=", "sale.subscription"),
-                ("res_id", "=", subscription.id),
-                ("activity_type_id", "=", issue_type.id),
-            ]
-        )
+        issues = self._open_todos(subscription, ("activity_type_id", "=", issue_type.id))
         self._done_by_itself(issues, result)
+
+    def _open_todos(self, subscription, condition):
+        """The open to-dos of ``subscription`` that meet ``condition`` (a domain term)."""
+        return self.env["mail.activity"].search(
+            [("res_model", "=", "sale.subscription"), ("res_id", "=", subscription.id), condition]
+        )
 
     def _done_by_itself(self, todos, result):
         """Mark ``todos`` done, noting ``result``: what the provider reported that made

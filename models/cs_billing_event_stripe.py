@@ -627,13 +627,7 @@ class CsBillingEventStripe(models.Model):
         user = self._csm_of(subscription)
         env = self.with_context(lang=user.lang or self.env.lang).env
         summary = self._cancellation_summary(subscription.commercial_partner_id)(env)
-        return self.env["mail.activity"].search(
-            [
-                ("res_model", "=", "sale.subscription"),
-                ("res_id", "=", subscription.id),
-                ("summary", "=", summary),
-            ]
-        )
+        return self._open_todos(subscription, ("summary", "=", summary))
 
     def _stripe_subscription_vals(self, subscription, obj, previous=None):
         """The subscription's values for the provider state ``obj`` (``previous``: the

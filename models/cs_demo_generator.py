@@ -806,7 +806,6 @@ class CsDemoGenerator(models.AbstractModel):
             events.append(
                 ("customer.subscription.updated", state, created, {"pause_collection": None})
             )
-        if overdue:
             created = at(1, 8)
             events.append(
                 (

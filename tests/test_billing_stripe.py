@@ -1662,23 +1662,21 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertFalse(self.sub.cs_collection_paused)
         self.assertFalse(self.sub.cs_collection_resumes_on)
 
-    def test_a_collection_paused_with_drafts_until_resumed_by_hand(self):
-        kept = stripe_subscription()
-        kept["pause_collection"] = {"behavior": "keep_as_draft", "resumes_at": None}
-        event = stripe_event("customer.subscription.updated", kept, 1790000000)
+    def pause_collection(self, behavior, created=1790000000, resumes_at=1794744000):
+        """Stripe's state of the subscription with collection paused; the stored event."""
+        obj = stripe_subscription()
+        obj["pause_collection"] = {"behavior": behavior, "resumes_at": resumes_at}
+        event = stripe_event("customer.subscription.updated", obj, created)
         self.post(event)
         self.process()
-        result = self.Event._stored(self.account, event["id"]).result
+        self.assertTrue(self.sub.cs_collection_paused)
+        return self.Event._stored(self.account, event["id"])
+
+    def test_a_collection_paused_with_drafts_until_resumed_by_hand(self):
+        result = self.pause_collection("keep_as_draft", resumes_at=None).result
         self.assertIn("until it is resumed", result)
         self.assertIn("kept as drafts, to be collected when it resumes", result)
         self.assertFalse(self.sub.cs_collection_resumes_on)
-
-    def pause_collection(self, behavior, created=1790000000, resumes_at=1794744000):
-        obj = stripe_subscription()
-        obj["pause_collection"] = {"behavior": behavior, "resumes_at": resumes_at}
-        self.post(stripe_event("customer.subscription.updated", obj, created))
-        self.process()
-        self.assertTrue(self.sub.cs_collection_paused)
 
     def test_a_retry_failing_in_a_grace_period_emails_nobody(self):
         """Stripe still retries the invoice of before the pause; it fails: the CSM gets
