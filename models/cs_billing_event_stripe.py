@@ -6,6 +6,7 @@ from datetime import datetime
 
 from markupsafe import Markup
 
+from odoo import api
 from odoo import fields
 from odoo import models
 from odoo import tools
@@ -1170,6 +1171,46 @@ class SaleSubscriptionBilling(models.Model):
         copy=False,
         help="When Stripe collects payment again; empty: when someone resumes it.",
     )
+
+    @api.model
+    def _cs_end_lapsed_collection_pauses(self, today=None):
+        """Clear the payment-collection pauses whose resume date has passed.
+
+        Stripe resumes collection by itself at ``resumes_at`` and says so with a
+        ``customer.subscription.updated``; should that event never arrive, the
+        subscription would read paused for good (no dunning email on a failed retry,
+        uncollectible invoices read as free). A day after the resume date the pause is
+        over here too, with a note saying why; Stripe's next event brings its own
+        state as always. Set-based: one search, one write, notes written together."""
+        today = today or fields.Date.context_today(self)
+        lapsed = self.search(
+            [
+                ("cs_collection_paused", "=", True),
+                ("cs_collection_resumes_on", "!=", False),
+                ("cs_collection_resumes_on", "<", today),
+            ]
+        )
+        if not lapsed:
+            return lapsed
+        notes = {
+            sub.id: Markup("<p>%s</p>")
+            % self.env._(
+                "Payment collection resumed on %(date)s, the date Stripe was given for it "
+                "(no event from Stripe has said so yet)",
+                date=tools.format_date(self.env, sub.cs_collection_resumes_on),
+            )
+            for sub in lapsed
+        }
+        lapsed.write(
+            {
+                "cs_collection_paused": False,
+                "cs_collection_pause_behavior": False,
+                "cs_collection_paused_since": False,
+                "cs_collection_resumes_on": False,
+            }
+        )
+        lapsed._message_log_batch(bodies=notes)
+        return lapsed
 
     def _cs_provider_plan(self, refs):
         """The plan (subscription template) mapped to the first of the provider's plan

@@ -556,7 +556,8 @@ class SaleSubscription(models.Model):
     @api.model
     @in_office_language
     def _cron_customer_success_daily(self, today=None):
-        """Daily upkeep: trials ending, payment status, delinquency, FX refresh."""
+        """Daily upkeep: trials ending, payment status, delinquency, lapsed collection
+        pauses, FX refresh."""
         today = today or fields.Date.context_today(self)
         # Trials that ended convert into paying subscriptions (a "new" movement).
         ended = self.search([("cs_is_trial", "=", True), ("cs_trial_end_date", "<", today)])
@@ -568,6 +569,7 @@ class SaleSubscription(models.Model):
         for batch in split_every(_BATCH, running.ids, self.browse):
             batch._cs_refresh_payment_status(today=today)
         self._cs_update_delinquency(today=today)
+        self._cs_end_lapsed_collection_pauses(today=today)
         self._cs_refresh_fx(today=today)
 
     @api.model

@@ -1678,6 +1678,33 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertIn("kept as drafts, to be collected when it resumes", result)
         self.assertFalse(self.sub.cs_collection_resumes_on)
 
+    def test_a_pause_ends_on_its_resume_date_when_stripe_does_not_say_so(self):
+        """Stripe resumes collection at resumes_at by itself; if its event is lost, the
+        daily job ends the pause the day after, with a note. Without a resume date the
+        pause lasts until someone resumes it."""
+        Sub = self.env["sale.subscription"]
+        self.pause_collection("keep_as_draft")  # until 2026-11-15
+        Sub._cron_customer_success_daily(today=date(2026, 11, 15))
+        self.assertTrue(self.sub.cs_collection_paused)
+        Sub._cron_customer_success_daily(today=date(2026, 11, 16))
+        self.assertFalse(self.sub.cs_collection_paused)
+        self.assertFalse(self.sub.cs_collection_pause_behavior)
+        self.assertFalse(self.sub.cs_collection_resumes_on)
+        self.assertIn(
+            "Payment collection resumed on 11/15/2026, the date Stripe was given",
+            self.sub.message_ids[0].body,
+        )
+        self.assertAlmostEqual(self.sub.mrr, 100.0)
+        # Stripe's own word arrives late: nothing more to say about the pause.
+        late = stripe_event("customer.subscription.updated", stripe_subscription(), 1794744100)
+        self.post(late)
+        self.process()
+        self.assertNotIn("collection", self.Event._stored(self.account, late["id"]).result)
+        # Paused again, with no resume date: the daily job leaves it alone.
+        self.pause_collection("keep_as_draft", created=1795000000, resumes_at=None)
+        Sub._cron_customer_success_daily(today=date(2027, 6, 1))
+        self.assertTrue(self.sub.cs_collection_paused)
+
     def test_a_retry_failing_in_a_grace_period_emails_nobody(self):
         """Stripe still retries the invoice of before the pause; it fails: the CSM gets
         the payment to-do, the client no dunning email (the grace was agreed)."""
