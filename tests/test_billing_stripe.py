@@ -1637,6 +1637,13 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertEqual(todo.user_id, self.cs_user)
         self.assertIn("this time is free", str(todo.note))
         self.assertIn("Payment collection paused", self.sub.message_ids[0].body)
+        # Found by the filters of Subscriptions and Accounts, as a click finds it.
+        for view, model, record in (
+            ("sale_subscription_view_search", "sale.subscription", self.sub),
+            ("res_partner_view_search_cs", "res.partner", self.sub.commercial_partner_id),
+        ):
+            found = self.search_filter(view, model, "collection_paused")
+            self.assertIn(record, found())
         # A price change while paused: the grace period goes on, no second to-do.
         still = stripe_subscription(unit_amount=12000)
         still["pause_collection"] = paused["pause_collection"]
@@ -1661,6 +1668,10 @@ class TestStripeWebhook(StripeWebhookCase):
         )
         self.assertFalse(self.sub.cs_collection_paused)
         self.assertFalse(self.sub.cs_collection_resumes_on)
+        self.assertNotIn(
+            self.sub.commercial_partner_id,
+            self.search_filter("res_partner_view_search_cs", "res.partner", "collection_paused")(),
+        )
 
     def pause_collection(self, behavior, created=1790000000, resumes_at=1794744000):
         """Stripe's state of the subscription with collection paused; the stored event."""
