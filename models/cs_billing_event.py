@@ -28,6 +28,7 @@ from ..services.providers.common import PayloadError
 from ..services.providers.common import as_dict
 from .cs_billing_account import PROVIDERS
 from .res_company import in_office_language
+from .sale_subscription import OWING
 
 _logger = logging.getLogger(__name__)
 
@@ -40,8 +41,6 @@ POLL = 0.5  # seconds between two looks at the inbox when it has no backlog
 WAKE_EVERY = 1.0  # seconds: a process's webhooks wake the inbox job at most this often
 _WOKEN = {}  # database name: when this process last woke its inbox job (time.time())
 
-# Payment statuses of a subscription that owes money: its payment failed or is overdue.
-OWING = ("failed", "overdue")
 STATES = [
     ("received", "Received"),
     ("processed", "Processed"),
@@ -402,8 +401,9 @@ class CsBillingEvent(models.Model):
         for event in rest:
             try:
                 with self.env.cr.savepoint():
-                    apply = getattr(event, "_apply_%s" % event.provider)
-                    state, result = apply()
+                    # A subscription that starts owing owes since the event's day.
+                    applying = event.with_context(cs_unpaid_since=event._event_date())
+                    state, result = getattr(applying, "_apply_%s" % event.provider)()
                     event.write(
                         {
                             "state": state,

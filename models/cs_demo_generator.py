@@ -410,6 +410,11 @@ class CsDemoGenerator(models.AbstractModel):
                     "renewal_type": sub.renewal_type,
                     "payment_status": sub.payment_status,
                     "amount_due": sub.amount_due,
+                    # owing since this period's payment was due (Odoo-billed ones: from
+                    # their invoices, below)
+                    "cs_unpaid_since": max(sub.period_start(), today - timedelta(days=40))
+                    if running and sub.provider and sub.payment_status in ("overdue", "failed")
+                    else None,
                     "next_payment_date": sub.next_invoice if running else None,
                     "seats": sub.seats,
                     "usage_limit": sub.seats * 1000,

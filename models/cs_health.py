@@ -21,7 +21,7 @@ METRICS = [
     ("open_tickets", "Open support tickets"),
     ("critical_tickets_30d", "Critical tickets, last 30 days"),
     ("nps", "Last NPS score (0-10)"),
-    ("overdue_days", "Days the oldest invoice is overdue"),
+    ("overdue_days", "Days unpaid: the oldest overdue invoice or failed payment"),
     ("days_silent", "Days since the customer last wrote"),
     ("sentiment", "CSM sentiment (green 100, yellow 50, red 0)"),
 ]
@@ -92,7 +92,8 @@ class CsHealthModel(models.Model):
     critical_overdue_days = fields.Integer(
         string="Overdue days forcing red",
         default=45,
-        help="An invoice overdue this many days forces red. 0 disables.",
+        help="Unpaid this many days forces red: an invoice overdue, or a payment its "
+        "provider reported failed or overdue. 0 disables.",
     )
     measure_ids = fields.One2many("cs.health.measure", "model_id", string="Measures", copy=True)
     note = fields.Text(translate=True)
@@ -306,7 +307,10 @@ class CsHealthModel(models.Model):
         if flags["export"] and (values.get("export_requests_30d") or 0) > 0:
             return self.env._("Data export requested in the last 30 days")
         if flags["overdue_days"] and (values.get("overdue_days") or 0) >= flags["overdue_days"]:
-            return self.env._("Invoice overdue %(days)s days", days=values["overdue_days"])
+            return self.env._(
+                "Unpaid for %(days)s days (an overdue invoice or a failed payment)",
+                days=int(values["overdue_days"]),
+            )
         return False
 
     @api.model
@@ -436,7 +440,11 @@ class CsHealthModel(models.Model):
               GROUP BY partner_id
             ), seats AS (
                 SELECT s.commercial_partner_id AS pid, sum(s.seats) AS seats,
-                       bool_or(s.cs_cancel_scheduled) AS cancel
+                       bool_or(s.cs_cancel_scheduled) AS cancel,
+                       -- a provider's failed or overdue payment counts as an overdue invoice
+                       min(s.cs_unpaid_since)
+                           FILTER (WHERE s.payment_status IN ('failed', 'overdue'))
+                           AS unpaid_since
                   FROM sale_subscription s
                   JOIN sale_subscription_stage st ON st.id = s.stage_id
                  WHERE %(sub_filter)s AND st.type = 'in_progress'
@@ -453,7 +461,9 @@ class CsHealthModel(models.Model):
             )
             SELECT p.pid, d.logins, d.actions_now, d.actions_before, d.active_users,
                    d.opened, d.closed, d.critical, d.exports, seats.seats,
-                   COALESCE(overdue.days, 0) AS overdue_days, rp.cs_nps_score, rp.cs_nps_date,
+                   GREATEST(COALESCE(overdue.days, 0),
+                            COALESCE(%(today)s::date - seats.unpaid_since, 0)) AS overdue_days,
+                   rp.cs_nps_score, rp.cs_nps_date,
                    rp.cs_days_silent, rp.cs_sentiment, COALESCE(seats.cancel, false) AS cancel,
                    rp.company_id, rp.cs_segment, rp.cs_health_locked,
                    rp.cs_health_override_until, rp.cs_health_override,

@@ -22,6 +22,8 @@ PAYMENT_STATUSES = [
     ("failed", "Payment Failed"),
     ("cancelled", "Cancelled"),
 ]
+# Payment statuses of a subscription that owes money: its payment failed or is overdue.
+OWING = ("failed", "overdue")
 
 # What the inbox matches a billing event to a subscription by.
 _BILLING_MATCH_FIELDS = {"billing_account_id", "external_subscription_ref", "code"}
@@ -91,6 +93,14 @@ class SaleSubscription(models.Model):
         PAYMENT_STATUSES, default="none", required=True, tracking=True, copy=False
     )
     amount_due = fields.Monetary(copy=False)
+    cs_unpaid_since = fields.Date(
+        string="Unpaid Since",
+        readonly=True,
+        copy=False,
+        help="Since when the subscription owes: the due date of its oldest unpaid invoice, "
+        "or the day its provider first reported the payment failed or overdue. Empty "
+        "once it is paid. The health score's payment measure counts the days since.",
+    )
     cs_payment_link_count = fields.Integer(
         string="Payment Links",
         compute="_compute_cs_payment_link_count",
@@ -311,12 +321,33 @@ class SaleSubscription(models.Model):
             for sub in self:
                 if sub.recurring_next_date:
                     paid_until.setdefault(sub.id, sub.recurring_next_date)
+        starting = self._cs_unpaid_vals(vals)
         res = super().write(vals)
+        if starting:
+            starting.write(
+                {
+                    "cs_unpaid_since": self.env.context.get("cs_unpaid_since")
+                    or fields.Date.context_today(self)
+                }
+            )
         if _MRR_FIELDS.intersection(vals) and not self.env.context.get("cs_skip_ledger"):
             self._cs_sync_ledger(paid_until=paid_until)
         if _BILLING_MATCH_FIELDS.intersection(vals):
             self._cs_requeue_unmatched_events()
         return res
+
+    def _cs_unpaid_vals(self, vals):
+        """Keep *Unpaid Since* with a write of the payment status: cleared in ``vals``
+        when it stops owing; when it starts owing, the subscriptions that did not owe
+        before are returned, to be given the day (the ``cs_unpaid_since`` of the
+        context: the billing event's day; else today). A date given in ``vals`` wins."""
+        if "payment_status" not in vals or "cs_unpaid_since" in vals:
+            return self.browse()
+        if vals["payment_status"] not in OWING:
+            if any(self.mapped("cs_unpaid_since")):
+                vals["cs_unpaid_since"] = False
+            return self.browse()
+        return self.filtered(lambda s: s.payment_status not in OWING)
 
     def _cs_requeue_unmatched_events(self):
         """Unmatched billing events that name one of these subscriptions (its provider
@@ -550,6 +581,10 @@ class SaleSubscription(models.Model):
                 vals["amount_due"] = due
             if sub.next_payment_date != next_date:
                 vals["next_payment_date"] = next_date
+            # Owing since its oldest unpaid invoice fell due (the first of them).
+            since = next_date if status in OWING else False
+            if sub.cs_unpaid_since != since:
+                vals["cs_unpaid_since"] = since
             if vals:
                 sub.write(vals)
 

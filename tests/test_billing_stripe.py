@@ -6,6 +6,7 @@ import time
 from contextlib import closing
 from datetime import date
 from datetime import datetime
+from datetime import timedelta
 from unittest.mock import patch
 
 import requests
@@ -1193,6 +1194,50 @@ class TestStripeWebhook(StripeWebhookCase):
         done = self.sub.message_ids.filtered(lambda m: "Closed by itself" in str(m.body))
         self.assertIn("Payment of 100.00 USD (Stripe)", str(done.body))
         self.assertIn("Payment failed: Vostok LLP", str(done.body))
+
+    def test_unpaid_since_the_first_failure_counts_in_the_health_score(self):
+        """A payment failed at Stripe owes since the day of the first failure (a retry
+        failing again does not move it); the health score's payment measure counts those
+        days as it counts an overdue invoice's, and its critical override reads them;
+        paid, it is cleared."""
+        invoice = stripe_invoice(amount_due=10000, status="open", attempt_count=1)
+        first = stripe_event("invoice.payment_failed", invoice, 1790000000)
+        self.post(first)
+        self.process()
+        day = self.Event._stored(self.account, first["id"])._event_date()
+        self.assertEqual(self.sub.cs_unpaid_since, day)
+        retry = stripe_invoice(amount_due=10000, status="open", attempt_count=2)
+        self.post(stripe_event("invoice.payment_failed", retry, 1790259200))  # 3 days on
+        self.process()
+        self.assertEqual(self.sub.cs_unpaid_since, day)
+        Health = self.env["cs.health.model"]
+        partner = self.sub.commercial_partner_id
+        values = Health._metric_values(partner.ids, day + timedelta(days=20))[partner.id]
+        self.assertEqual(values["overdue_days"], 20.0)
+        model = self.env.ref("customer_success.cs_health_model_seed000")
+        late = Health._metric_values(partner.ids, day + timedelta(days=45))[partner.id]
+        self.assertEqual(
+            Health._critical(model, late),
+            "Unpaid for 45 days (an overdue invoice or a failed payment)",
+        )
+        paid = stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1790345600)
+        self.post(paid)
+        self.process()
+        self.assertEqual(self.sub.payment_status, "paid")
+        self.assertFalse(self.sub.cs_unpaid_since)
+        values = Health._metric_values(partner.ids, day + timedelta(days=20))[partner.id]
+        self.assertEqual(values["overdue_days"], 0.0)
+        # Upgrading to 1.12: a subscription owing already is owing at least since its
+        # newest payment event.
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE sale_subscription SET payment_status = 'failed', cs_unpaid_since = NULL, "
+            "cs_payment_synced_at = '2026-09-25 10:00:00' WHERE id = %s",
+            [self.sub.id],
+        )
+        self.sub.invalidate_recordset()
+        load_migration("18.0.1.12.0").migrate(self.env.cr, "18.0.1.11.0")
+        self.assertEqual(self.sub.cs_unpaid_since, date(2026, 9, 25))
 
     def test_back_to_active_after_a_failure_is_paid_again(self):
         """Stripe makes a past_due subscription active once its invoice is paid: the card

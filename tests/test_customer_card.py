@@ -60,6 +60,9 @@ class TestCustomerCard(CardDataMixin, CustomerSuccessCase):
     def test_card_opens_with_two_currencies(self):
         customer, usd, kzt = self._card_customer()
         self.assertEqual(usd.payment_status, "overdue")
+        # Owing since its oldest unpaid invoice fell due.
+        self.assertEqual(usd.cs_unpaid_since, date.today() - timedelta(days=30))
+        self.assertFalse(kzt.cs_unpaid_since)
         card = Form(
             customer.with_user(self.cs_user), view="customer_success.res_partner_view_form_cs"
         )

@@ -4,8 +4,8 @@
 
 Builds a database with the addon and a generated book, starts Odoo with 2 HTTP
 workers and a cron worker, lets the cron worker run the jobs a new database has
-due (daily jobs that a production database ran long ago), then for ``--seconds`` each runs 8 concurrent
-senders against ``/web/health`` and with signed Stripe
+due (daily jobs that a production database ran long ago), then for ``--seconds``
+each runs 8 concurrent senders against ``/web/health`` and with signed Stripe
 ``customer.subscription.updated`` events (30 % of them re-sent duplicates), in
 ``--rounds`` alternations so that both loads meet the same machine; after each
 webhook load it waits until the inbox is drained. Prints one JSON line:
