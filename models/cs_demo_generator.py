@@ -362,6 +362,16 @@ class CsDemoGenerator(models.AbstractModel):
         )
         return {customer.key: pid for customer, pid in zip(book.customers, ids, strict=True)}
 
+    @staticmethod
+    def _demo_unpaid_since(sub, today):
+        """The day a provider-billed demo subscription started to owe: its period's start,
+        the one before when this one began in the last days, within the last 40 days."""
+        since = sub.period_start()
+        if since > today - timedelta(days=3):
+            rule, interval, _factor = demo_book.BILLINGS[sub.billing]
+            since -= relativedelta(**{rule: interval})
+        return max(since, today - timedelta(days=40))
+
     def _demo_insert_subscriptions(self, book, company, setup, partner_ids):
         today = book.today
         close_reasons = {key: self.env.ref(xmlid).id for key, xmlid in _CLOSE_REASONS.items()}
@@ -410,9 +420,9 @@ class CsDemoGenerator(models.AbstractModel):
                     "renewal_type": sub.renewal_type,
                     "payment_status": sub.payment_status,
                     "amount_due": sub.amount_due,
-                    # owing since this period's payment was due (Odoo-billed ones: from
+                    # owing since a payment of the last weeks (Odoo-billed ones: from
                     # their invoices, below)
-                    "cs_unpaid_since": max(sub.period_start(), today - timedelta(days=40))
+                    "cs_unpaid_since": self._demo_unpaid_since(sub, today)
                     if running and sub.provider and sub.payment_status in ("overdue", "failed")
                     else None,
                     "next_payment_date": sub.next_invoice if running else None,
