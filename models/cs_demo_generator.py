@@ -22,6 +22,7 @@ from ..services import mrr as mrr_service
 from ..services.providers import kaspi_adapter
 from ..services.providers import stripe_adapter
 from .cs_billing_account import STRIPE_API_VERSION
+from .sale_subscription import OWING
 
 _logger = logging.getLogger(__name__)
 
@@ -423,7 +424,7 @@ class CsDemoGenerator(models.AbstractModel):
                     # owing since a payment of the last weeks (Odoo-billed ones: from
                     # their invoices, below)
                     "cs_unpaid_since": self._demo_unpaid_since(sub, today)
-                    if running and sub.provider and sub.payment_status in ("overdue", "failed")
+                    if running and sub.provider and sub.payment_status in OWING
                     else None,
                     "next_payment_date": sub.next_invoice if running else None,
                     "seats": sub.seats,

@@ -13,6 +13,7 @@ from odoo.tools import SQL
 
 from ..services import health as health_service
 from .res_company import in_office_language
+from .sale_subscription import OWING
 
 METRICS = [
     ("logins_30d", "Logins, last 30 days"),
@@ -443,7 +444,7 @@ class CsHealthModel(models.Model):
                        bool_or(s.cs_cancel_scheduled) AS cancel,
                        -- a provider's failed or overdue payment counts as an overdue invoice
                        min(s.cs_unpaid_since)
-                           FILTER (WHERE s.payment_status IN ('failed', 'overdue'))
+                           FILTER (WHERE s.payment_status = ANY(%(owing)s))
                            AS unpaid_since
                   FROM sale_subscription s
                   JOIN sale_subscription_stage st ON st.id = s.stage_id
@@ -484,6 +485,7 @@ class CsHealthModel(models.Model):
             d30=today - timedelta(days=30),
             d60=today - timedelta(days=60),
             d90=today - timedelta(days=90),
+            owing=list(OWING),
         )
 
     @api.model

@@ -321,15 +321,12 @@ class SaleSubscription(models.Model):
             for sub in self:
                 if sub.recurring_next_date:
                     paid_until.setdefault(sub.id, sub.recurring_next_date)
-        starting = self._cs_unpaid_vals(vals)
+        unpaid, starting = self._cs_unpaid_vals(vals)
+        if unpaid:
+            vals = dict(vals, **unpaid)
         res = super().write(vals)
         if starting:
-            starting.write(
-                {
-                    "cs_unpaid_since": self.env.context.get("cs_unpaid_since")
-                    or fields.Date.context_today(self)
-                }
-            )
+            starting.write({"cs_unpaid_since": self._cs_unpaid_day()})
         if _MRR_FIELDS.intersection(vals) and not self.env.context.get("cs_skip_ledger"):
             self._cs_sync_ledger(paid_until=paid_until)
         if _BILLING_MATCH_FIELDS.intersection(vals):
@@ -337,17 +334,24 @@ class SaleSubscription(models.Model):
         return res
 
     def _cs_unpaid_vals(self, vals):
-        """Keep *Unpaid Since* with a write of the payment status: cleared in ``vals``
-        when it stops owing; when it starts owing, the subscriptions that did not owe
-        before are returned, to be given the day (the ``cs_unpaid_since`` of the
-        context: the billing event's day; else today). A date given in ``vals`` wins."""
+        """*Unpaid Since* for a write of ``vals``: ``(values to write with them,
+        subscriptions to date after it)``. Cleared when the payment status stops owing;
+        when it starts owing, the day (:meth:`_cs_unpaid_day`) for those that did not owe
+        before, in the same write when that is all of them. A date in ``vals`` wins."""
+        none = self.browse()
         if "payment_status" not in vals or "cs_unpaid_since" in vals:
-            return self.browse()
+            return {}, none
         if vals["payment_status"] not in OWING:
-            if any(self.mapped("cs_unpaid_since")):
-                vals["cs_unpaid_since"] = False
-            return self.browse()
-        return self.filtered(lambda s: s.payment_status not in OWING)
+            return ({"cs_unpaid_since": False} if any(self.mapped("cs_unpaid_since")) else {}), none
+        starting = self.filtered(lambda s: s.payment_status not in OWING)
+        if starting == self:
+            return {"cs_unpaid_since": self._cs_unpaid_day()}, none
+        return {}, starting  # the others owed already: their day stays
+
+    def _cs_unpaid_day(self):
+        """The day a subscription starts to owe: the billing event's (``cs_unpaid_since``
+        in the context), else today."""
+        return self.env.context.get("cs_unpaid_since") or fields.Date.context_today(self)
 
     def _cs_requeue_unmatched_events(self):
         """Unmatched billing events that name one of these subscriptions (its provider
@@ -581,7 +585,7 @@ class SaleSubscription(models.Model):
                 vals["amount_due"] = due
             if sub.next_payment_date != next_date:
                 vals["next_payment_date"] = next_date
-            # Owing since its oldest unpaid invoice fell due (the first of them).
+            # Owing since its oldest unpaid invoice fell due.
             since = next_date if status in OWING else False
             if sub.cs_unpaid_since != since:
                 vals["cs_unpaid_since"] = since
