@@ -31,6 +31,21 @@ class CsBillingEventStripe(models.Model):
     _inherit = "cs.billing.event"
 
     _REFUND_REVERSAL_TYPES = ("refund.failed",)
+    # The payment events whose order tells a subscription's payment state.
+    _PAYMENT_STATE_TYPES = (
+        "invoice.paid",
+        "invoice.payment_failed",
+        "invoice.marked_uncollectible",
+    )
+
+    counted_as_debt = fields.Boolean(
+        string="Counted as Debt",
+        readonly=True,
+        copy=False,
+        help="Stripe marked this invoice uncollectible and it was counted as a debt "
+        "written off. Should the event pausing collection with free invoices arrive "
+        "later, this invoice is re-read as free.",
+    )
 
     def init(self):
         super().init()
@@ -574,6 +589,7 @@ class CsBillingEventStripe(models.Model):
         if subscription.cs_collection_paused and not was_collection_paused:
             todos.append(self._collection_paused_todo(subscription, obj))
             messages.append(self._collection_paused_note(subscription, obj))
+            messages += self._stripe_free_earlier_write_offs(subscription)
         elif was_collection_paused and not subscription.cs_collection_paused:
             messages.append(self.env._("Payment collection resumed"))
         if paid_again:
@@ -784,7 +800,7 @@ class CsBillingEventStripe(models.Model):
                 """,
                 sub=subscription.id,
                 id=self.id,
-                types=["invoice.paid", "invoice.payment_failed", "invoice.marked_uncollectible"],
+                types=list(self._PAYMENT_STATE_TYPES),
             )
         )
         row = self.env.cr.fetchone()
@@ -1060,13 +1076,7 @@ class CsBillingEventStripe(models.Model):
         # invoice.payment_failed / invoice.marked_uncollectible
         amount = to_major(obj.get("amount_remaining", obj.get("amount_due")), code)
         if self._free_by_the_pause(subscription, obj):
-            result = self.env._(
-                "Invoice %(invoice)s of %(amount)s %(currency)s marked uncollectible by the "
-                "paused collection: this time is free, nothing is due",
-                invoice=obj.get("number") or obj.get("id") or "-",
-                amount=self._money(amount, currency),
-                currency=currency.name,
-            )
+            result = self._free_invoice_result(obj, amount, currency)
             subscription._message_log(body=self._stripe_note(result))
             return "processed", result
         if self._stripe_late_write_off(subscription):
@@ -1090,6 +1100,7 @@ class CsBillingEventStripe(models.Model):
                 currency=currency.name,
             )
             subscription._message_log(body=self._stripe_note(result))
+            self.counted_as_debt = state == "processed"
             return state, result
         # A grace period agreed with the customer: Stripe still retries the invoices of
         # before, but the client gets no dunning email; the CSM settles it with them.
@@ -1120,7 +1131,94 @@ class CsBillingEventStripe(models.Model):
             result = self.env._(
                 "%(result)s; no email to the client: payment collection is paused", result=result
             )
+        if self.event_type == "invoice.marked_uncollectible" and state == "processed":
+            self.counted_as_debt = True
         return state, result
+
+    def _free_invoice_result(self, obj, amount, currency):
+        return self.env._(
+            "Invoice %(invoice)s of %(amount)s %(currency)s marked uncollectible by the "
+            "paused collection: this time is free, nothing is due",
+            invoice=obj.get("number") or obj.get("id") or "-",
+            amount=self._money(amount, currency),
+            currency=currency.name,
+        )
+
+    def _stripe_invoice_amount(self, subscription):
+        """This invoice event's invoice: its object, the amount it leaves unpaid, and its
+        currency."""
+        obj = (self._data().get("data") or {}).get("object") or {}
+        code = (obj.get("currency") or "").upper()
+        amount = to_major(obj.get("amount_remaining", obj.get("amount_due")), code)
+        return obj, amount, self._find_currency(code, subscription.currency_id)
+
+    def _stripe_free_earlier_write_offs(self, subscription):
+        """Re-read as free the invoices of a collection pause with ``mark_uncollectible``
+        that were counted as debts because Stripe's event marking them uncollectible was
+        applied before the event of the pause itself (Stripe keeps no order between
+        events). The subscription owes nothing any more unless a failure of its own
+        stands (then it owes that failure's amount). Returns the chatter messages."""
+        if subscription.cs_collection_pause_behavior != "mark_uncollectible":
+            return []
+        debts = self.search(
+            [
+                ("subscription_id", "=", subscription.id),
+                ("state", "=", "processed"),
+                ("event_type", "=", "invoice.marked_uncollectible"),
+                ("counted_as_debt", "=", True),
+            ]
+        )
+        freed, invoices = self.browse(), []
+        for debt in debts:
+            obj, amount, currency = debt._stripe_invoice_amount(subscription)
+            if not debt._free_by_the_pause(subscription, obj):
+                continue  # an invoice of before the pause: a debt written off
+            freed |= debt
+            invoices.append(obj.get("number") or obj.get("id") or "-")
+            debt.write(
+                {
+                    "counted_as_debt": False,
+                    "result": debt._free_invoice_result(obj, amount, currency),
+                }
+            )
+        if not freed:
+            return []
+        note = self.env._(
+            "Invoices %(invoices)s are of the paused collection: free, not debts written off",
+            invoices=", ".join(invoices),
+        )
+        if subscription.payment_status not in OWING:
+            return [note]
+        standing = self._stripe_standing_failure(subscription, freed)
+        if standing:
+            subscription.write({"amount_due": standing._stripe_invoice_amount(subscription)[1]})
+        else:
+            subscription.write({"payment_status": "paid", "amount_due": 0.0})
+            self._close_payment_issues(subscription, note)
+        return [note]
+
+    def _stripe_standing_failure(self, subscription, freed):
+        """The newest payment failure of ``subscription`` applied since its last payment
+        that is not one of the ``freed`` invoices, if any."""
+        self.flush_model(["state", "subscription_id", "event_type", "counted_as_debt"])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT id, event_type FROM cs_billing_event
+                 WHERE subscription_id = %(sub)s AND state = 'processed'
+                   AND event_type = ANY(%(types)s)
+              ORDER BY event_created DESC, id DESC
+                """,
+                sub=subscription.id,
+                types=list(self._PAYMENT_STATE_TYPES),
+            )
+        )
+        for event_id, event_type in self.env.cr.fetchall():
+            if event_type == "invoice.paid":
+                break
+            if event_id not in freed.ids:
+                return self.browse(event_id)
+        return self.browse()
 
 
 class SaleSubscriptionBilling(models.Model):

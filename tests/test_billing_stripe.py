@@ -1809,6 +1809,62 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertFalse(self.sub.cs_collection_paused_since)
         self.assertFalse(self.sub.cs_collection_pause_behavior)
 
+    def uncollectible(self, invoice_id, number, amount_due, created, event_created, kind=None):
+        """Stripe's event for an unpaid invoice, processed; the stored event."""
+        invoice = stripe_invoice(amount_due=amount_due, status="uncollectible")
+        invoice.update({"id": invoice_id, "number": number, "created": created})
+        if kind:
+            invoice["status"] = "open"
+        event = stripe_event(kind or "invoice.marked_uncollectible", invoice, event_created)
+        self.post(event)
+        self.process()
+        return self.Event._stored(self.account, event["id"])
+
+    def test_a_free_pause_delivered_late_frees_its_invoices(self):
+        """Stripe keeps no order between events: the invoice of a free pause marked
+        uncollectible is applied first and counts as a debt (nothing tells it is free
+        yet); once the older event of the pause is applied, it reads as free: nothing
+        due, the payment to-do closed, both events say so."""
+        debt = self.uncollectible("in_free", "INV-0002", 10000, 1790500000, 1790500100)
+        self.assertTrue(debt.counted_as_debt)
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("failed", 100.0))
+        self.assertTrue(self.sub.cs_unpaid_since)
+        issue = self.sub.activity_ids.filtered(lambda a: a.summary == "Payment failed: Vostok LLP")
+        self.assertTrue(issue)
+        pause = self.pause_collection("mark_uncollectible")  # created 1790000000: older
+        self.assertIn(
+            "Invoices INV-0002 are of the paused collection: free, not debts written off",
+            pause.result,
+        )
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("paid", 0.0))
+        self.assertFalse(self.sub.cs_unpaid_since)
+        self.assertFalse(issue.exists())  # done
+        self.assertFalse(debt.counted_as_debt)
+        self.assertIn("INV-0002 of 100.00 USD marked uncollectible by the paused", debt.result)
+        self.assertIn("this time is free, nothing is due", debt.result)
+        # A later state of the same pause: nothing left to re-read.
+        again = stripe_subscription(unit_amount=12000)
+        again["pause_collection"] = {"behavior": "mark_uncollectible", "resumes_at": 1794744000}
+        event = stripe_event("customer.subscription.updated", again, 1790000050)
+        self.post(event)
+        self.process()
+        self.assertNotIn("free", self.Event._stored(self.account, event["id"]).result)
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("paid", 0.0))
+
+    def test_a_late_free_pause_leaves_a_failure_of_before_standing(self):
+        """A payment of before the pause failed, then an invoice of the pause counted as
+        a debt: the pause frees the second, the first still stands with its amount."""
+        self.uncollectible(
+            "in_old", "INV-0001", 5000, 1789000000, 1789500000, kind="invoice.payment_failed"
+        )
+        self.assertEqual(self.sub.amount_due, 50.0)
+        self.uncollectible("in_free", "INV-0002", 10000, 1790500000, 1790500100)
+        self.assertEqual(self.sub.amount_due, 100.0)
+        pause = self.pause_collection("mark_uncollectible")
+        self.assertIn("INV-0002 are of the paused collection", pause.result)
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("failed", 50.0))
+        self.assertIn("Payment failed: Vostok LLP", self.sub.activity_ids.mapped("summary"))
+
     def schedule_cancellation(self):
         """The customer cancels at the end of the paid period (cancel_at_period_end)."""
         self.post(

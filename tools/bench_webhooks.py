@@ -375,6 +375,7 @@ def main():
         while not opts.ack_only and jobs_due() and time.time() - settle_started < 600:
             time.sleep(1)
         settled_s = time.time() - settle_started
+        print("bench-webhooks: due jobs ran in %.0f s" % settled_s, file=sys.stderr, flush=True)
         time.sleep(2)  # the last of them finishing
         # Rounds of /web/health, then webhooks, then the wait until the inbox is
         # drained (polled every 0.1 s), which counts as webhook time. Backlog and
@@ -389,6 +390,7 @@ def main():
         health_elapsed = hooks_elapsed = drain_seconds = longest_drain = 0.0
         backlog_at_end = 0
         meter = CpuMeter(server.pid) if opts.cpu else None
+        print("bench-webhooks: measuring (%d rounds)" % opts.rounds, file=sys.stderr, flush=True)
         for _round in range(opts.rounds):
             if meter:
                 meter.start()
