@@ -10,7 +10,8 @@ each runs 8 concurrent senders against ``/web/health`` and with signed Stripe
 ``--rounds`` alternations so that both loads meet the same machine; after each
 webhook load it waits until the inbox is drained. Prints one JSON line:
 accepted_per_s, health_per_s, ratio_to_health, processed_per_s, p99_ack_ms,
-health_p99_ms, lost, duplicated_effects (and the details behind them: medians too).
+health_p99_ms, lost, duplicated_effects (and the details behind them: medians too,
+the backlog's growth per second during the loads).
 
 accepted_per_s counts acknowledged deliveries (re-sent duplicates included) per
 second of load; processed_per_s counts settled deliveries — a duplicate once it
@@ -20,7 +21,7 @@ accepted_per_s only when the backlog does not grow. --ack-only runs no cron
 worker: the acknowledgement path alone against /web/health. --cpu adds where the CPU
 went, per request of each load, from the counters of every process in /proc (Linux).
 
-    python3 tools/bench_webhooks.py [--seconds 20] [--rounds 2] [--senders 8] [--keep-db]
+    python3 tools/bench_webhooks.py [--seconds 40] [--rounds 2] [--senders 8] [--keep-db]
                                     [--ack-only] [--cpu]
 """
 
@@ -49,6 +50,19 @@ def percentile(values, pct):
         return 0.0
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(pct / 100.0 * (len(ordered) - 1))))]
+
+
+def growth(samples):
+    """Events per second by which the backlog grew during a load: the least-squares
+    slope of its samples after the first 2 s (the first chunk gathering). About 0 when
+    the inbox keeps pace, however many events are in flight at a time."""
+    points = [(t, n) for t, n in samples if t >= 2.0]
+    if len(points) < 3:
+        return 0.0
+    mean_t = sum(t for t, _n in points) / len(points)
+    mean_n = sum(n for _t, n in points) / len(points)
+    spread = sum((t - mean_t) ** 2 for t, _n in points)
+    return sum((t - mean_t) * (n - mean_n) for t, n in points) / spread if spread else 0.0
 
 
 def prepare(customers):
@@ -255,7 +269,7 @@ def run_load(port, senders, seconds, make_request):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=20.0, help="of each load, in all")
+    parser.add_argument("--seconds", type=float, default=40.0, help="of each load, in all")
     parser.add_argument(
         "--rounds",
         type=int,
@@ -307,11 +321,13 @@ def main():
             )
             return cr.fetchone()[0]
 
-    backlog_samples = []
+    backlog_samples = []  # per round: [(seconds into the load, events waiting)]
 
     def sample_backlog(stop):
+        began, samples = time.monotonic(), []
+        backlog_samples.append(samples)
         while not stop.wait(0.5):
-            backlog_samples.append(waiting())
+            samples.append((time.monotonic() - began, waiting()))
 
     server = start_server(opts.port, cron_threads=0 if opts.ack_only else 1)
     try:
@@ -414,6 +430,12 @@ def main():
             )
             sampling.set()
             sampler.join()
+            print(
+                "bench-webhooks: backlog every 0.5 s of webhook load %d: %s"
+                % (_round + 1, " ".join(str(n) for _t, n in backlog_samples[-1])),
+                file=sys.stderr,
+                flush=True,
+            )
             hooks += results
             hooks_elapsed += elapsed
             backlog_at_end = max(backlog_at_end, waiting())
@@ -470,7 +492,10 @@ def main():
         "unique_accepted_per_s": round(len(accepted_ids) / hooks_elapsed, 1),
         "unique_processed_per_s": round(processed / (hooks_elapsed + drain_seconds), 1),
         "rounds": opts.rounds,
-        "max_backlog_during_load": max(backlog_samples, default=0),
+        "max_backlog_during_load": max(
+            (n for samples in backlog_samples for _t, n in samples), default=0
+        ),
+        "backlog_growth_per_s": round(max(map(growth, backlog_samples), default=0.0), 2),
         "backlog_at_end_of_load": backlog_at_end,
         "drain_after_load_s": round(longest_drain, 2),
         "p50_ack_ms": round(percentile(hook_ms, 50), 1),
