@@ -788,23 +788,29 @@ class CsBillingEventStripe(models.Model):
     def _stripe_written_off(self, subscription):
         """Whether the newest payment event applied to ``subscription`` is Stripe marking
         its invoice uncollectible (which makes a past_due subscription active again)."""
+        newest = self._stripe_payment_events(subscription, limit=1)
+        return bool(newest and newest[0][1] == "invoice.marked_uncollectible")
+
+    def _stripe_payment_events(self, subscription, limit=None):
+        """``(id, type)`` of the payment events applied to ``subscription``, this one
+        aside, newest first: the order that tells its payment state."""
         self.flush_model(["state", "subscription_id", "event_type", "event_created"])
         self.env.cr.execute(
             SQL(
                 """
-                SELECT event_type FROM cs_billing_event
+                SELECT id, event_type FROM cs_billing_event
                  WHERE subscription_id = %(sub)s AND state = 'processed' AND id != %(id)s
                    AND event_type = ANY(%(types)s)
               ORDER BY event_created DESC, id DESC
-                 LIMIT 1
+                 LIMIT %(limit)s
                 """,
                 sub=subscription.id,
                 id=self.id,
                 types=list(self._PAYMENT_STATE_TYPES),
+                limit=limit,
             )
         )
-        row = self.env.cr.fetchone()
-        return bool(row and row[0] == "invoice.marked_uncollectible")
+        return self.env.cr.fetchall()
 
     def _stripe_late_write_off(self, subscription):
         """Whether this ``invoice.marked_uncollectible`` is older than the payment state
@@ -1058,9 +1064,9 @@ class CsBillingEventStripe(models.Model):
 
     # ------------------------------------------------------------------
     def _stripe_invoice(self, subscription, obj):
-        code = (obj.get("currency") or "").upper()
-        currency = self._find_currency(code, subscription.currency_id)
         if self.event_type == "invoice.paid":
+            code = (obj.get("currency") or "").upper()
+            currency = self._find_currency(code, subscription.currency_id)
             line = ((obj.get("lines") or {}).get("data") or [{}])[0]
             attempts = obj.get("attempt_count")
             return self._effect_payment_succeeded(
@@ -1074,36 +1080,47 @@ class CsBillingEventStripe(models.Model):
                 recovered=isinstance(attempts, int) and attempts > 1,
             )
         # invoice.payment_failed / invoice.marked_uncollectible
-        amount = to_major(obj.get("amount_remaining", obj.get("amount_due")), code)
+        amount, currency = self._stripe_unpaid(obj, subscription)
         if self._free_by_the_pause(subscription, obj):
             result = self._free_invoice_result(obj, amount, currency)
             subscription._message_log(body=self._stripe_note(result))
             return "processed", result
         if self._stripe_late_write_off(subscription):
-            # Stripe wrote the debt off, then made the subscription active again, and
-            # that state came first: it looked paid. It is not: the failure is back.
-            state, result = self._effect_payment_failed(
-                subscription,
-                amount,
-                currency,
-                lambda env: env._("Stripe marked the invoice uncollectible"),
-                notify=False,
-                advice=lambda env: env._(
-                    "Stripe no longer collects it: agree with the customer how the debt is settled."
-                ),
-                explains_newer=True,
-            )
-            result = self.env._(
-                "Stripe marked the unpaid invoice uncollectible: %(amount)s %(currency)s "
-                "written off, not paid (the subscription's return to active was no payment)",
-                amount=self._money(amount, currency),
-                currency=currency.name,
-            )
-            subscription._message_log(body=self._stripe_note(result))
-            self.counted_as_debt = state == "processed"
-            return state, result
-        # A grace period agreed with the customer: Stripe still retries the invoices of
-        # before, but the client gets no dunning email; the CSM settles it with them.
+            state, result = self._stripe_late_write_off_effect(subscription, amount, currency)
+        else:
+            state, result = self._stripe_payment_failed(subscription, obj, amount, currency)
+        if self.event_type == "invoice.marked_uncollectible" and state == "processed":
+            # a debt written off, until a pause with free invoices says otherwise
+            self.counted_as_debt = True
+        return state, result
+
+    def _stripe_late_write_off_effect(self, subscription, amount, currency):
+        """Stripe wrote the debt off, then made the subscription active again, and that
+        state came first: it looked paid. It is not: the failure is back."""
+        state, result = self._effect_payment_failed(
+            subscription,
+            amount,
+            currency,
+            lambda env: env._("Stripe marked the invoice uncollectible"),
+            notify=False,
+            advice=lambda env: env._(
+                "Stripe no longer collects it: agree with the customer how the debt is settled."
+            ),
+            explains_newer=True,
+        )
+        result = self.env._(
+            "Stripe marked the unpaid invoice uncollectible: %(amount)s %(currency)s "
+            "written off, not paid (the subscription's return to active was no payment)",
+            amount=self._money(amount, currency),
+            currency=currency.name,
+        )
+        subscription._message_log(body=self._stripe_note(result))
+        return state, result
+
+    def _stripe_payment_failed(self, subscription, obj, amount, currency):
+        """B4 "payment failed" for Stripe's invoice ``obj``. A grace period agreed with
+        the customer: Stripe still retries the invoices of before, but the client gets
+        no dunning email; the CSM settles it with them."""
         grace = subscription.cs_collection_paused
         resumes = subscription.cs_collection_resumes_on
         state, result = self._effect_payment_failed(
@@ -1131,8 +1148,6 @@ class CsBillingEventStripe(models.Model):
             result = self.env._(
                 "%(result)s; no email to the client: payment collection is paused", result=result
             )
-        if self.event_type == "invoice.marked_uncollectible" and state == "processed":
-            self.counted_as_debt = True
         return state, result
 
     def _free_invoice_result(self, obj, amount, currency):
@@ -1144,13 +1159,15 @@ class CsBillingEventStripe(models.Model):
             currency=currency.name,
         )
 
-    def _stripe_invoice_amount(self, subscription):
-        """This invoice event's invoice: its object, the amount it leaves unpaid, and its
-        currency."""
-        obj = (self._data().get("data") or {}).get("object") or {}
-        code = (obj.get("currency") or "").upper()
-        amount = to_major(obj.get("amount_remaining", obj.get("amount_due")), code)
-        return obj, amount, self._find_currency(code, subscription.currency_id)
+    def _stripe_object(self):
+        """The Stripe object this event carries (``data.object``)."""
+        return (self._data().get("data") or {}).get("object") or {}
+
+    def _stripe_unpaid(self, invoice, subscription):
+        """What Stripe's ``invoice`` leaves unpaid, and its currency."""
+        code = (invoice.get("currency") or "").upper()
+        amount = to_major(invoice.get("amount_remaining", invoice.get("amount_due")), code)
+        return amount, self._find_currency(code, subscription.currency_id)
 
     def _stripe_free_earlier_write_offs(self, subscription):
         """Re-read as free the invoices of a collection pause with ``mark_uncollectible``
@@ -1170,11 +1187,12 @@ class CsBillingEventStripe(models.Model):
         )
         freed, invoices = self.browse(), []
         for debt in debts:
-            obj, amount, currency = debt._stripe_invoice_amount(subscription)
+            obj = debt._stripe_object()
             if not debt._free_by_the_pause(subscription, obj):
                 continue  # an invoice of before the pause: a debt written off
             freed |= debt
             invoices.append(obj.get("number") or obj.get("id") or "-")
+            amount, currency = debt._stripe_unpaid(obj, subscription)
             debt.write(
                 {
                     "counted_as_debt": False,
@@ -1191,7 +1209,8 @@ class CsBillingEventStripe(models.Model):
             return [note]
         standing = self._stripe_standing_failure(subscription, freed)
         if standing:
-            subscription.write({"amount_due": standing._stripe_invoice_amount(subscription)[1]})
+            amount = standing._stripe_unpaid(standing._stripe_object(), subscription)[0]
+            subscription.write({"amount_due": amount})
         else:
             subscription.write({"payment_status": "paid", "amount_due": 0.0})
             self._close_payment_issues(subscription, note)
@@ -1200,23 +1219,10 @@ class CsBillingEventStripe(models.Model):
     def _stripe_standing_failure(self, subscription, freed):
         """The newest payment failure of ``subscription`` applied since its last payment
         that is not one of the ``freed`` invoices, if any."""
-        self.flush_model(["state", "subscription_id", "event_type", "counted_as_debt"])
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT id, event_type FROM cs_billing_event
-                 WHERE subscription_id = %(sub)s AND state = 'processed'
-                   AND event_type = ANY(%(types)s)
-              ORDER BY event_created DESC, id DESC
-                """,
-                sub=subscription.id,
-                types=list(self._PAYMENT_STATE_TYPES),
-            )
-        )
-        for event_id, event_type in self.env.cr.fetchall():
+        for event_id, event_type in self._stripe_payment_events(subscription):
             if event_type == "invoice.paid":
                 break
-            if event_id not in freed.ids:
+            if event_id not in freed._ids:
                 return self.browse(event_id)
         return self.browse()
 

@@ -1809,7 +1809,7 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertFalse(self.sub.cs_collection_paused_since)
         self.assertFalse(self.sub.cs_collection_pause_behavior)
 
-    def uncollectible(self, invoice_id, number, amount_due, created, event_created, kind=None):
+    def unpaid_invoice(self, invoice_id, number, amount_due, created, event_created, kind=None):
         """Stripe's event for an unpaid invoice, processed; the stored event."""
         invoice = stripe_invoice(amount_due=amount_due, status="uncollectible")
         invoice.update({"id": invoice_id, "number": number, "created": created})
@@ -1825,7 +1825,7 @@ class TestStripeWebhook(StripeWebhookCase):
         uncollectible is applied first and counts as a debt (nothing tells it is free
         yet); once the older event of the pause is applied, it reads as free: nothing
         due, the payment to-do closed, both events say so."""
-        debt = self.uncollectible("in_free", "INV-0002", 10000, 1790500000, 1790500100)
+        debt = self.unpaid_invoice("in_free", "INV-0002", 10000, 1790500000, 1790500100)
         self.assertTrue(debt.counted_as_debt)
         self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("failed", 100.0))
         self.assertTrue(self.sub.cs_unpaid_since)
@@ -1854,11 +1854,11 @@ class TestStripeWebhook(StripeWebhookCase):
     def test_a_late_free_pause_leaves_a_failure_of_before_standing(self):
         """A payment of before the pause failed, then an invoice of the pause counted as
         a debt: the pause frees the second, the first still stands with its amount."""
-        self.uncollectible(
+        self.unpaid_invoice(
             "in_old", "INV-0001", 5000, 1789000000, 1789500000, kind="invoice.payment_failed"
         )
         self.assertEqual(self.sub.amount_due, 50.0)
-        self.uncollectible("in_free", "INV-0002", 10000, 1790500000, 1790500100)
+        self.unpaid_invoice("in_free", "INV-0002", 10000, 1790500000, 1790500100)
         self.assertEqual(self.sub.amount_due, 100.0)
         pause = self.pause_collection("mark_uncollectible")
         self.assertIn("INV-0002 are of the paused collection", pause.result)
