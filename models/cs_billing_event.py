@@ -37,7 +37,8 @@ BATCH = 5000  # events at most per run of the inbox job
 CHUNK = 50  # events per transaction
 BUDGET = 5.0  # seconds per run of the inbox job (the scheduler re-runs it while work remains)
 LINGER = 3.0  # seconds an empty inbox is watched before the job ends
-POLL = 0.5  # seconds between two looks at the inbox when it has no backlog
+POLL = 0.25  # seconds between two looks at the inbox when it has no backlog
+GATHER = 2.0  # seconds at most an event waits for its chunk to fill under a stream
 WAKE_EVERY = 1.0  # seconds: a process's webhooks wake the inbox job at most this often
 _WOKEN = {}  # database name: when this process last woke its inbox job (time.time())
 
@@ -331,9 +332,12 @@ class CsBillingEvent(models.Model):
         and insert). Without a backlog the job looks at the inbox every ``POLL``
         seconds and ends after ``linger`` seconds without events: under a stream
         of webhooks one job start (and one wake-up of the cron worker) serves many
-        chunks, and a chunk gathers the events of a poll interval, which the
-        providers' batch paths apply together. Work left when the budget is spent
-        is reported, and the scheduler runs the job again at once.
+        chunks. A chunk costs much more than its events alone (the batch paths of
+        the providers read, recompute and write for the whole chunk at once), so
+        while events keep arriving the job lets a chunk fill — see
+        :meth:`_gather` — and applies it as soon as the stream pauses. Work left
+        when the budget is spent is reported, and the scheduler runs the job
+        again at once.
         """
         testing = getattr(threading.current_thread(), "testing", False)
         started = idle_since = time.monotonic()
@@ -350,7 +354,7 @@ class CsBillingEvent(models.Model):
             elif testing or time.monotonic() - idle_since >= linger:
                 break
             if not testing:
-                time.sleep(POLL)  # let the next chunk gather
+                self._gather(chunk, deadline=started + budget)
         remaining = self.search_count(
             [("state", "=", "received"), ("next_attempt_at", "<=", fields.Datetime.now())]
         )
@@ -360,6 +364,41 @@ class CsBillingEvent(models.Model):
             self.env.ref("customer_success.ir_cron_billing_events")._trigger()
         self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
         return done
+
+    @api.model
+    def _gather(self, chunk, deadline):
+        """Wait, looking at the inbox every ``POLL`` seconds, until a chunk is
+        worth applying: ``chunk`` events are due, or events are due and none
+        arrived since the previous look (the stream paused or ended: nobody is
+        kept waiting for a chunk that will not fill), or the first of them has
+        waited ``GATHER`` seconds, or the job's budget is spent. Each look is one
+        count on the inbox's partial index, in its own snapshot."""
+        seen = 0
+        gathering_since = None
+        while time.monotonic() < deadline:
+            time.sleep(POLL)
+            self.env.cr.commit()  # a new snapshot: the events stored meanwhile
+            self.env.cr.execute(
+                SQL(
+                    """
+                    SELECT count(*) FROM (
+                        SELECT 1 FROM cs_billing_event
+                         WHERE state = 'received' AND next_attempt_at <= %(now)s
+                         LIMIT %(limit)s
+                    ) due
+                    """,
+                    now=fields.Datetime.now(),
+                    limit=chunk,
+                )
+            )
+            due = self.env.cr.fetchone()[0]
+            if not due:
+                return
+            now = time.monotonic()
+            gathering_since = gathering_since or now
+            if due >= chunk or due == seen or now - gathering_since >= GATHER:
+                return
+            seen = due
 
     @api.model
     def _process_due(self, limit=BATCH):

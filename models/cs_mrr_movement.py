@@ -105,6 +105,7 @@ class CsMrrMovement(models.Model):
         }
         vals_list = []
         first_paid = {}
+        recorded = {}  # subscription -> the MRR it now has in the ledger
         for sub in subscriptions:
             company = sub.company_id
             key = (sub.commercial_partner_id.id, company.id)
@@ -126,8 +127,7 @@ class CsMrrMovement(models.Model):
             state[key][sub] = new
             after = sum(to_company(v, s.currency_id) for s, v in state[key].items())
             movement_type = mrr_service.classify(before, after, key in paid_before)
-            # not a tracked field: no tracking pass per subscription
-            sub.with_context(cs_skip_ledger=True, mail_notrack=True).write({"cs_ledger_mrr": new})
+            recorded[sub] = new
             if not movement_type:
                 continue
             delta = new - old
@@ -153,6 +153,7 @@ class CsMrrMovement(models.Model):
             if movement_type == mrr_service.NEW:
                 first_paid.setdefault(key[0], date)
             paid_before.add(key)
+        Sub._cs_set_ledger_mrr(recorded)
         movements = self.create(vals_list)
         if first_paid:
             partners = self.env["res.partner"].sudo().browse(list(first_paid))

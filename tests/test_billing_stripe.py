@@ -2111,6 +2111,17 @@ class TestStripeInboxBatch(StripeWebhookCase):
         self.assertEqual(self.post(event).status_code, 200)
         return self.Event.search([("external_id", "=", event["id"])])
 
+    def store_invoice_paid(self, created):
+        """Store (as the webhook does, without HTTP) an ``invoice.paid`` event with
+        id ``evt_<created>``."""
+        body = json.dumps(
+            stripe_event("invoice.paid", stripe_invoice(), created, event_id="evt_%d" % created)
+        )
+        event = stripe_adapter.verify(
+            body.encode(), stripe_adapter.sign(body, SECRET), SECRET, tolerance=None
+        )
+        return self.Event._store(self.account, event)
+
     def test_a_stream_of_updates_is_applied_as_one_batch(self):
         upgraded, downgraded, same = self.sub, *self.others
         (self.sub | self.others).seats = 5
@@ -2323,15 +2334,7 @@ class TestStripeInboxBatch(StripeWebhookCase):
         Trigger = self.env["ir.cron.trigger"]
         Trigger.search([("cron_id", "=", cron.id)]).unlink()
 
-        def store(created):
-            body = json.dumps(
-                stripe_event("invoice.paid", stripe_invoice(), created, event_id="evt_%d" % created)
-            )
-            event = stripe_adapter.verify(
-                body.encode(), stripe_adapter.sign(body, SECRET), SECRET, tolerance=None
-            )
-            return self.Event._store(self.account, event)
-
+        store = self.store_invoice_paid
         with freeze_time("2026-09-21 10:00:00"):
             store(1)
             store(2)
@@ -2340,6 +2343,48 @@ class TestStripeInboxBatch(StripeWebhookCase):
             store(3)
             store(1)  # a re-delivery wakes nothing
         self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), 2)
+
+    def test_a_chunk_gathers_while_the_stream_lasts_and_no_longer(self):
+        """Between two chunks the inbox job waits for the next one to fill: it looks
+        every POLL seconds and stops waiting when a chunk is due, when the stream
+        pauses, or after GATHER seconds; an empty inbox ends the wait at once."""
+        sequence = iter(range(1, 1000))
+
+        def store():
+            self.store_invoice_paid(next(sequence))
+
+        def looks(chunk, arrivals):
+            """How many looks the wait takes when ``arrivals(look)`` events arrive
+            during each pause before a look (a fake clock: no real sleep)."""
+            clock = {"now": 0.0, "looks": 0}
+
+            def sleep(seconds):
+                clock["now"] += seconds
+                clock["looks"] += 1
+                for _i in range(arrivals(clock["looks"])):
+                    store()
+
+            fake_time = type("FakeTime", (), {})()
+            fake_time.time = time.time
+            fake_time.monotonic = lambda: clock["now"]
+            fake_time.sleep = sleep
+            with (
+                patch.object(cs_billing_event, "time", fake_time),
+                patch.object(self.env.cr, "commit", lambda: None),
+            ):
+                self.Event._gather(chunk, deadline=60.0)
+            self.Event.search([("state", "=", "received")]).state = "processed"
+            self.env.flush_all()  # the looks count in SQL
+            return clock["looks"]
+
+        poll, gather = cs_billing_event.POLL, cs_billing_event.GATHER
+        self.assertEqual(looks(50, lambda look: 0), 1)  # an empty inbox
+        self.assertEqual(looks(3, lambda look: 3 if look == 1 else 0), 1)  # a chunk is due
+        # Two arrive, then the stream pauses: applied one look after the pause.
+        self.assertEqual(looks(50, lambda look: 2 if look == 1 else 0), 2)
+        # A stream that never fills a chunk: its first event waits GATHER seconds.
+        self.assertEqual(looks(50, lambda look: 1), round(gather / poll) + 1)
+        self.assertEqual(looks(5, lambda look: 1), 5)  # ... unless the chunk fills first
 
     def test_account_changes_reach_the_webhook_at_once(self):
         # The webhook reads its account from a per-worker cache: every change of
