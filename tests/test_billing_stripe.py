@@ -2406,58 +2406,109 @@ class TestStripeInboxBatch(StripeWebhookCase):
             self.assertEqual(self.post(event, url=huge).status_code, 404)
 
 
+class RealConnectionsCase(TransactionCase):
+    """What happens between connections: a Stripe account committed on a connection
+    of its own (``self.connect``), deleted afterwards with the events and cron
+    triggers the test committed."""
+
+    def setUp(self):
+        super().setUp()
+        self.connect = sql_db.db_connect(self.env.cr.dbname)
+        with closing(self.connect.cursor()) as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+            Account = env["cs.billing.account"]
+            account = Account.create(
+                {"name": "Stripe on connections", "provider": "stripe", "webhook_secret": SECRET}
+            )
+            self.account_id = account.id
+            cr.execute("SELECT COALESCE(max(id), 0) FROM ir_cron_trigger")
+            last_trigger = cr.fetchone()[0]
+            cr.commit()
+        self.addCleanup(self._delete_committed, last_trigger)
+
+    def _delete_committed(self, last_trigger):
+        with closing(self.connect.cursor()) as cr:
+            cr.execute("DELETE FROM cs_billing_event WHERE account_id = %s", [self.account_id])
+            cr.execute("DELETE FROM cs_billing_account WHERE id = %s", [self.account_id])
+            cr.execute("DELETE FROM ir_cron_trigger WHERE id > %s", [last_trigger])
+            cr.commit()
+
+
 @tagged("post_install", "-at_install", "customer_success")
-class TestConcurrentStore(TransactionCase):
+class TestConcurrentStore(RealConnectionsCase):
     """The same event stored on two real connections at once: the second waits for the
     first, finds its row after it commits and answers with it (its id, its payload),
     although its own snapshot, taken before, cannot see that row."""
 
     def test_the_second_connection_answers_with_the_first_ones_event(self):
-        dbname = self.env.cr.dbname
-        connect = sql_db.db_connect(dbname)
-        with closing(connect.cursor()) as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
-            account_id = (
-                env["cs.billing.account"]
-                .create(
-                    {"name": "Concurrent Stripe", "provider": "stripe", "webhook_secret": SECRET}
-                )
-                .id
+        connect, account_id = self.connect, self.account_id
+        event = BillingEvent(
+            external_id="evt_concurrent_1",
+            event_type="invoice.paid",
+            created=1790000000,
+            payload={"id": "evt_concurrent_1", "sum": 42},
+        )
+        with closing(connect.cursor()) as first, closing(connect.cursor()) as second:
+            second.execute("SELECT 1")  # its snapshot: before the first one commits
+            first_env = api.Environment(first, SUPERUSER_ID, {})
+            stored, created = first_env["cs.billing.event"]._store(
+                first_env["cs.billing.account"].browse(account_id), event, state="ignored"
             )
+            self.assertTrue(created)
+            answers = []
+            # (here: the registry's lock is the test runner's while tests run)
+            env = api.Environment(second, SUPERUSER_ID, {})
+
+            def store_again():
+                record, new = env["cs.billing.event"]._store(
+                    env["cs.billing.account"].browse(account_id), event, state="ignored"
+                )
+                answers.append((record.id, new, record._data()))
+
+            thread = threading.Thread(target=store_again)
+            thread.start()
+            time.sleep(0.5)  # the second connection now waits on the unique key
+            first.commit()
+            thread.join(30)
+            second.rollback()
+        self.assertEqual(answers, [(stored.id, False, {"id": "evt_concurrent_1", "sum": 42})])
+
+
+@tagged("post_install", "-at_install", "customer_success")
+class TestInboxJobOnRealConnections(RealConnectionsCase):
+    """The inbox job as the cron worker runs it (its own connection, a commit per
+    chunk, real pauses): an event stored while it watches an empty inbox is applied
+    by that same run, though no wake-up came (webhooks wake the job at most once a
+    second per process) and the job's first look was taken before the event existed."""
+
+    def test_a_watching_job_applies_an_event_stored_meanwhile(self):
+        done = []
+        job_cr = self.connect.cursor()
+        # (the environment is made here: the registry's lock is the test runner's)
+        job_env = api.Environment(job_cr, SUPERUSER_ID, {})
+
+        def job():
+            with closing(job_cr):
+                done.append(
+                    job_env["cs.billing.event"]._cron_process_events(budget=10.0, linger=2.0)
+                )
+
+        thread = threading.Thread(target=job)
+        thread.start()
+        time.sleep(0.6)  # the job has looked at the empty inbox
+        body = json.dumps(stripe_event("invoice.paid", stripe_invoice(), 1790000000))
+        event = stripe_adapter.verify(
+            body.encode(), stripe_adapter.sign(body, SECRET), SECRET, tolerance=None
+        )
+        with closing(self.connect.cursor()) as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            with patch.object(type(env["cs.billing.event"]), "_wake_inbox"):
+                stored, _created = env["cs.billing.event"]._store(
+                    env["cs.billing.account"].browse(self.account_id), event
+                )
             cr.commit()
-        try:
-            event = BillingEvent(
-                external_id="evt_concurrent_1",
-                event_type="invoice.paid",
-                created=1790000000,
-                payload={"id": "evt_concurrent_1", "sum": 42},
-            )
-            with closing(connect.cursor()) as first, closing(connect.cursor()) as second:
-                second.execute("SELECT 1")  # its snapshot: before the first one commits
-                first_env = api.Environment(first, SUPERUSER_ID, {})
-                stored, created = first_env["cs.billing.event"]._store(
-                    first_env["cs.billing.account"].browse(account_id), event, state="ignored"
-                )
-                self.assertTrue(created)
-                answers = []
-                # (here: the registry's lock is the test runner's while tests run)
-                env = api.Environment(second, SUPERUSER_ID, {})
-
-                def store_again():
-                    record, new = env["cs.billing.event"]._store(
-                        env["cs.billing.account"].browse(account_id), event, state="ignored"
-                    )
-                    answers.append((record.id, new, record._data()))
-
-                thread = threading.Thread(target=store_again)
-                thread.start()
-                time.sleep(0.5)  # the second connection now waits on the unique key
-                first.commit()
-                thread.join(30)
-                second.rollback()
-            self.assertEqual(answers, [(stored.id, False, {"id": "evt_concurrent_1", "sum": 42})])
-        finally:
-            with closing(connect.cursor()) as cr:
-                cr.execute("DELETE FROM cs_billing_event WHERE account_id = %s", [account_id])
-                cr.execute("DELETE FROM cs_billing_account WHERE id = %s", [account_id])
-                cr.commit()
+        thread.join(30)
+        self.assertEqual(done, [1])
+        with closing(self.connect.cursor()) as cr:
+            cr.execute("SELECT state FROM cs_billing_event WHERE id = %s", [stored.id])
+            self.assertNotEqual(cr.fetchone()[0], "received")
