@@ -9,6 +9,7 @@ class AccountMove(models.Model):
     def _post(self, soft=True):
         posted = super()._post(soft=soft)
         posted.subscription_id.sudo()._cs_refresh_payment_status()
+        self.env["cs.billing.payment.request"]._request_for_invoices(posted)
         return posted
 
     def _invoice_paid_hook(self):

@@ -166,6 +166,14 @@ class CsBillingAccount(models.Model):
         "card or another (paying it saves the card for autopayments again). Off: the "
         "email says that a link follows, and the CSM sends one.",
     )
+    invoice_payment_links = fields.Boolean(
+        string="Payment Links for Invoices",
+        tracking=True,
+        help="Kaspi QR, YooKassa and Robokassa: when an invoice of a subscription billed "
+        "through this account is posted (by hand or by the subscriptions' invoicing), a "
+        "payment link for what it asks is made within a minute and emailed to the customer. "
+        "A link the provider refuses is marked Error and the CSM gets a to-do with the reason.",
+    )
     receipt_tax_system = fields.Selection(
         [
             ("1", "General (OSN)"),

@@ -1,5 +1,7 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import threading
+
 from odoo import api
 from odoo import fields
 from odoo import models
@@ -10,6 +12,8 @@ from ..services.providers import kaspi_adapter
 from ..services.providers.common import BillingEvent
 from ..services.providers.common import WebhookError
 from .res_company import in_office_language
+
+LINK_PROVIDERS = ("kaspi", "yookassa", "robokassa")  # accounts that make payment links
 
 
 class CsBillingEventKaspi(models.Model):
@@ -138,6 +142,15 @@ class CsBillingPaymentRequest(models.Model):
     expires_at = fields.Datetime(readonly=True)
     last_message = fields.Char(readonly=True)
     event_id = fields.Many2one("cs.billing.event", readonly=True)
+    invoice_id = fields.Many2one(
+        "account.move",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="set null",
+        copy=False,
+        help="The invoice this link was made for when it was posted (billing accounts "
+        "with Payment Links for Invoices).",
+    )
 
     @api.depends("subscription_id", "amount", "currency_id")
     def _compute_display_name(self):
@@ -197,6 +210,113 @@ class CsBillingPaymentRequest(models.Model):
                 "default_email_layout_xmlid": "mail.mail_notification_light",
             },
         }
+
+    @api.model
+    def _request_for_invoices(self, invoices):
+        """Queue a payment link for each posted customer invoice, with something to
+        pay, of a subscription billed through an account that makes them for its
+        invoices (``invoice_payment_links``); the job :meth:`_cron_send_invoice_links`
+        makes them at the provider and emails them. One link per invoice."""
+        invoices = invoices.sudo().filtered(
+            lambda move: (
+                move.move_type == "out_invoice"
+                and move.state == "posted"
+                and move.subscription_id.billing_account_id.invoice_payment_links
+                and move.subscription_id.billing_account_id.provider in LINK_PROVIDERS
+                and not move.currency_id.is_zero(move.amount_residual)
+            )
+        )
+        if not invoices:
+            return self.browse()
+        taken = self.sudo().search(
+            [("invoice_id", "in", invoices.ids), ("state", "in", ("draft", "waiting", "processed"))]
+        )
+        requests_ = self.sudo().create(
+            [
+                {
+                    "account_id": move.subscription_id.billing_account_id.id,
+                    "subscription_id": move.subscription_id.id,
+                    "invoice_id": move.id,
+                    "amount": move.amount_residual,
+                    "currency_id": move.currency_id.id,
+                }
+                for move in invoices - taken.invoice_id
+            ]
+        )
+        if requests_:
+            self.env.ref("customer_success.ir_cron_invoice_payment_links")._trigger()
+        return requests_
+
+    @api.model
+    @in_office_language
+    def _cron_send_invoice_links(self, limit=50):
+        """Make and email the links queued for posted invoices; each is committed on
+        its own (each is a call to the provider: a link made is never made twice)."""
+        testing = getattr(threading.current_thread(), "testing", False)
+        due = [("state", "=", "draft"), ("invoice_id", "!=", False)]
+        requests_ = self.search(due, limit=limit, order="id")
+        for request in requests_:
+            request._send_for_invoice()
+            if not testing:
+                self.env.cr.commit()
+        remaining = self.search_count(due)
+        self.env["ir.cron"]._notify_progress(done=len(requests_), remaining=remaining)
+
+    def _send_for_invoice(self):
+        """Make the link for what the invoice still asks, then email it to the
+        customer. A link the provider refuses (or cannot be reached for) is marked
+        *Error* with the reason, and the CSM gets a to-do to make one with the
+        subscription's *Payment Link* button once the cause is fixed."""
+        self.ensure_one()
+        invoice = self.invoice_id
+        if invoice.state != "posted" or invoice.currency_id.is_zero(invoice.amount_residual):
+            self.write(
+                {
+                    "state": "cancelled",
+                    "last_message": self.env._(
+                        "Invoice %(invoice)s was paid or cancelled before its link was made.",
+                        invoice=invoice.name,
+                    ),
+                }
+            )
+            return
+        self.amount = invoice.amount_residual  # a part may have been paid meanwhile
+        try:
+            with self.env.cr.savepoint():
+                self.action_send()
+        except UserError as exc:
+            reason = exc.args[0] if exc.args else str(exc)
+            self.write({"state": "error", "last_message": reason})
+            self.env["cs.billing.event"]._schedule(
+                self.subscription_id,
+                lambda env: env._("Payment link not made: send one"),
+                lambda env: env._(
+                    "Invoice %(invoice)s: %(reason)s Fix the cause, then press Payment Link "
+                    "on the subscription.",
+                    invoice=invoice.name,
+                    reason=reason,
+                ),
+            )
+            return
+        self._email_link()
+
+    def _email_link(self):
+        """Send the link by email as *Send by Email* does, from the customer's CSM
+        (else the account's responsible) when that user may see the link."""
+        self.ensure_one()
+        customer = self.subscription_id.partner_id
+        if not customer.email:
+            self.last_message = self.env._(
+                "Not emailed: %(customer)s has no email address.", customer=customer.name
+            )
+            return
+        sender = self.subscription_id.commercial_partner_id.csm_id or self.account_id.user_id
+        if not sender or not self.with_user(sender).has_access("read"):
+            sender = self.env.user
+        request = self.with_user(sender)
+        context = request.action_send_by_email()["context"]
+        composer = self.env["mail.compose.message"].with_user(sender).with_context(context)
+        composer.create({}).action_send_mail()
 
     def _link_description(self):
         """What the customer reads on the provider's payment page."""

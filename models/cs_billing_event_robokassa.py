@@ -168,7 +168,9 @@ class CsBillingPaymentRequestRobokassa(models.Model):
             request._check_link_currency(account.currency_id)
             # The open invoice of that amount, named in the link so that the payment
             # pays it; read as superuser: a CSM need not have invoicing rights.
-            invoice = subscription.sudo()._cs_open_invoice(request.amount, request.currency_id)
+            invoice = request.sudo().invoice_id or subscription.sudo()._cs_open_invoice(
+                request.amount, request.currency_id
+            )
             description = request._link_description()
             receipt = None
             if account.receipt_vat_code:  # the shop fiscalises through Robokassa

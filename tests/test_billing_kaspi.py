@@ -233,6 +233,22 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
             usd_sub.action_cs_payment_link()
         self.assertIn("a Kaspi, YooKassa or Robokassa account first", str(refused.exception))
 
+    def test_invoice_link_kaspi_refuses_is_marked_and_told(self):
+        self.account.invoice_payment_links = True
+        self.customer.csm_id = self.cs_user
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        Request = self.env["cs.billing.payment.request"]
+        request = Request.search([("invoice_id", "=", invoice.id)])
+        with patch("requests.Session.request", side_effect=OSError("connection refused")):
+            Request._cron_send_invoice_links()
+        self.assertEqual(request.state, "error")
+        self.assertIn("connection refused", request.last_message)
+        todo = self.sub.activity_ids.filtered(lambda a: a.summary.startswith("Payment link"))
+        self.assertEqual(todo.user_id, self.cs_user)
+        self.assertIn(invoice.name, todo.note)
+        self.assertIn("connection refused", todo.note)
+        self.assertFalse(request.message_ids.filtered(lambda m: m.message_type == "comment"))
+
     def test_qr_link_when_kaspi_is_unreachable(self):
         with (
             patch("requests.Session.request", side_effect=OSError("connection refused")),

@@ -474,6 +474,60 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
         with self.assertRaises(UserError):
             request.action_send_by_email()
 
+    def test_a_posted_invoice_gets_its_payment_link_by_email(self):
+        self.account.invoice_payment_links = True
+        Request = self.env["cs.billing.payment.request"]
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        request = Request.search([("invoice_id", "=", invoice.id)])
+        self.assertEqual(
+            (request.state, request.subscription_id, request.amount), ("draft", self.sub, 15000.0)
+        )
+        cron = self.env.ref("customer_success.ir_cron_invoice_payment_links")
+        self.assertTrue(self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]))
+        # Reset to draft and posted again: still one link for the invoice.
+        invoice.button_draft()
+        invoice.action_post()
+        self.assertEqual(Request.search_count([("invoice_id", "=", invoice.id)]), 1)
+        Request._cron_send_invoice_links()
+        self.assertEqual(request.state, "waiting")
+        query = dict(parse_qsl(urlsplit(request.payment_link).query))
+        self.assertEqual((query["OutSum"], query["Shp_invoice"]), ("15000.00", invoice.name))
+        sent = request.message_ids.filtered(lambda m: m.message_type == "comment")
+        self.assertEqual(len(sent), 1)
+        self.assertIn(self.customer, sent.notification_ids.res_partner_id)
+        self.assertIn(html_escape(request.payment_link), sent.body)
+        self.assertEqual(sent.author_id, self.cs_user.partner_id)  # from the CSM
+        # The customer pays through the link: the invoice is paid.
+        shp = {key: value for key, value in query.items() if key.startswith("Shp_")}
+        self.post(result_params(inv_id="900002", out_sum="15000.000000", **shp))
+        self.process(state_xml())
+        self.assertEqual(request.state, "processed")
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+
+    def test_invoice_links_only_where_asked_and_due(self):
+        Request = self.env["cs.billing.payment.request"]
+        invoice = self._posted_invoice(self.sub, 15000.0)  # the option is off
+        self.assertFalse(Request.search([("invoice_id", "=", invoice.id)]))
+        self.account.invoice_payment_links = True
+        paid = self._posted_invoice(self.sub, 0.0)  # nothing to pay
+        self.assertFalse(Request.search([("invoice_id", "=", paid.id)]))
+        # Paid another way before the job ran: the queued link is cancelled, not sent.
+        late = self._posted_invoice(self.sub, 9000.0)
+        request = Request.search([("invoice_id", "=", late.id)])
+        late.button_draft()
+        late.button_cancel()
+        Request._cron_send_invoice_links()
+        self.assertEqual(request.state, "cancelled")
+        self.assertIn(late.name, request.last_message)
+        self.assertFalse(request.payment_link)
+        self.assertFalse(request.message_ids.filtered(lambda m: m.message_type == "comment"))
+        # A customer without an email: the link is made and said not emailed.
+        self.customer.email = False
+        request = Request.search([("invoice_id", "=", self._posted_invoice(self.sub, 500.0).id)])
+        Request._cron_send_invoice_links()
+        self.assertEqual(request.state, "waiting")
+        self.assertIn("no email address", request.last_message)
+
     def test_payment_link_in_the_browser(self):
         self.sub.amount_due = 15000.0
         self.cs_user.write({"password": "cs_user"})
