@@ -1,5 +1,6 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import logging
 import threading
 
 from odoo import api
@@ -12,6 +13,8 @@ from ..services.providers import kaspi_adapter
 from ..services.providers.common import BillingEvent
 from ..services.providers.common import WebhookError
 from .res_company import in_office_language
+
+_logger = logging.getLogger(__name__)
 
 LINK_PROVIDERS = ("kaspi", "yookassa", "robokassa")  # accounts that make payment links
 
@@ -284,8 +287,10 @@ class CsBillingPaymentRequest(models.Model):
         try:
             with self.env.cr.savepoint():
                 self.action_send()
-        except UserError as exc:
-            reason = exc.args[0] if exc.args else str(exc)
+        except Exception as exc:  # noqa: BLE001 - one link never blocks the queue
+            if not isinstance(exc, UserError):  # refusals are said; anything else logged
+                _logger.exception("Payment link %s for invoice %s failed", self.id, invoice.name)
+            reason = str(exc)
             self.write({"state": "error", "last_message": reason})
             self.env["cs.billing.event"]._schedule(
                 self.subscription_id,
@@ -316,7 +321,12 @@ class CsBillingPaymentRequest(models.Model):
         request = self.with_user(sender)
         context = request.action_send_by_email()["context"]
         composer = self.env["mail.compose.message"].with_user(sender).with_context(context)
-        composer.create({}).action_send_mail()
+        try:
+            with self.env.cr.savepoint():
+                composer.create({}).action_send_mail()
+        except Exception as exc:  # noqa: BLE001 - the link is made: it stays, said not emailed
+            _logger.warning("Payment link %s not emailed: %s", self.id, exc)
+            self.last_message = self.env._("Not emailed: %(reason)s", reason=str(exc))
 
     def _link_description(self):
         """What the customer reads on the provider's payment page."""

@@ -16,6 +16,7 @@ from odoo.exceptions import UserError
 from odoo.exceptions import ValidationError
 from odoo.tests import HttpCase
 from odoo.tests import TransactionCase
+from odoo.tests import new_test_user
 from odoo.tests import tagged
 from odoo.tools import html_escape
 from odoo.tools import mute_logger
@@ -475,9 +476,15 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
             request.action_send_by_email()
 
     def test_a_posted_invoice_gets_its_payment_link_by_email(self):
-        self.account.invoice_payment_links = True
         Request = self.env["cs.billing.payment.request"]
         invoice = self._posted_invoice(self.sub, 15000.0)
+        invoice.button_draft()
+        self.account.invoice_payment_links = True
+        # Posted by an accountant, who has no rights on Customer Success.
+        accountant = new_test_user(
+            self.env, login="links_accountant", groups="account.group_account_invoice"
+        )
+        invoice.with_user(accountant).action_post()
         request = Request.search([("invoice_id", "=", invoice.id)])
         self.assertEqual(
             (request.state, request.subscription_id, request.amount), ("draft", self.sub, 15000.0)
@@ -521,6 +528,28 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
         self.assertIn(late.name, request.last_message)
         self.assertFalse(request.payment_link)
         self.assertFalse(request.message_ids.filtered(lambda m: m.message_type == "comment"))
+        # Whatever goes wrong stays with its link: never a queue stuck behind it.
+        Model = type(Request)
+        with (
+            patch.object(Model, "_send_robokassa", side_effect=KeyError("OutSum")),
+            mute_logger("odoo.addons.customer_success.models.cs_billing_event_kaspi"),
+        ):
+            request = Request.search(
+                [("invoice_id", "=", self._posted_invoice(self.sub, 700.0).id)]
+            )
+            Request._cron_send_invoice_links()
+        self.assertEqual((request.state, request.last_message), ("error", "'OutSum'"))
+        Composer = type(self.env["mail.compose.message"])
+        with (
+            patch.object(Composer, "action_send_mail", side_effect=RuntimeError("SMTP down")),
+            mute_logger("odoo.addons.customer_success.models.cs_billing_event_kaspi"),
+        ):
+            request = Request.search(
+                [("invoice_id", "=", self._posted_invoice(self.sub, 800.0).id)]
+            )
+            Request._cron_send_invoice_links()
+        self.assertEqual(request.state, "waiting")
+        self.assertEqual(request.last_message, "Not emailed: SMTP down")
         # A customer without an email: the link is made and said not emailed.
         self.customer.email = False
         request = Request.search([("invoice_id", "=", self._posted_invoice(self.sub, 500.0).id)])
