@@ -362,7 +362,9 @@ class CsBillingPaymentRequest(models.Model):
             request._check_link_currency(self.env.ref("base.KZT"))  # Kaspi pays in tenge
             data = request._client().create_link(
                 amount=request.amount,
-                external_id=request.subscription_id.code or str(request.subscription_id.id),
+                # one operation per link: a subscription has a link per renewal
+                external_id="%s-%d"
+                % (request.subscription_id.code or request.subscription_id.id, request.id),
                 organization_bin=request.account_id.provider_account_ref,
             )
             expires = data.get("ExpireDate")  # Kazakhstan's time unless it has an offset

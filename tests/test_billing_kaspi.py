@@ -197,6 +197,10 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
             call.call_args_list[0].args[:2], ("POST", "https://kaspi.example/qr/v01/qr/create-link")
         )
         self.assertEqual(
+            call.call_args_list[0].kwargs["json"]["ExternalId"],
+            "%s-%d" % (self.sub.code, request.id),
+        )
+        self.assertEqual(
             call.call_args_list[2].args[:2],
             ("GET", "https://kaspi.example/qr/v01/payment/status/15"),
         )
