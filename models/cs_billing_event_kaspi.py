@@ -246,8 +246,11 @@ class CsBillingPaymentRequest(models.Model):
                 for move in invoices - taken.invoice_id
             ]
         )
-        if requests_:
-            self.env.ref("customer_success.ir_cron_invoice_payment_links")._trigger()
+        job = self.env.ref(
+            "customer_success.ir_cron_invoice_payment_links", raise_if_not_found=False
+        )
+        if requests_ and job:  # an invoice is posted even if the job was deleted
+            job._trigger()
         return requests_
 
     @api.model
