@@ -151,8 +151,9 @@ class CsBillingPaymentRequest(models.Model):
         index="btree_not_null",
         ondelete="set null",
         copy=False,
-        help="The invoice this link was made for when it was posted (billing accounts "
-        "with Payment Links for Invoices).",
+        help="The invoice this link pays: the one it was made for when it was posted "
+        "(billing accounts with Payment Links for Invoices), or the open invoice of its "
+        "amount when the link was made with the Payment Link button.",
     )
 
     @api.depends("subscription_id", "amount", "currency_id")

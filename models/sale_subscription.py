@@ -493,12 +493,16 @@ class SaleSubscription(models.Model):
                     subscription=self.display_name,
                 )
             )
+        amount = self.amount_due or self.amount_total
         request = self.env["cs.billing.payment.request"].create(
             {
                 "account_id": self.billing_account_id.id,
                 "subscription_id": self.id,
-                "amount": self.amount_due or self.amount_total,
+                "amount": amount,
                 "currency_id": self.currency_id.id,
+                # the open invoice it pays, if one asks for that amount (read as
+                # superuser: a CSM need not have invoicing rights)
+                "invoice_id": self.sudo()._cs_open_invoice(amount, self.currency_id).id,
             }
         )
         request.action_send()

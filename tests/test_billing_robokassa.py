@@ -418,7 +418,7 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
         self.sub.amount_due = 15000.0
         action = self.sub.with_user(self.cs_user).action_cs_payment_link()
         request = self.env["cs.billing.payment.request"].browse(action["res_id"])
-        self.assertEqual(request.state, "waiting")
+        self.assertEqual((request.state, request.invoice_id), ("waiting", invoice))
         query = dict(parse_qsl(urlsplit(request.payment_link).query))
         self.assertEqual(
             (query["MerchantLogin"], query["OutSum"], query["Shp_request"]),
