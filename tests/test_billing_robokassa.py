@@ -528,26 +528,23 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
         self.assertIn(late.name, request.last_message)
         self.assertFalse(request.payment_link)
         self.assertFalse(request.message_ids.filtered(lambda m: m.message_type == "comment"))
+
         # Whatever goes wrong stays with its link: never a queue stuck behind it.
-        Model = type(Request)
-        with (
-            patch.object(Model, "_send_robokassa", side_effect=KeyError("OutSum")),
-            mute_logger("odoo.addons.customer_success.models.cs_billing_event_kaspi"),
-        ):
-            request = Request.search(
-                [("invoice_id", "=", self._posted_invoice(self.sub, 700.0).id)]
-            )
-            Request._cron_send_invoice_links()
+        def link_sent(amount, *patched):
+            """The link of a new invoice of ``amount``, after the job ran with
+            ``patched`` ``(class, method, exception)``."""
+            with (
+                patch.object(*patched[:2], side_effect=patched[2]),
+                mute_logger("odoo.addons.customer_success.models.cs_billing_event_kaspi"),
+            ):
+                invoice = self._posted_invoice(self.sub, amount)
+                Request._cron_send_invoice_links()
+            return Request.search([("invoice_id", "=", invoice.id)])
+
+        request = link_sent(700.0, type(Request), "_send_robokassa", KeyError("OutSum"))
         self.assertEqual((request.state, request.last_message), ("error", "'OutSum'"))
         Composer = type(self.env["mail.compose.message"])
-        with (
-            patch.object(Composer, "action_send_mail", side_effect=RuntimeError("SMTP down")),
-            mute_logger("odoo.addons.customer_success.models.cs_billing_event_kaspi"),
-        ):
-            request = Request.search(
-                [("invoice_id", "=", self._posted_invoice(self.sub, 800.0).id)]
-            )
-            Request._cron_send_invoice_links()
+        request = link_sent(800.0, Composer, "action_send_mail", RuntimeError("SMTP down"))
         self.assertEqual(request.state, "waiting")
         self.assertEqual(request.last_message, "Not emailed: SMTP down")
         # A customer without an email: the link is made and said not emailed.
