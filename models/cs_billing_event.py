@@ -380,15 +380,9 @@ class CsBillingEvent(models.Model):
             self.env.cr.commit()  # a new snapshot: the events stored meanwhile
             self.env.cr.execute(
                 SQL(
-                    """
-                    SELECT count(*) FROM (
-                        SELECT 1 FROM cs_billing_event
-                         WHERE state = 'received' AND next_attempt_at <= %(now)s
-                         LIMIT %(limit)s
-                    ) due
-                    """,
-                    now=fields.Datetime.now(),
-                    limit=chunk,
+                    "SELECT count(*) FROM (SELECT 1 FROM cs_billing_event WHERE %s LIMIT %s) due",
+                    self._due_condition(),
+                    chunk,
                 )
             )
             due = self.env.cr.fetchone()[0]
@@ -401,18 +395,23 @@ class CsBillingEvent(models.Model):
             seen = due
 
     @api.model
+    def _due_condition(self):
+        """SQL: the events of the inbox due now (on its partial index)."""
+        return SQL("state = 'received' AND next_attempt_at <= %s", fields.Datetime.now())
+
+    @api.model
     def _process_due(self, limit=BATCH):
         self.flush_model(["state", "next_attempt_at"])  # events re-queued in this transaction
         self.env.cr.execute(
             SQL(
                 """
                 SELECT id FROM cs_billing_event
-                 WHERE state = 'received' AND next_attempt_at <= %(now)s
+                 WHERE %(due)s
                  ORDER BY event_created, id
                  LIMIT %(limit)s
                    FOR UPDATE SKIP LOCKED
                 """,
-                now=fields.Datetime.now(),
+                due=self._due_condition(),
                 limit=limit,
             )
         )

@@ -19,6 +19,11 @@ _logger = logging.getLogger(__name__)
 LINK_PROVIDERS = ("kaspi", "yookassa", "robokassa")  # accounts that make payment links
 
 
+def _asks_payment(invoice):
+    """Whether ``invoice`` is posted and still asks for something to be paid."""
+    return invoice.state == "posted" and not invoice.currency_id.is_zero(invoice.amount_residual)
+
+
 class CsBillingEventKaspi(models.Model):
     """Kaspi Платежи (check / pay) and the payments of Kaspi QR renewal links."""
 
@@ -224,10 +229,9 @@ class CsBillingPaymentRequest(models.Model):
         invoices = invoices.sudo().filtered(
             lambda move: (
                 move.move_type == "out_invoice"
-                and move.state == "posted"
                 and move.subscription_id.billing_account_id.invoice_payment_links
                 and move.subscription_id.billing_account_id.provider in LINK_PROVIDERS
-                and not move.currency_id.is_zero(move.amount_residual)
+                and _asks_payment(move)
             )
         )
         if not invoices:
@@ -276,7 +280,7 @@ class CsBillingPaymentRequest(models.Model):
         subscription's *Payment Link* button once the cause is fixed."""
         self.ensure_one()
         invoice = self.invoice_id
-        if invoice.state != "posted" or invoice.currency_id.is_zero(invoice.amount_residual):
+        if not _asks_payment(invoice):
             self.write(
                 {
                     "state": "cancelled",
