@@ -2386,6 +2386,25 @@ class TestStripeInboxBatch(StripeWebhookCase):
         self.assertEqual(looks(50, lambda look: 1), round(gather / poll) + 1)
         self.assertEqual(looks(5, lambda look: 1), 5)  # ... unless the chunk fills first
 
+    def test_a_backlog_is_drained_in_bigger_chunks(self):
+        """A chunk that comes full means a backlog: the next ones take ``drain_chunk``
+        events, until a chunk comes short."""
+        for number in range(1, 12):
+            self.store_invoice_paid(number)
+        sizes = []
+        original = type(self.Event)._process_due
+
+        def process_due(events, limit):
+            sizes.append(limit)
+            return original(events, limit=limit)
+
+        with patch.object(type(self.Event), "_process_due", process_due):
+            done = self.Event._cron_process_events(chunk=2, drain_chunk=5)
+        self.assertEqual(done, 11)
+        # 2 came full: chunks of 5, until one comes short (the last 4); then none is due.
+        self.assertEqual(sizes, [2, 5, 5, 2])
+        self.assertFalse(self.Event.search_count([("state", "=", "received")]))
+
     def test_account_changes_reach_the_webhook_at_once(self):
         # The webhook reads its account from a per-worker cache: every change of
         # the account clears it.
