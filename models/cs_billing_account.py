@@ -117,7 +117,9 @@ class CsBillingAccount(models.Model):
         groups="base.group_system",
         copy=False,
         help="Secret key used to call the provider's API. Stripe (optional): a restricted "
-        "key that may read charges, to match disputes to their customer. CloudPayments: the "
+        "key that may read charges and subscriptions, to match disputes to their customer and "
+        "to count discounts in the MRR (Stripe names a subscription's discounts by id only). "
+        "CloudPayments: the "
         "site's API password, which also signs its notifications (Content-HMAC). Robokassa: "
         "the shop's Password #1, which signs payment links.",
     )

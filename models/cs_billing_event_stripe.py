@@ -17,6 +17,7 @@ from odoo.tools.sql import create_index
 from ..services import mrr as mrr_service
 from ..services.providers import stripe_adapter
 from ..services.providers.common import to_major
+from .cs_billing_account import STRIPE_API_VERSION
 from .cs_billing_event import OWING
 
 
@@ -513,6 +514,7 @@ class CsBillingEventStripe(models.Model):
             newer = self._superseded_by(status)
             if newer:
                 return "ignored", self._superseded_result(newer)
+        obj, discount_note = self._stripe_read_discounts(obj)
         # Transitions are read from the state already applied, not only from
         # previous_attributes: a superseded event may have carried them.
         was_cancel_scheduled = subscription.cs_cancel_scheduled
@@ -603,10 +605,46 @@ class CsBillingEventStripe(models.Model):
                     currency=subscription.currency_id.name,
                 )
             )
+        if discount_note:
+            messages.append(discount_note)
         self._schedule_many(todos)
         result = "; ".join(messages) or self.env._("Subscription synced")
         subscription._message_log(body=self._stripe_note(result))
         return "processed", result
+
+    def _stripe_read_discounts(self, obj):
+        """The subscription object with its discounts readable, and what to say of the
+        ones left unread.
+
+        An event names a subscription's discounts by id only: with an API key on the
+        billing account they are read from Stripe's API (in the endpoint's pinned
+        version), without one the MRR is that before them and the event says so.
+
+        :raises ApiError: Stripe could not be asked (the event is retried)
+        """
+        ids = stripe_adapter.discount_ids(obj)
+        if not ids or obj.get("status") in stripe_adapter.NO_MRR_STATUSES:
+            return obj, None  # a trial or a paused subscription has no MRR to discount
+        account = self.account_id.sudo()
+        if not account.api_key:
+            return obj, self.env._(
+                "Discounts %(ids)s not counted in the MRR: Stripe names them by id only; "
+                "give the billing account an API secret key to read them",
+                ids=", ".join(ids),
+            )
+        found = stripe_adapter.fetch_discounts(
+            account.api_key,
+            stripe_adapter.subscription_ref(obj),
+            account.stripe_api_version or STRIPE_API_VERSION,
+        )
+        missing = [ref for ref in ids if ref not in found]
+        note = None
+        if missing:
+            note = self.env._(
+                "Discounts %(ids)s no longer on the subscription at Stripe: not counted",
+                ids=", ".join(missing),
+            )
+        return stripe_adapter.with_discounts(obj, found), note
 
     @staticmethod
     def _cancellation_summary(partner):
@@ -915,6 +953,8 @@ class CsBillingEventStripe(models.Model):
                 and not obj.get("pause_collection")
                 # paid again after a failure: its payment to-dos close one by one
                 and sub.payment_status not in OWING
+                # discounts named by id are read from Stripe's API one by one
+                and not stripe_adapter.discount_ids(obj)
                 and not event._is_stale(sub.cs_billing_synced_at)
             ):
                 batch.append((event, sub, obj))

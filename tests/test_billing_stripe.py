@@ -268,6 +268,22 @@ class TestStripeAdapter(TransactionCase):
         metered["items"]["data"][0]["price"]["recurring"]["usage_type"] = "metered"
         self.assertEqual(stripe_adapter.subscription_mrr(metered), 0.0)
 
+    def test_discounts_named_by_id(self):
+        obj = stripe_subscription(unit_amount=10000, discounts=["di_sub"])
+        obj["items"]["data"][0]["discounts"] = ["di_item", {"id": "di_expanded"}]
+        self.assertEqual(stripe_adapter.discount_ids(obj), ["di_sub", "di_item"])
+        self.assertEqual(stripe_adapter.discount_ids(stripe_subscription()), [])
+        forever = {"id": "di_sub", "coupon": {"percent_off": 20, "duration": "forever"}}
+        item_off = {"id": "di_item", "coupon": {"amount_off": 1000, "duration": "forever"}}
+        read = stripe_adapter.with_discounts(obj, {"di_sub": forever, "di_item": item_off})
+        self.assertEqual(stripe_adapter.discount_ids(read), [])
+        # 100 less 10 on the item, then 20 % on the subscription
+        self.assertAlmostEqual(stripe_adapter.subscription_mrr(read, now=2000), 72.0)
+        self.assertEqual(obj["discounts"], ["di_sub"])  # the event is left as sent
+        partly = stripe_adapter.with_discounts(obj, {"di_sub": forever})
+        self.assertEqual(stripe_adapter.discount_ids(partly), ["di_item"])
+        self.assertAlmostEqual(stripe_adapter.subscription_mrr(partly, now=2000), 80.0)
+
     def test_seats_follow_a_per_seat_quantity_only(self):
         seats = stripe_adapter.seats
         per_seat = stripe_subscription(quantity=12)
@@ -356,6 +372,92 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertIn("Upgrade", activity.summary)
         self.assertEqual(self.sub.payment_status, "paid")
         self.assertEqual(self.sub.next_payment_date, date(2027, 1, 1))
+
+    def discounted_update(self, created=1790000000):
+        """A signed update that adds a discount, named by id as Stripe sends it."""
+        obj = stripe_subscription(unit_amount=10000, discounts=["di_1QxWelcome20"])
+        event = stripe_event(
+            "customer.subscription.updated",
+            obj,
+            created=created,
+            previous={"discounts": []},
+        )
+        self.assertEqual(self.post(event).status_code, 200)
+        return self.Event.search([("external_id", "=", event["id"])])
+
+    def test_a_discount_named_by_id_is_read_from_the_api(self):
+        self.account.api_key = "rk_test_read_subscriptions"
+        discount = {
+            "id": "di_1QxWelcome20",
+            "object": "discount",
+            "coupon": {"id": "WELCOME20", "percent_off": 20, "duration": "forever"},
+            "end": None,
+        }
+        current = stripe_subscription(unit_amount=10000, discounts=[discount])
+        answer = stripe.Subscription.construct_from(current, "rk")
+        event = self.discounted_update()
+        with patch.object(stripe.Subscription, "retrieve", return_value=answer) as api:
+            self.process()
+        api.assert_called_once_with(
+            SUB_REF,
+            api_key="rk_test_read_subscriptions",
+            stripe_version="2025-03-31.basil",
+            expand=["discounts", "items.data.discounts"],
+        )
+        self.assertEqual(event.state, "processed", event.error)
+        self.assertAlmostEqual(self.sub.mrr, 80.0)
+        movement = self.stripe_movements()
+        self.assertEqual((movement.movement_type, movement.amount), ("contraction", -20.0))
+        self.assertIn("Downgrade", event.result)
+
+    def test_a_discount_gone_from_the_subscription_or_without_an_api_key(self):
+        event = self.discounted_update()
+        self.process()  # no API key: nothing to ask
+        self.assertEqual(event.state, "processed", event.error)
+        self.assertAlmostEqual(self.sub.mrr, 100.0)
+        self.assertIn(
+            "Discounts di_1QxWelcome20 not counted in the MRR: Stripe names them by id only",
+            event.result,
+        )
+        self.assertIn("di_1QxWelcome20", self.sub.message_ids[0].body)
+        # With a key, a discount removed at Stripe since the event is not counted either.
+        self.account.api_key = "rk_test_read_subscriptions"
+        later = self.discounted_update(created=1790086400)
+        answer = stripe.Subscription.construct_from(stripe_subscription(), "rk")
+        with patch.object(stripe.Subscription, "retrieve", return_value=answer):
+            self.process()
+        self.assertEqual(later.state, "processed", later.error)
+        self.assertIn("Discounts di_1QxWelcome20 no longer on the subscription", later.result)
+        self.assertAlmostEqual(self.sub.mrr, 100.0)
+
+    def test_a_trial_asks_nothing_for_its_discounts(self):
+        self.account.api_key = "rk_test_read_subscriptions"
+        trial = stripe_event(
+            "customer.subscription.updated",
+            stripe_subscription(status="trialing", discounts=["di_1QxWelcome20"]),
+            created=1790000000,
+        )
+        self.assertEqual(self.post(trial).status_code, 200)
+        with patch.object(stripe.Subscription, "retrieve") as api:
+            self.process()
+        api.assert_not_called()  # a trial has no MRR to discount
+        event = self.Event.search([("external_id", "=", trial["id"])])
+        self.assertEqual(event.state, "processed", event.error)
+        self.assertNotIn("Discounts", event.result)
+
+    def test_stripe_unreachable_for_discounts_retries_the_event(self):
+        self.account.api_key = "rk_test_read_subscriptions"
+        event = self.discounted_update()
+        failure = stripe.APIConnectionError("Network down")
+        with (
+            patch.object(stripe.Subscription, "retrieve", side_effect=failure),
+            mute_logger("odoo.addons.customer_success.models.cs_billing_event"),
+        ):
+            self.process()
+        self.assertEqual((event.state, event.attempts), ("received", 1))
+        self.assertIn("Stripe did not give the subscription's discounts", event.error)
+        self.assertAlmostEqual(self.sub.mrr, 100.0)  # nothing half-applied
+        self.assertFalse(self.stripe_movements())
 
     def test_a_flat_priced_plan_keeps_its_seats(self):
         self.sub.seats = 20
@@ -2314,6 +2416,22 @@ class TestStripeInboxBatch(StripeWebhookCase):
         self.process()
         self.assertEqual(past_due.state, "processed")
         self.assertEqual(other.payment_status, "overdue")
+
+    def test_discounts_named_by_id_leave_the_batch(self):
+        self.account.api_key = "rk_test_read_subscriptions"
+        discount = {"id": "di_1", "coupon": {"percent_off": 20, "duration": "forever"}}
+        answer = stripe.Subscription.construct_from(
+            stripe_subscription(unit_amount=10000, discounts=[discount]), "rk"
+        )
+        events = self.update(self.sub, 10000, 1790000000, discounts=["di_1"]) | self.update(
+            self.others[0], 8000, 1790000001
+        )
+        with patch.object(stripe.Subscription, "retrieve", return_value=answer) as api:
+            self.process()
+        self.assertEqual(events.mapped("state"), ["processed", "processed"])
+        api.assert_called_once()
+        self.assertAlmostEqual(self.sub.mrr, 80.0)
+        self.assertAlmostEqual(self.others[0].mrr, 80.0)
 
     def test_a_failing_batch_falls_back_to_one_by_one(self):
         events = self.update(self.sub, 15000, 1790000000) | self.update(

@@ -60,7 +60,7 @@ CHARGE_EVENT_TYPES = (
 )
 
 _INTERVALS = {"day": "days", "week": "weeks", "month": "months", "year": "years"}
-_NOT_MRR = {"trialing", "paused", "incomplete", "incomplete_expired", "unpaid", "canceled"}
+NO_MRR_STATUSES = {"trialing", "paused", "incomplete", "incomplete_expired", "unpaid", "canceled"}
 PAYMENT_STATUS = {
     "active": "paid",
     "past_due": "overdue",
@@ -186,6 +186,78 @@ def fetch_charge(api_key, charge_id):
     return stripe.Charge.retrieve(charge_id, api_key=api_key).to_dict()
 
 
+class ApiError(Exception):
+    """Stripe's API could not answer; the event is retried."""
+
+
+def discount_ids(obj):
+    """The discounts a subscription object names by id only, its own and its items':
+    Stripe never expands a field in an event, and since ``2025-03-31.basil`` a
+    subscription's discounts are only there (the ``discount`` object is gone)."""
+    lists = [obj.get("discounts")] + [
+        as_dict(item).get("discounts") for item in as_dict(obj.get("items")).get("data") or []
+    ]
+    found = [d for entries in lists if isinstance(entries, list) for d in entries]
+    return list(dict.fromkeys(d for d in found if isinstance(d, str) and d))
+
+
+def fetch_discounts(api_key, subscription_id, api_version):
+    """The discounts of a subscription as Stripe's API gives them now, by id: those
+    of the subscription and of its items, expanded, in the shape of ``api_version``
+    (that of the webhook endpoint). A discount's coupon and end never change, so
+    they hold for the state an older event carries.
+
+    :raises AuthenticityError: no API key on the billing account
+    :raises ApiError: Stripe could not be reached or refused the request
+    """
+    if not api_key:
+        raise AuthenticityError("No Stripe API key is configured for this account.")
+    try:
+        subscription = stripe.Subscription.retrieve(
+            subscription_id,
+            api_key=api_key,
+            stripe_version=api_version,
+            expand=["discounts", "items.data.discounts"],
+        ).to_dict()
+    except stripe.StripeError as exc:
+        raise ApiError("Stripe did not give the subscription's discounts: %s" % exc) from exc
+    lists = [subscription.get("discounts")] + [
+        as_dict(item).get("discounts")
+        for item in as_dict(subscription.get("items")).get("data") or []
+    ]
+    return {
+        d["id"]: d
+        for entries in lists
+        if isinstance(entries, list)
+        for d in entries
+        if isinstance(d, dict) and d.get("id")
+    }
+
+
+def with_discounts(obj, discounts):
+    """A copy of a subscription object whose discounts named by id are replaced by
+    the objects of ``discounts`` (by id) where known."""
+
+    def expand(entries):
+        if not isinstance(entries, list):
+            return entries
+        return [discounts.get(d, d) if isinstance(d, str) else d for d in entries]
+
+    obj = dict(obj, discounts=expand(obj.get("discounts")))
+    items = as_dict(obj.get("items"))
+    if isinstance(items.get("data"), list):
+        obj["items"] = dict(
+            items,
+            data=[
+                dict(item, discounts=expand(item.get("discounts")))
+                if isinstance(item, dict)
+                else item
+                for item in items["data"]
+            ],
+        )
+    return obj
+
+
 def refunded_amount(charge, previous):
     """What one ``charge.refunded`` event gave back, in minor units: the growth of the
     charge's cumulative ``amount_refunded`` (a partial refund after another one)."""
@@ -225,7 +297,7 @@ def subscription_mrr(obj, now=None):
     subscriptions have no MRR. Tax, one-off and metered items are excluded.
     """
     now = int(time.time()) if now is None else now
-    if obj.get("status") in _NOT_MRR:
+    if obj.get("status") in NO_MRR_STATUSES:
         return 0.0
     currency = (obj.get("currency") or "").upper()
     total = 0.0
