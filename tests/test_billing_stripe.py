@@ -255,6 +255,11 @@ class TestStripeAdapter(TransactionCase):
             (stripe_subscription(unit_amount=10000, discounts=[once]), 100.0),
             (stripe_subscription(unit_amount=10000, discounts=[ended]), 100.0),
             (stripe_subscription(unit_amount=10000, discounts=[amount_off]), 88.0),
+            # 12.00 off each yearly invoice is 1.00 off the month
+            (
+                stripe_subscription(unit_amount=120000, interval="year", discounts=[amount_off]),
+                99.0,
+            ),
             (stripe_subscription(unit_amount=10000, discounts=["di_only_an_id"]), 100.0),
             (stripe_subscription(status="trialing"), 0.0),
             (stripe_subscription(status="past_due"), 100.0),

@@ -301,6 +301,9 @@ def subscription_mrr(obj, now=None):
         return 0.0
     currency = (obj.get("currency") or "").upper()
     total = 0.0
+    # Stripe bills all items of a subscription on one interval: an amount off the
+    # subscription comes off each invoice, so off the MRR in part for a longer period.
+    period_months = 1.0
     for item in (obj.get("items") or {}).get("data") or []:
         price = item.get("price") or item.get("plan") or {}
         recurring = price.get("recurring") or {}
@@ -315,9 +318,10 @@ def subscription_mrr(obj, now=None):
         amount = float(unit) * float(item.get("quantity") or 1)
         monthly = mrr_service.monthly_amount(amount, _INTERVALS[interval], count)
         months = mrr_service.months_in_period(_INTERVALS[interval], count)
+        period_months = months
         total += _apply_discounts(monthly, item.get("discounts"), now, months)
     discounts = obj.get("discounts") or ([obj["discount"]] if obj.get("discount") else [])
-    total = _apply_discounts(total, discounts, now, 1.0)
+    total = _apply_discounts(total, discounts, now, period_months)
     return round(to_major(round(total), currency) if total else 0.0, 2)
 
 
