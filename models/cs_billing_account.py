@@ -118,7 +118,8 @@ class CsBillingAccount(models.Model):
         copy=False,
         help="Secret key used to call the provider's API. Stripe (optional): a restricted "
         "key that may read charges and subscriptions, to match disputes to their customer and "
-        "to count discounts in the MRR (Stripe names a subscription's discounts by id only). "
+        "to count discounts and tiered prices in the MRR (Stripe's events name a "
+        "subscription's discounts by id only and carry no tiers). "
         "CloudPayments: the "
         "site's API password, which also signs its notifications (Content-HMAC). Robokassa: "
         "the shop's Password #1, which signs payment links.",

@@ -514,7 +514,7 @@ class CsBillingEventStripe(models.Model):
             newer = self._superseded_by(status)
             if newer:
                 return "ignored", self._superseded_result(newer)
-        obj, discount_note = self._stripe_read_discounts(obj)
+        obj, unread = self._stripe_read_for_mrr(obj)
         # Transitions are read from the state already applied, not only from
         # previous_attributes: a superseded event may have carried them.
         was_cancel_scheduled = subscription.cs_cancel_scheduled
@@ -605,46 +605,75 @@ class CsBillingEventStripe(models.Model):
                     currency=subscription.currency_id.name,
                 )
             )
-        if discount_note:
-            messages.append(discount_note)
+        messages += unread
         self._schedule_many(todos)
         result = "; ".join(messages) or self.env._("Subscription synced")
         subscription._message_log(body=self._stripe_note(result))
         return "processed", result
 
-    def _stripe_read_discounts(self, obj):
-        """The subscription object with its discounts readable, and what to say of the
-        ones left unread.
+    def _stripe_read_for_mrr(self, obj):
+        """The subscription object with what its MRR needs, and what to say of what is
+        left unread.
 
-        An event names a subscription's discounts by id only: with an API key on the
-        billing account they are read from Stripe's API (in the endpoint's pinned
-        version), without one the MRR is that before them and the event says so.
+        An event names a subscription's discounts by id only and never carries the
+        tiers of a tiered price: with an API key on the billing account they are read
+        from Stripe's API (in the endpoint's pinned version), without one the MRR
+        leaves them out and the event says so.
 
         :raises ApiError: Stripe could not be asked (the event is retried)
         """
-        ids = stripe_adapter.discount_ids(obj)
-        if not ids or obj.get("status") in stripe_adapter.NO_MRR_STATUSES:
-            return obj, None  # a trial or a paused subscription has no MRR to discount
+        if obj.get("status") in stripe_adapter.NO_MRR_STATUSES:
+            return obj, []  # a trial or a paused subscription has no MRR to read
+        discounts = stripe_adapter.discount_ids(obj)
+        tiered = stripe_adapter.prices_without_tiers(obj)
+        if not discounts and not tiered:
+            return obj, []
         account = self.account_id.sudo()
         if not account.api_key:
-            return obj, self.env._(
-                "Discounts %(ids)s not counted in the MRR: Stripe names them by id only; "
-                "give the billing account an API secret key to read them",
-                ids=", ".join(ids),
-            )
-        found = stripe_adapter.fetch_discounts(
+            notes = []
+            if discounts:
+                notes.append(
+                    self.env._(
+                        "Discounts %(ids)s not counted in the MRR: Stripe names them by id "
+                        "only; give the billing account an API secret key to read them",
+                        ids=", ".join(discounts),
+                    )
+                )
+            if tiered:
+                notes.append(
+                    self.env._(
+                        "MRR left as it was: the tiers of %(ids)s are unknown (Stripe sends "
+                        "none in its events); give the billing account an API secret key to "
+                        "read them",
+                        ids=", ".join(tiered),
+                    )
+                )
+            return obj, notes
+        fetched = stripe_adapter.fetch_subscription(
             account.api_key,
             stripe_adapter.subscription_ref(obj),
             account.stripe_api_version or STRIPE_API_VERSION,
         )
-        missing = [ref for ref in ids if ref not in found]
-        note = None
+        obj = stripe_adapter.with_expanded(obj, fetched)
+        notes = []
+        missing = stripe_adapter.discount_ids(obj)
         if missing:
-            note = self.env._(
-                "Discounts %(ids)s no longer on the subscription at Stripe: not counted",
-                ids=", ".join(missing),
+            notes.append(
+                self.env._(
+                    "Discounts %(ids)s no longer on the subscription at Stripe: not counted",
+                    ids=", ".join(missing),
+                )
             )
-        return stripe_adapter.with_discounts(obj, found), note
+        tiered = stripe_adapter.prices_without_tiers(obj)
+        if tiered:
+            notes.append(
+                self.env._(
+                    "MRR left as it was: %(ids)s no longer on the subscription at Stripe, "
+                    "its tiers unknown",
+                    ids=", ".join(tiered),
+                )
+            )
+        return obj, notes
 
     @staticmethod
     def _cancellation_summary(partner):
@@ -741,7 +770,11 @@ class CsBillingEventStripe(models.Model):
             # A flat-priced plan brings the seats it includes.
             if plan.cs_seats and stripe_adapter.subscription_quantity(obj) <= 1:
                 vals["seats"] = plan.cs_seats
-        commands = subscription._cs_recurring_amount_commands(
+        # A tiered price whose tiers could not be read: its MRR is unknown, not zero.
+        unknown = status not in stripe_adapter.NO_MRR_STATUSES and bool(
+            stripe_adapter.prices_without_tiers(obj)
+        )
+        commands = not unknown and subscription._cs_recurring_amount_commands(
             stripe_adapter.subscription_mrr(obj),
             obj.get("currency"),
             self._provider_name(),
@@ -953,8 +986,9 @@ class CsBillingEventStripe(models.Model):
                 and not obj.get("pause_collection")
                 # paid again after a failure: its payment to-dos close one by one
                 and sub.payment_status not in OWING
-                # discounts named by id are read from Stripe's API one by one
+                # discounts named by id and tiers are read from Stripe's API one by one
                 and not stripe_adapter.discount_ids(obj)
+                and not stripe_adapter.prices_without_tiers(obj)
                 and not event._is_stale(sub.cs_billing_synced_at)
             ):
                 batch.append((event, sub, obj))

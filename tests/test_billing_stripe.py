@@ -280,14 +280,65 @@ class TestStripeAdapter(TransactionCase):
         self.assertEqual(stripe_adapter.discount_ids(stripe_subscription()), [])
         forever = {"id": "di_sub", "coupon": {"percent_off": 20, "duration": "forever"}}
         item_off = {"id": "di_item", "coupon": {"amount_off": 1000, "duration": "forever"}}
-        read = stripe_adapter.with_discounts(obj, {"di_sub": forever, "di_item": item_off})
+        fetched = stripe_subscription(unit_amount=10000, discounts=[forever])
+        fetched["items"]["data"][0]["discounts"] = [item_off]
+        read = stripe_adapter.with_expanded(obj, fetched)
         self.assertEqual(stripe_adapter.discount_ids(read), [])
         # 100 less 10 on the item, then 20 % on the subscription
         self.assertAlmostEqual(stripe_adapter.subscription_mrr(read, now=2000), 72.0)
         self.assertEqual(obj["discounts"], ["di_sub"])  # the event is left as sent
-        partly = stripe_adapter.with_discounts(obj, {"di_sub": forever})
+        partly = stripe_adapter.with_expanded(obj, stripe_subscription(discounts=[forever]))
         self.assertEqual(stripe_adapter.discount_ids(partly), ["di_item"])
         self.assertAlmostEqual(stripe_adapter.subscription_mrr(partly, now=2000), 80.0)
+
+    def test_what_a_period_of_an_item_bills(self):
+        amount = stripe_adapter.item_amount
+        tiers = [
+            {"up_to": 5, "unit_amount": 1000, "flat_amount": None},
+            {"up_to": 10, "unit_amount": 800, "flat_amount": 500},
+            {"up_to": None, "unit_amount_decimal": "600.5", "flat_amount": None},
+        ]
+        volume = {"billing_scheme": "tiered", "tiers_mode": "volume", "tiers": tiers}
+        graduated = dict(volume, tiers_mode="graduated")
+        packs = {"unit_amount": 5000, "transform_quantity": {"divide_by": 10, "round": "up"}}
+        cases = [
+            ({"unit_amount": 1000}, 3, 3000),
+            ({"unit_amount": 1000}, 0, 0),
+            ({"unit_amount": None, "unit_amount_decimal": "12.5"}, 4, 50),
+            ({"amount": 700}, 2, 1400),  # the legacy plan object
+            (packs, 11, 10000),
+            (packs, 10, 5000),
+            (dict(packs, transform_quantity={"divide_by": 10, "round": "down"}), 19, 5000),
+            (volume, 3, 3000),
+            (volume, 7, 7 * 800 + 500),
+            (volume, 12, 12 * 600.5),
+            (graduated, 3, 3000),
+            (graduated, 7, 5 * 1000 + 2 * 800 + 500),
+            (graduated, 12, 5 * 1000 + 5 * 800 + 500 + 2 * 600.5),
+            (volume, 0, 0),
+            ({"billing_scheme": "tiered", "tiers_mode": "volume"}, 3, None),  # no tiers
+        ]
+        for price, quantity, expected in cases:
+            with self.subTest(price=price, quantity=quantity):
+                self.assertEqual(amount(price, quantity), expected)
+        # An event's tiered price has no tiers: the API's are taken, by price id.
+        event_obj = stripe_subscription(quantity=7)
+        event_obj["items"]["data"][0]["price"] = {
+            "id": "price_seats",
+            "billing_scheme": "tiered",
+            "tiers_mode": "graduated",
+            "unit_amount": None,
+            "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed"},
+        }
+        self.assertEqual(stripe_adapter.prices_without_tiers(event_obj), ["price_seats"])
+        self.assertEqual(stripe_adapter.subscription_mrr(event_obj), 0.0)
+        fetched = stripe_subscription(quantity=7)
+        fetched["items"]["data"][0]["price"] = dict(
+            event_obj["items"]["data"][0]["price"], tiers=tiers
+        )
+        read = stripe_adapter.with_expanded(event_obj, fetched)
+        self.assertEqual(stripe_adapter.prices_without_tiers(read), [])
+        self.assertAlmostEqual(stripe_adapter.subscription_mrr(read), 71.0)
 
     def test_seats_follow_a_per_seat_quantity_only(self):
         seats = stripe_adapter.seats
@@ -407,7 +458,7 @@ class TestStripeWebhook(StripeWebhookCase):
             SUB_REF,
             api_key="rk_test_read_subscriptions",
             stripe_version="2025-03-31.basil",
-            expand=["discounts", "items.data.discounts"],
+            expand=["discounts", "items.data.discounts", "items.data.price.tiers"],
         )
         self.assertEqual(event.state, "processed", event.error)
         self.assertAlmostEqual(self.sub.mrr, 80.0)
@@ -435,6 +486,44 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertIn("Discounts di_1QxWelcome20 no longer on the subscription", later.result)
         self.assertAlmostEqual(self.sub.mrr, 100.0)
 
+    def test_a_tiered_price_is_read_from_the_api(self):
+        price = {
+            "id": "price_seats_volume",
+            "object": "price",
+            "billing_scheme": "tiered",
+            "tiers_mode": "volume",
+            "unit_amount": None,
+            "currency": "usd",
+            "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed"},
+        }
+        tiers = [{"up_to": 10, "unit_amount": 1500}, {"up_to": None, "unit_amount": 1200}]
+
+        def tiered(created, with_tiers=False):
+            obj = stripe_subscription(quantity=12)
+            obj["items"]["data"][0]["price"] = dict(price, tiers=tiers) if with_tiers else price
+            return obj
+
+        first = stripe_event("customer.subscription.updated", tiered(0), created=1790000000)
+        self.assertEqual(self.post(first).status_code, 200)
+        self.process()  # no API key: the price's tiers are unknown
+        event = self.Event.search([("external_id", "=", first["id"])])
+        self.assertEqual(event.state, "processed", event.error)
+        self.assertIn(
+            "MRR left as it was: the tiers of price_seats_volume are unknown", event.result
+        )
+        self.assertAlmostEqual(self.sub.mrr, 100.0)  # unknown, not zero: no false churn
+        self.assertFalse(self.stripe_movements())
+        self.account.api_key = "rk_test_read_subscriptions"
+        later = stripe_event("customer.subscription.updated", tiered(0), created=1790086400)
+        self.assertEqual(self.post(later).status_code, 200)
+        answer = stripe.Subscription.construct_from(tiered(0, with_tiers=True), "rk")
+        with patch.object(stripe.Subscription, "retrieve", return_value=answer):
+            self.process()
+        event = self.Event.search([("external_id", "=", later["id"])])
+        self.assertEqual(event.state, "processed", event.error)
+        self.assertAlmostEqual(self.sub.mrr, 144.0)  # 12 seats at the 11+ tier's 12.00
+        self.assertNotIn("not counted", event.result)
+
     def test_a_trial_asks_nothing_for_its_discounts(self):
         self.account.api_key = "rk_test_read_subscriptions"
         trial = stripe_event(
@@ -460,7 +549,7 @@ class TestStripeWebhook(StripeWebhookCase):
         ):
             self.process()
         self.assertEqual((event.state, event.attempts), ("received", 1))
-        self.assertIn("Stripe did not give the subscription's discounts", event.error)
+        self.assertIn("Stripe did not give the subscription", event.error)
         self.assertAlmostEqual(self.sub.mrr, 100.0)  # nothing half-applied
         self.assertFalse(self.stripe_movements())
 

@@ -10,6 +10,7 @@ see ../shared/PROVIDERS.md. Objects follow API version 2025-03-31.basil and late
 import hashlib
 import hmac
 import json
+import math
 import time
 
 import stripe
@@ -201,11 +202,15 @@ def discount_ids(obj):
     return list(dict.fromkeys(d for d in found if isinstance(d, str) and d))
 
 
-def fetch_discounts(api_key, subscription_id, api_version):
-    """The discounts of a subscription as Stripe's API gives them now, by id: those
-    of the subscription and of its items, expanded, in the shape of ``api_version``
-    (that of the webhook endpoint). A discount's coupon and end never change, so
-    they hold for the state an older event carries.
+# What a subscription object must be asked for to read its MRR: its discounts and
+# its items' (an event names them by id) and the tiers of its prices (never included).
+MRR_EXPAND = ["discounts", "items.data.discounts", "items.data.price.tiers"]
+
+
+def fetch_subscription(api_key, subscription_id, api_version):
+    """The subscription as Stripe's API gives it now (a plain dict), with what its
+    MRR needs expanded (:data:`MRR_EXPAND`), in the shape of ``api_version`` (that of
+    the webhook endpoint).
 
     :raises AuthenticityError: no API key on the billing account
     :raises ApiError: Stripe could not be reached or refused the request
@@ -213,48 +218,52 @@ def fetch_discounts(api_key, subscription_id, api_version):
     if not api_key:
         raise AuthenticityError("No Stripe API key is configured for this account.")
     try:
-        subscription = stripe.Subscription.retrieve(
-            subscription_id,
-            api_key=api_key,
-            stripe_version=api_version,
-            expand=["discounts", "items.data.discounts"],
+        return stripe.Subscription.retrieve(
+            subscription_id, api_key=api_key, stripe_version=api_version, expand=MRR_EXPAND
         ).to_dict()
     except stripe.StripeError as exc:
-        raise ApiError("Stripe did not give the subscription's discounts: %s" % exc) from exc
-    lists = [subscription.get("discounts")] + [
-        as_dict(item).get("discounts")
-        for item in as_dict(subscription.get("items")).get("data") or []
-    ]
-    return {
+        raise ApiError("Stripe did not give the subscription: %s" % exc) from exc
+
+
+def with_expanded(obj, fetched):
+    """A copy of a subscription object (an event's) completed from ``fetched`` (the
+    API's, :func:`fetch_subscription`): its discounts named by id replaced by the
+    discount objects of the same id, its tiered prices given their tiers. A
+    discount's coupon and end and a price's tiers never change, so they hold for
+    the state an older event carries; what ``fetched`` no longer has stays as it was."""
+    items = [as_dict(item) for item in as_dict(fetched.get("items")).get("data") or []]
+    lists = [fetched.get("discounts")] + [item.get("discounts") for item in items]
+    discounts = {
         d["id"]: d
         for entries in lists
         if isinstance(entries, list)
         for d in entries
         if isinstance(d, dict) and d.get("id")
     }
-
-
-def with_discounts(obj, discounts):
-    """A copy of a subscription object whose discounts named by id are replaced by
-    the objects of ``discounts`` (by id) where known."""
+    tiers = {
+        as_dict(item.get("price")).get("id"): as_dict(item.get("price")).get("tiers")
+        for item in items
+        if isinstance(as_dict(item.get("price")).get("tiers"), list)
+    }
 
     def expand(entries):
         if not isinstance(entries, list):
             return entries
         return [discounts.get(d, d) if isinstance(d, str) else d for d in entries]
 
+    def complete(item):
+        if not isinstance(item, dict):
+            return item
+        item = dict(item, discounts=expand(item.get("discounts")))
+        price = as_dict(item.get("price"))
+        if price.get("billing_scheme") == "tiered" and price.get("id") in tiers:
+            item["price"] = dict(price, tiers=tiers[price["id"]])
+        return item
+
     obj = dict(obj, discounts=expand(obj.get("discounts")))
-    items = as_dict(obj.get("items"))
-    if isinstance(items.get("data"), list):
-        obj["items"] = dict(
-            items,
-            data=[
-                dict(item, discounts=expand(item.get("discounts")))
-                if isinstance(item, dict)
-                else item
-                for item in items["data"]
-            ],
-        )
+    own = as_dict(obj.get("items"))
+    if isinstance(own.get("data"), list):
+        obj["items"] = dict(own, data=[complete(item) for item in own["data"]])
     return obj
 
 
@@ -288,13 +297,109 @@ def _apply_discounts(amount, discounts, now, months):
     return max(amount, 0.0)
 
 
+def _number(value):
+    """A Stripe amount or quantity (an integer, or a decimal string such as
+    ``unit_amount_decimal``) as a float; None when it is neither."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _unit_amount(entry, key="unit_amount"):
+    """``unit_amount`` of a price or a tier, else its ``unit_amount_decimal`` (minor units)."""
+    unit = _number(entry.get(key))
+    return unit if unit is not None else _number(entry.get(key + "_decimal"))
+
+
+def _tiered_amount(tiers, mode, quantity):
+    """What ``quantity`` costs under a price's tiers (minor units): the whole quantity at
+    the price of the tier it falls in (``volume``), or each tier's share at its own
+    (``graduated``); a tier's flat amount once when it is used."""
+    if quantity <= 0:
+        return 0.0
+    total, below = 0.0, 0.0
+    for tier in map(as_dict, tiers):
+        up_to = _number(tier.get("up_to"))  # "inf" or None: the last tier
+        unit = _unit_amount(tier) or 0.0
+        flat = _unit_amount(tier, "flat_amount") or 0.0
+        last = up_to is None or quantity <= up_to
+        if mode == "volume":
+            if last:
+                return unit * quantity + flat
+            continue
+        units = (quantity if last else up_to) - below
+        if units > 0:
+            total += unit * units + flat
+        if last:
+            return total
+        below = up_to
+    return total
+
+
+def item_amount(price, quantity):
+    """What one period of a licensed item bills, in minor units, before discounts:
+    its unit amount times the quantity (in packages when the price transforms the
+    quantity), or its tiers'; None for a tiered price whose tiers the object does not
+    carry (Stripe includes them only when asked)."""
+    if price.get("billing_scheme") == "tiered":
+        tiers = price.get("tiers")
+        if not isinstance(tiers, list) or not tiers:
+            return None
+        return _tiered_amount(tiers, price.get("tiers_mode"), quantity)
+    unit = _unit_amount(price)
+    if unit is None:
+        unit = _number(price.get("amount")) or 0.0  # the legacy plan object
+    transform = as_dict(price.get("transform_quantity") or price.get("transform_usage"))
+    divide_by = _number(transform.get("divide_by"))
+    if divide_by and divide_by > 0:
+        packages = quantity / divide_by
+        quantity = math.floor(packages) if transform.get("round") == "down" else math.ceil(packages)
+    return unit * quantity
+
+
+def _licensed_items(obj):
+    """(item, price, interval, interval count) of a subscription's licensed recurring items."""
+    for item in map(as_dict, as_dict(obj.get("items")).get("data") or []):
+        price = as_dict(item.get("price") or item.get("plan"))
+        recurring = as_dict(price.get("recurring"))
+        interval = recurring.get("interval") or price.get("interval")
+        count = _number(recurring.get("interval_count") or price.get("interval_count")) or 1
+        usage = recurring.get("usage_type") or price.get("usage_type") or "licensed"
+        if interval in _INTERVALS and usage == "licensed":
+            yield item, price, interval, count
+
+
+def _quantity(item):
+    quantity = _number(item.get("quantity"))
+    return 1.0 if quantity is None else max(quantity, 0.0)
+
+
+def prices_without_tiers(obj):
+    """The tiered prices of a subscription's licensed items whose tiers the object
+    does not carry (an event never does): their MRR is unknown without the API."""
+    return list(
+        dict.fromkeys(
+            str(price.get("id") or "?")
+            for item, price, _interval, _count in _licensed_items(obj)
+            if item_amount(price, _quantity(item)) is None
+        )
+    )
+
+
 def subscription_mrr(obj, now=None):
     """MRR of a Stripe subscription object, in major units of its currency.
 
-    Licensed items only, ``unit_amount`` x quantity normalised by the price's
-    interval, item then subscription discounts (percent or amount; ``once`` and
-    ended ones ignored). Trialing, paused, incomplete, unpaid and cancelled
-    subscriptions have no MRR. Tax, one-off and metered items are excluded.
+    Licensed items only: the amount a period bills (``unit_amount`` x quantity, in
+    packages per ``transform_quantity``, or by the price's tiers, volume or
+    graduated) normalised by the price's interval, item then subscription discounts
+    (percent or amount; ``once`` and ended ones ignored). A tiered price without its
+    tiers counts nothing (see :func:`prices_without_tiers`). Trialing, paused,
+    incomplete, unpaid and cancelled subscriptions have no MRR. Tax, one-off and
+    metered items are excluded.
     """
     now = int(time.time()) if now is None else now
     if obj.get("status") in NO_MRR_STATUSES:
@@ -304,18 +409,9 @@ def subscription_mrr(obj, now=None):
     # Stripe bills all items of a subscription on one interval: an amount off the
     # subscription comes off each invoice, so off the MRR in part for a longer period.
     period_months = 1.0
-    for item in (obj.get("items") or {}).get("data") or []:
-        price = item.get("price") or item.get("plan") or {}
-        recurring = price.get("recurring") or {}
-        interval = recurring.get("interval") or price.get("interval")
-        count = recurring.get("interval_count") or price.get("interval_count") or 1
-        if interval not in _INTERVALS or recurring.get("usage_type", "licensed") != "licensed":
-            continue
+    for item, price, interval, count in _licensed_items(obj):
         currency = currency or (price.get("currency") or "").upper()
-        unit = price.get("unit_amount")
-        if unit is None:
-            unit = price.get("amount") or 0
-        amount = float(unit) * float(item.get("quantity") or 1)
+        amount = item_amount(price, _quantity(item)) or 0.0
         monthly = mrr_service.monthly_amount(amount, _INTERVALS[interval], count)
         months = mrr_service.months_in_period(_INTERVALS[interval], count)
         period_months = months
