@@ -629,51 +629,52 @@ class CsBillingEventStripe(models.Model):
         if not discounts and not tiered:
             return obj, []
         account = self.account_id.sudo()
-        if not account.api_key:
-            notes = []
-            if discounts:
-                notes.append(
-                    self.env._(
-                        "Discounts %(ids)s not counted in the MRR: Stripe names them by id "
-                        "only; give the billing account an API secret key to read them",
-                        ids=", ".join(discounts),
-                    )
-                )
-            if tiered:
-                notes.append(
-                    self.env._(
-                        "MRR left as it was: the tiers of %(ids)s are unknown (Stripe sends "
-                        "none in its events); give the billing account an API secret key to "
-                        "read them",
-                        ids=", ".join(tiered),
-                    )
-                )
-            return obj, notes
-        fetched = stripe_adapter.fetch_subscription(
-            account.api_key,
-            stripe_adapter.subscription_ref(obj),
-            account.stripe_api_version or STRIPE_API_VERSION,
-        )
-        obj = stripe_adapter.with_expanded(obj, fetched)
+        if account.api_key:
+            fetched = stripe_adapter.fetch_subscription(
+                account.api_key,
+                stripe_adapter.subscription_ref(obj),
+                account.stripe_api_version or STRIPE_API_VERSION,
+            )
+            obj = stripe_adapter.with_expanded(obj, fetched)
+            discounts = stripe_adapter.discount_ids(obj)
+            tiered = stripe_adapter.prices_without_tiers(obj)
+        return obj, self._stripe_unread_notes(discounts, tiered, asked=bool(account.api_key))
+
+    def _stripe_unread_notes(self, discounts, tiered, asked):
+        """What the event says of the discounts and the tiered prices its MRR could not
+        read: not asked for (no API key), or no longer at Stripe when asked."""
         notes = []
-        missing = stripe_adapter.discount_ids(obj)
-        if missing:
+        if discounts:
+            ids = ", ".join(discounts)
             notes.append(
                 self.env._(
                     "Discounts %(ids)s no longer on the subscription at Stripe: not counted",
-                    ids=", ".join(missing),
+                    ids=ids,
+                )
+                if asked
+                else self.env._(
+                    "Discounts %(ids)s not counted in the MRR: Stripe names them by id "
+                    "only; give the billing account an API secret key to read them",
+                    ids=ids,
                 )
             )
-        tiered = stripe_adapter.prices_without_tiers(obj)
         if tiered:
+            ids = ", ".join(tiered)
             notes.append(
                 self.env._(
                     "MRR left as it was: %(ids)s no longer on the subscription at Stripe, "
                     "its tiers unknown",
-                    ids=", ".join(tiered),
+                    ids=ids,
+                )
+                if asked
+                else self.env._(
+                    "MRR left as it was: the tiers of %(ids)s are unknown (Stripe sends "
+                    "none in its events); give the billing account an API secret key to "
+                    "read them",
+                    ids=ids,
                 )
             )
-        return obj, notes
+        return notes
 
     @staticmethod
     def _cancellation_summary(partner):
