@@ -339,7 +339,20 @@ class CsBillingAccount(models.Model):
     def write(self, vals):
         res = super().write(vals)
         self.env.registry.clear_cache()  # other workers drop theirs on their next request
+        if vals.get("api_key"):
+            self._cs_close_api_key_todos()
         return res
+
+    def _cs_close_api_key_todos(self):
+        """The responsible's "Stripe API key needed" to-do is done once a key is entered."""
+        for account in self.filtered(lambda a: a.provider == "stripe" and a.user_id.active):
+            user = account.user_id
+            summary = account.with_context(lang=user.lang).env._("Stripe API key needed")
+            todo = account._cs_alert_todo(user, summary)
+            if todo:
+                todo.action_feedback(
+                    feedback=account.with_context(lang=user.lang).env._("API key entered.")
+                )
 
     def unlink(self):
         res = super().unlink()

@@ -629,7 +629,9 @@ class CsBillingEventStripe(models.Model):
         if not discounts and not tiered:
             return obj, []
         account = self.account_id.sudo()
-        if account.api_key:
+        if not account.api_key:
+            self._stripe_ask_for_api_key(account)
+        else:
             fetched = stripe_adapter.fetch_subscription(
                 account.api_key,
                 stripe_adapter.subscription_ref(obj),
@@ -639,6 +641,31 @@ class CsBillingEventStripe(models.Model):
             discounts = stripe_adapter.discount_ids(obj)
             tiered = stripe_adapter.prices_without_tiers(obj)
         return obj, self._stripe_unread_notes(discounts, tiered, asked=bool(account.api_key))
+
+    def _stripe_ask_for_api_key(self, account):
+        """A to-do for the account's responsible, once: its subscriptions' MRR leaves out
+        what Stripe's events name by id only until the account has an API key (marked
+        done when one is entered)."""
+        user = account.user_id
+        if not user.active:
+            return
+        env = self.with_context(lang=user.lang).env
+        summary = env._("Stripe API key needed")
+        if account._cs_alert_todo(user, summary):
+            return
+        account.activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=summary,
+            note=env._(
+                "Subscriptions of %(account)s have discounts or tiered prices that Stripe's "
+                "events do not carry in full: their MRR leaves them out until the billing "
+                "account has an API secret key (a restricted key with read access to "
+                "subscriptions, coupons and products). Enter one in Configuration → Billing "
+                "Accounts; their next events are then counted in full.",
+                account=account.name,
+            ),
+            user_id=user.id,
+        )
 
     def _stripe_unread_notes(self, discounts, tiered, asked):
         """What the event says of the discounts and the tiered prices its MRR could not

@@ -467,6 +467,7 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertIn("Downgrade", event.result)
 
     def test_a_discount_gone_from_the_subscription_or_without_an_api_key(self):
+        self.account.user_id = self.cs_manager
         event = self.discounted_update()
         self.process()  # no API key: nothing to ask
         self.assertEqual(event.state, "processed", event.error)
@@ -476,8 +477,18 @@ class TestStripeWebhook(StripeWebhookCase):
             event.result,
         )
         self.assertIn("di_1QxWelcome20", self.sub.message_ids[0].body)
+        # The account's responsible is asked for a key, once, until one is entered.
+        todo = self.account.activity_ids
+        self.assertEqual(todo.summary, "Stripe API key needed")
+        self.assertEqual(todo.user_id, self.cs_manager)
+        self.assertIn("read access to subscriptions, coupons and products", str(todo.note))
+        again = self.discounted_update(created=1790043200)
+        self.process()
+        self.assertEqual(again.state, "processed", again.error)
+        self.assertEqual(self.account.activity_ids, todo)
         # With a key, a discount removed at Stripe since the event is not counted either.
         self.account.api_key = "rk_test_read_subscriptions"
+        self.assertFalse(self.account.activity_ids, "done once the key is entered")
         later = self.discounted_update(created=1790086400)
         answer = stripe.Subscription.construct_from(stripe_subscription(), "rk")
         with patch.object(stripe.Subscription, "retrieve", return_value=answer):
