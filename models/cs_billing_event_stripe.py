@@ -644,8 +644,8 @@ class CsBillingEventStripe(models.Model):
 
     def _stripe_ask_for_api_key(self, account):
         """A to-do for the account's responsible, once: its subscriptions' MRR leaves out
-        what Stripe's events name by id only until the account has an API key (marked
-        done when one is entered)."""
+        what Stripe's events do not carry in full (discounts, tiers) until the account
+        has an API key (marked done when one is entered)."""
         user = account.user_id
         if not user.active:
             return
