@@ -343,16 +343,19 @@ class CsBillingAccount(models.Model):
             self._cs_close_api_key_todos()
         return res
 
+    @staticmethod
+    def _cs_api_key_summary(env):
+        """The summary of the responsible's to-do asking for a Stripe API key."""
+        return env._("Stripe API key needed")
+
     def _cs_close_api_key_todos(self):
         """The responsible's "Stripe API key needed" to-do is done once a key is entered."""
         for account in self.filtered(lambda a: a.provider == "stripe" and a.user_id.active):
             user = account.user_id
-            summary = account.with_context(lang=user.lang).env._("Stripe API key needed")
-            todo = account._cs_alert_todo(user, summary)
+            env = account.with_context(lang=user.lang).env
+            todo = account._cs_alert_todo(user, self._cs_api_key_summary(env))
             if todo:
-                todo.action_feedback(
-                    feedback=account.with_context(lang=user.lang).env._("API key entered.")
-                )
+                todo.action_feedback(feedback=env._("API key entered."))
 
     def unlink(self):
         res = super().unlink()

@@ -650,7 +650,7 @@ class CsBillingEventStripe(models.Model):
         if not user.active:
             return
         env = self.with_context(lang=user.lang).env
-        summary = env._("Stripe API key needed")
+        summary = account._cs_api_key_summary(env)
         if account._cs_alert_todo(user, summary):
             return
         account.activity_schedule(

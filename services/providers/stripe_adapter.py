@@ -191,15 +191,19 @@ class ApiError(Exception):
     """Stripe's API could not answer; the event is retried."""
 
 
+def _all_discounts(obj):
+    """The entries (ids or objects) of a subscription's ``discounts`` and of its items'."""
+    lists = [obj.get("discounts")] + [
+        as_dict(item).get("discounts") for item in as_dict(obj.get("items")).get("data") or []
+    ]
+    return [d for entries in lists if isinstance(entries, list) for d in entries]
+
+
 def discount_ids(obj):
     """The discounts a subscription object names by id only, its own and its items':
     Stripe never expands a field in an event, and since ``2025-03-31.basil`` a
     subscription's discounts are only there (the ``discount`` object is gone)."""
-    lists = [obj.get("discounts")] + [
-        as_dict(item).get("discounts") for item in as_dict(obj.get("items")).get("data") or []
-    ]
-    found = [d for entries in lists if isinstance(entries, list) for d in entries]
-    return list(dict.fromkeys(d for d in found if isinstance(d, str) and d))
+    return list(dict.fromkeys(d for d in _all_discounts(obj) if isinstance(d, str) and d))
 
 
 # What a subscription object must be asked for to read its MRR: its discounts and
@@ -232,14 +236,7 @@ def with_expanded(obj, fetched):
     discount's coupon and end and a price's tiers never change, so they hold for
     the state an older event carries; what ``fetched`` no longer has stays as it was."""
     items = [as_dict(item) for item in as_dict(fetched.get("items")).get("data") or []]
-    lists = [fetched.get("discounts")] + [item.get("discounts") for item in items]
-    discounts = {
-        d["id"]: d
-        for entries in lists
-        if isinstance(entries, list)
-        for d in entries
-        if isinstance(d, dict) and d.get("id")
-    }
+    discounts = {d["id"]: d for d in _all_discounts(fetched) if isinstance(d, dict) and d.get("id")}
     tiers = {
         as_dict(item.get("price")).get("id"): as_dict(item.get("price")).get("tiers")
         for item in items
@@ -340,16 +337,21 @@ def _tiered_amount(tiers, mode, quantity):
     return total
 
 
+def _tiers_missing(price):
+    """Whether ``price`` is tiered and its object does not carry its tiers."""
+    tiers = price.get("tiers")
+    return price.get("billing_scheme") == "tiered" and not (isinstance(tiers, list) and tiers)
+
+
 def item_amount(price, quantity):
     """What one period of a licensed item bills, in minor units, before discounts:
     its unit amount times the quantity (in packages when the price transforms the
     quantity), or its tiers'; None for a tiered price whose tiers the object does not
     carry (Stripe includes them only when asked)."""
     if price.get("billing_scheme") == "tiered":
-        tiers = price.get("tiers")
-        if not isinstance(tiers, list) or not tiers:
+        if _tiers_missing(price):
             return None
-        return _tiered_amount(tiers, price.get("tiers_mode"), quantity)
+        return _tiered_amount(price["tiers"], price.get("tiers_mode"), quantity)
     unit = _unit_amount(price)
     if unit is None:
         unit = _number(price.get("amount")) or 0.0  # the legacy plan object
@@ -384,8 +386,8 @@ def prices_without_tiers(obj):
     return list(
         dict.fromkeys(
             str(price.get("id") or "?")
-            for item, price, _interval, _count in _licensed_items(obj)
-            if item_amount(price, _quantity(item)) is None
+            for _item, price, _interval, _count in _licensed_items(obj)
+            if _tiers_missing(price)
         )
     )
 
