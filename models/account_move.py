@@ -8,6 +8,9 @@ class AccountMove(models.Model):
 
     def _post(self, soft=True):
         posted = super()._post(soft=soft)
+        # A provider payment that came first pays it (before any payment link is
+        # queued for it): an accountant posting needs no Customer Success rights.
+        self.env["cs.billing.event"].sudo()._pay_posted_invoices(posted)
         posted.subscription_id.sudo()._cs_refresh_payment_status()
         self.env["cs.billing.payment.request"]._request_for_invoices(posted)
         return posted

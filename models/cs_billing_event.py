@@ -52,6 +52,11 @@ STATES = [
 ]
 
 
+def asks_payment(invoice):
+    """Whether ``invoice`` is posted and still asks for something to be paid."""
+    return invoice.state == "posted" and not invoice.currency_id.is_zero(invoice.amount_residual)
+
+
 class CsBillingEvent(models.Model):
     """The inbox of billing notifications (SPEC B3).
 
@@ -1169,6 +1174,70 @@ class CsBillingEvent(models.Model):
             return False
         self._pay_invoice(invoice, journal, amount, reference, date)
         return True
+
+    @api.model
+    def _pay_posted_invoices(self, invoices):
+        """Register on ``invoices``, just posted, the provider payments that came before
+        them and wait in *Payments to Reconcile*: a renewal the provider charged before
+        Odoo invoiced it. An invoice takes the oldest waiting payment of its
+        subscription in its currency and of exactly what it asks; the payment is dated
+        the day the money came. A payment whose day is in a locked period, or with no
+        journal to receive it, stays in the list for the accountant: posting an
+        invoice never fails for it."""
+        invoices = invoices.filtered(
+            lambda m: m.move_type == "out_invoice" and m.subscription_id and asks_payment(m)
+        )
+        if not invoices:
+            return self.browse()
+        waiting = self.search(
+            [
+                ("to_reconcile", "=", True),
+                ("payment_id", "=", False),
+                ("amount", ">", 0),
+                ("subscription_id", "in", invoices.subscription_id.ids),
+            ],
+            order="event_created, id",
+        ).filtered("is_payment")
+        paid = self.browse()
+        for invoice in invoices.sorted(lambda m: (m.invoice_date_due or m.date, m.id)):
+            event = (waiting - paid).filtered(
+                lambda e, inv=invoice: (
+                    e.subscription_id == inv.subscription_id
+                    and e.currency_id == inv.currency_id
+                    and inv.currency_id.compare_amounts(e.amount, inv.amount_residual) == 0
+                )
+            )[:1]
+            journal = event and event._payment_journal(invoice.company_id)
+            if not journal or not journal._get_available_payment_method_lines("inbound"):
+                continue
+            day = event._event_date()
+            if invoice.company_id._get_lock_date_violations(
+                day, fiscalyear=True, sale=False, purchase=False, tax=False, hard=True
+            ):
+                continue
+            event._pay_invoice(invoice, journal, event.amount, event.external_id, day)
+            event._registered_on(invoice)
+            paid |= event
+            _logger.info(
+                "Provider payment %s registered on invoice %s when posted",
+                event.external_id,
+                invoice.name,
+            )
+        return paid
+
+    def _registered_on(self, invoice):
+        """The payment left *Payments to Reconcile*: it paid ``invoice``."""
+        self.ensure_one()
+        self.write(
+            {
+                "to_reconcile": False,
+                "result": self.env._(
+                    "%(result)s — registered on %(invoice)s",
+                    result=self.result or "",
+                    invoice=invoice.name,
+                ),
+            }
+        )
 
     def _payment_journal(self, company):
         """The billing account's payment journal, else the company's first bank."""

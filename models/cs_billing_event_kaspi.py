@@ -12,16 +12,12 @@ from odoo.exceptions import UserError
 from ..services.providers import kaspi_adapter
 from ..services.providers.common import BillingEvent
 from ..services.providers.common import WebhookError
+from .cs_billing_event import asks_payment
 from .res_company import in_office_language
 
 _logger = logging.getLogger(__name__)
 
 LINK_PROVIDERS = ("kaspi", "yookassa", "robokassa")  # accounts that make payment links
-
-
-def _asks_payment(invoice):
-    """Whether ``invoice`` is posted and still asks for something to be paid."""
-    return invoice.state == "posted" and not invoice.currency_id.is_zero(invoice.amount_residual)
 
 
 class CsBillingEventKaspi(models.Model):
@@ -231,7 +227,7 @@ class CsBillingPaymentRequest(models.Model):
                 move.move_type == "out_invoice"
                 and move.subscription_id.billing_account_id.invoice_payment_links
                 and move.subscription_id.billing_account_id.provider in LINK_PROVIDERS
-                and _asks_payment(move)
+                and asks_payment(move)
             )
         )
         if not invoices:
@@ -280,7 +276,7 @@ class CsBillingPaymentRequest(models.Model):
         subscription's *Payment Link* button once the cause is fixed."""
         self.ensure_one()
         invoice = self.invoice_id
-        if not _asks_payment(invoice):
+        if not asks_payment(invoice):
             self.write(
                 {
                     "state": "cancelled",

@@ -1,6 +1,7 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import xml.etree.ElementTree as ET
+from datetime import date
 from datetime import datetime
 from unittest.mock import MagicMock
 from unittest.mock import patch
@@ -150,6 +151,12 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(events.state, "processed", events.error)
         self.assertEqual(self.sub.payment_status, "paid")
         self.assertTrue(events.to_reconcile)  # no open invoice of 15 000 KZT to pay
+        # subscription_oca invoices the renewal later: the payment pays it when posted.
+        invoice = self.sub.create_invoice()
+        invoice.action_post()
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        self.assertFalse(events.to_reconcile)
+        self.assertEqual(events.payment_id.date, date(2026, 9, 21))
 
     def test_refused_requests(self):
         with mute_logger("odoo.addons.customer_success.controllers.webhook"):

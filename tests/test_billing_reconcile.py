@@ -1,5 +1,7 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from datetime import date
+
 from odoo.exceptions import AccessError
 from odoo.exceptions import UserError
 from odoo.tests import Form
@@ -31,14 +33,14 @@ class TestReconcileOnInvoice(CustomerSuccessCase):
             name="Dana Accountant",
         )
 
-    def unreconciled_payment(self, amount):
+    def unreconciled_payment(self, amount, txn="TXN", created=1790000000):
         """A processed provider payment of ``amount`` that found no invoice of its amount."""
         event, _created = self.env["cs.billing.event"]._store(
             self.account,
             BillingEvent(
-                external_id="pay:TXN-%s" % amount,
+                external_id="pay:%s-%s" % (txn, amount),
                 event_type="pay",
-                created=1790000000,
+                created=created,
                 payload={"txn_id": "TXN", "sum": amount},
             ),
             state="processed",
@@ -111,3 +113,70 @@ class TestReconcileOnInvoice(CustomerSuccessCase):
         invoice.action_post()
         self.assertEqual(self.sub._cs_open_invoice(15000.0, self.kzt), invoice)
         self.assertLess(invoice.amount_total_signed, 15000.0)  # in the company's currency
+
+    def draft_invoice(self, amount, invoice_date=date(2026, 10, 5)):
+        """A draft customer invoice of the subscription for ``amount`` (before tax)."""
+        return self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": self.sub.partner_id.id,
+                "subscription_id": self.sub.id,
+                "currency_id": self.kzt.id,
+                "invoice_date": invoice_date,
+                "invoice_line_ids": [(0, 0, {"name": "Pro", "quantity": 1, "price_unit": amount})],
+            }
+        )
+
+    def test_a_payment_that_came_first_pays_the_invoice_posted_later(self):
+        invoice = self.draft_invoice(15000.0)
+        total = invoice.amount_total
+        first = self.unreconciled_payment(total, txn="A", created=1790000000)  # 2026-09-21
+        second = self.unreconciled_payment(total, txn="B", created=1790100000)
+        other_amount = self.unreconciled_payment(total - 1)
+        refund = self.unreconciled_payment(total, txn="R")
+        refund.amount = -total
+        undone = self.unreconciled_payment(total, txn="U", created=1789000000)
+        undone.event_type = "refund.failed"  # money back to the business: it pays nothing
+        self.account.invoice_payment_links = True
+        # The accountant who posts it has no Customer Success rights.
+        invoice.with_user(self.accountant).action_post()
+        # Paid as it was posted: no payment link is queued for it.
+        links = self.env["cs.billing.payment.request"].search([("invoice_id", "=", invoice.id)])
+        self.assertFalse(links)
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        self.assertFalse(first.to_reconcile)
+        self.assertEqual(first.payment_id.amount, total)
+        self.assertEqual(first.payment_id.memo, first.external_id)
+        self.assertEqual(first.payment_id.date, date(2026, 9, 21))  # the day the money came
+        self.assertIn("registered on %s" % invoice.name, first.result)
+        for waiting in second | other_amount | refund | undone:
+            with self.subTest(event=waiting.external_id):
+                self.assertTrue(waiting.to_reconcile)
+                self.assertFalse(waiting.payment_id)
+        # The next invoice of that amount takes the next payment.
+        later = self.draft_invoice(15000.0, invoice_date=date(2026, 11, 5))
+        later.action_post()
+        self.assertIn(later.payment_state, ("paid", "in_payment"))
+        self.assertEqual(second.payment_id.reconciled_invoice_ids, later)
+        self.assertFalse(second.to_reconcile)
+        self.assertEqual(first.payment_id.reconciled_invoice_ids, invoice)
+
+    def test_a_payment_of_a_locked_period_stays_for_the_accountant(self):
+        invoice = self.draft_invoice(15000.0)
+        event = self.unreconciled_payment(invoice.amount_total)  # 2026-09-21
+        self.env.company.fiscalyear_lock_date = date(2026, 9, 30)
+        invoice.action_post()  # posting is not held up by the payment it cannot take
+        self.assertEqual(invoice.state, "posted")
+        self.assertEqual(invoice.payment_state, "not_paid")
+        self.assertTrue(event.to_reconcile)
+        self.assertFalse(event.payment_id)
+        # Nor is a payment of another subscription taken.
+        other = self._subscription(
+            price=15000.0, currency=self.kzt, billing_account_id=self.account.id
+        )
+        self.env.company.fiscalyear_lock_date = False
+        other_invoice = self.draft_invoice(15000.0)
+        other_invoice.subscription_id = other
+        other_invoice.action_post()
+        self.assertEqual(other_invoice.payment_state, "not_paid")
+        self.assertTrue(event.to_reconcile)

@@ -79,14 +79,5 @@ class CsBillingReconcile(models.TransientModel):
             event.external_id,
             event._event_date(),
         )
-        event.write(
-            {
-                "to_reconcile": False,
-                "result": self.env._(
-                    "%(result)s — registered on %(invoice)s",
-                    result=event.result or "",
-                    invoice=self.invoice_id.name,
-                ),
-            }
-        )
+        event._registered_on(self.invoice_id)
         return {"type": "ir.actions.act_window_close"}
