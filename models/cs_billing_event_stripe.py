@@ -16,6 +16,7 @@ from odoo.tools.sql import create_index
 
 from ..services import mrr as mrr_service
 from ..services.providers import stripe_adapter
+from ..services.providers.common import as_dict
 from ..services.providers.common import to_major
 from .cs_billing_account import STRIPE_API_VERSION
 from .cs_billing_event import OWING
@@ -626,7 +627,8 @@ class CsBillingEventStripe(models.Model):
             return obj, []  # a trial or a paused subscription has no MRR to read
         discounts = stripe_adapter.discount_ids(obj)
         tiered = stripe_adapter.prices_without_tiers(obj)
-        if not discounts and not tiered:
+        truncated = stripe_adapter.items_truncated(obj)
+        if not discounts and not tiered and not truncated:
             return obj, []
         account = self.account_id.sudo()
         if not account.api_key:
@@ -640,7 +642,11 @@ class CsBillingEventStripe(models.Model):
             obj = stripe_adapter.with_expanded(obj, fetched)
             discounts = stripe_adapter.discount_ids(obj)
             tiered = stripe_adapter.prices_without_tiers(obj)
-        return obj, self._stripe_unread_notes(discounts, tiered, asked=bool(account.api_key))
+            truncated = stripe_adapter.items_truncated(obj)
+        notes = self._stripe_unread_notes(discounts, tiered, asked=bool(account.api_key))
+        if truncated:
+            notes.append(self._stripe_truncated_note(obj, asked=bool(account.api_key)))
+        return obj, notes
 
     def _stripe_ask_for_api_key(self, account):
         """A to-do for the account's responsible, once: its subscriptions' MRR leaves out
@@ -657,9 +663,9 @@ class CsBillingEventStripe(models.Model):
             "mail.mail_activity_data_todo",
             summary=summary,
             note=env._(
-                "Subscriptions of %(account)s have discounts or tiered prices that Stripe's "
-                "events do not carry in full: their MRR leaves them out until the billing "
-                "account has an API secret key (a restricted key with read access to "
+                "Subscriptions of %(account)s have discounts, tiered prices or more items "
+                "than Stripe's events carry in full: their MRR leaves them out until the "
+                "billing account has an API secret key (a restricted key with read access to "
                 "subscriptions, coupons and products). Enter one in Configuration → Billing "
                 "Accounts; their next events are then counted in full.",
                 account=account.name,
@@ -702,6 +708,21 @@ class CsBillingEventStripe(models.Model):
                 )
             )
         return notes
+
+    def _stripe_truncated_note(self, obj, asked):
+        """What the event says when it lists only the first of the subscription's items."""
+        count = len(as_dict(obj.get("items")).get("data") or [])
+        if asked:
+            return self.env._(
+                "MRR left as it was: Stripe's API did not give all the items of the "
+                "subscription (%(count)s read)",
+                count=count,
+            )
+        return self.env._(
+            "MRR left as it was: Stripe sent the first %(count)s items of the subscription "
+            "only; give the billing account an API secret key to read them all",
+            count=count,
+        )
 
     @staticmethod
     def _cancellation_summary(partner):
@@ -778,7 +799,11 @@ class CsBillingEventStripe(models.Model):
             "cs_trial_end_date": (
                 self._provider_date(obj.get("trial_end")) if status == "trialing" else False
             ),
-            "seats": stripe_adapter.seats(obj, previous, subscription.seats),
+            "seats": (
+                subscription.seats  # the quantities of the items not listed are unknown
+                if stripe_adapter.items_truncated(obj)
+                else stripe_adapter.seats(obj, previous, subscription.seats)
+            ),
         }
         # The payment status Stripe's subscription status tells, unless a newer payment
         # event was applied (a late "active" must not hide a failure that followed it).
@@ -798,9 +823,10 @@ class CsBillingEventStripe(models.Model):
             # A flat-priced plan brings the seats it includes.
             if plan.cs_seats and stripe_adapter.subscription_quantity(obj) <= 1:
                 vals["seats"] = plan.cs_seats
-        # A tiered price whose tiers could not be read: its MRR is unknown, not zero.
+        # A tiered price whose tiers could not be read, items not all listed: the MRR
+        # is unknown, not what the rest adds up to.
         unknown = status not in stripe_adapter.NO_MRR_STATUSES and bool(
-            stripe_adapter.prices_without_tiers(obj)
+            stripe_adapter.prices_without_tiers(obj) or stripe_adapter.items_truncated(obj)
         )
         commands = not unknown and subscription._cs_recurring_amount_commands(
             stripe_adapter.subscription_mrr(obj),
@@ -1017,6 +1043,7 @@ class CsBillingEventStripe(models.Model):
                 # discounts named by id and tiers are read from Stripe's API one by one
                 and not stripe_adapter.discount_ids(obj)
                 and not stripe_adapter.prices_without_tiers(obj)
+                and not stripe_adapter.items_truncated(obj)
                 and not event._is_stale(sub.cs_billing_synced_at)
             ):
                 batch.append((event, sub, obj))

@@ -91,6 +91,25 @@ def stripe_subscription(
     return obj
 
 
+def with_add_ons(obj, count, listed=None):
+    """``obj`` with ``count`` add-on items of 10.00 a month after its plan; its item list
+    cut after ``listed`` items as Stripe cuts it (``has_more``) when ``listed`` is given."""
+    for number in range(2, count + 2):
+        obj["items"]["data"].append(
+            {
+                "id": "si_%d" % number,
+                "object": "subscription_item",
+                "price": dict(obj["items"]["data"][0]["price"], id="price_addon", unit_amount=1000),
+                "quantity": 1,
+                "discounts": [],
+            }
+        )
+    if listed is not None:
+        obj["items"]["data"] = obj["items"]["data"][:listed]
+        obj["items"]["has_more"] = True
+    return obj
+
+
 def stripe_invoice(amount_paid=0, amount_due=10000, status="paid", attempt_count=1):
     obj = {"created": 1790000000, "collection_method": "charge_automatically", "metadata": {}}
     obj.update(
@@ -290,6 +309,18 @@ class TestStripeAdapter(TransactionCase):
         partly = stripe_adapter.with_expanded(obj, stripe_subscription(discounts=[forever]))
         self.assertEqual(stripe_adapter.discount_ids(partly), ["di_item"])
         self.assertAlmostEqual(stripe_adapter.subscription_mrr(partly, now=2000), 80.0)
+
+    def test_items_beyond_the_first_listed(self):
+        event = with_add_ons(stripe_subscription(), 11, listed=10)
+        self.assertTrue(stripe_adapter.items_truncated(event))
+        self.assertFalse(stripe_adapter.items_truncated(stripe_subscription()))
+        read = stripe_adapter.with_expanded(event, with_add_ons(stripe_subscription(), 11))
+        self.assertFalse(stripe_adapter.items_truncated(read))
+        self.assertEqual(len(read["items"]["data"]), 12)
+        self.assertAlmostEqual(stripe_adapter.subscription_mrr(read), 210.0)
+        self.assertEqual(len(event["items"]["data"]), 10)  # the event is left as sent
+        # An answer without items completes nothing: still cut.
+        self.assertTrue(stripe_adapter.items_truncated(stripe_adapter.with_expanded(event, {})))
 
     def test_what_a_period_of_an_item_bills(self):
         amount = stripe_adapter.item_amount
@@ -534,6 +565,57 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertEqual(event.state, "processed", event.error)
         self.assertAlmostEqual(self.sub.mrr, 144.0)  # 12 seats at the 11+ tier's 12.00
         self.assertNotIn("not counted", event.result)
+
+    def test_items_beyond_the_first_ten_are_read_from_the_api(self):
+        def many_items(created):
+            obj = with_add_ons(stripe_subscription(), 11, listed=10)
+            event = stripe_event("customer.subscription.updated", obj, created=created)
+            self.assertEqual(self.post(event).status_code, 200)
+            return self.Event.search([("external_id", "=", event["id"])])
+
+        self.account.user_id = self.cs_manager
+        seats = self.sub.seats
+        first = many_items(1790000000)
+        self.process()  # no API key: the items not listed are unknown
+        self.assertEqual(first.state, "processed", first.error)
+        self.assertIn("Stripe sent the first 10 items of the subscription only", first.result)
+        self.assertAlmostEqual(self.sub.mrr, 100.0)  # not the first ten's 190.00
+        self.assertEqual(self.sub.seats, seats)
+        self.assertFalse(self.stripe_movements())
+        self.assertEqual(self.account.activity_ids.summary, "Stripe API key needed")
+        self.assertIn("more items", str(self.account.activity_ids.note))
+        # With a key: the subscription, then all of its items, page after page.
+        self.account.api_key = "rk_test_read_subscriptions"
+        later = many_items(1790086400)
+        answer = stripe.Subscription.construct_from(
+            with_add_ons(stripe_subscription(), 11, listed=10), "rk"
+        )
+        items = stripe.ListObject.construct_from(
+            {
+                "object": "list",
+                "url": "/v1/subscription_items",
+                "has_more": False,
+                "data": with_add_ons(stripe_subscription(), 11)["items"]["data"],
+            },
+            "rk",
+        )
+        with (
+            patch.object(stripe.Subscription, "retrieve", return_value=answer),
+            patch.object(stripe.SubscriptionItem, "list", return_value=items) as listing,
+        ):
+            self.process()
+        listing.assert_called_once_with(
+            subscription=SUB_REF,
+            limit=100,
+            expand=["data.discounts", "data.price.tiers"],
+            api_key="rk_test_read_subscriptions",
+            stripe_version="2025-03-31.basil",
+        )
+        self.assertEqual(later.state, "processed", later.error)
+        self.assertAlmostEqual(self.sub.mrr, 210.0)  # the plan and its 11 add-ons
+        movement = self.stripe_movements()
+        self.assertEqual((movement.movement_type, movement.amount), ("expansion", 110.0))
+        self.assertNotIn("MRR left as it was", later.result)
 
     def test_a_trial_asks_nothing_for_its_discounts(self):
         self.account.api_key = "rk_test_read_subscriptions"
@@ -2536,6 +2618,20 @@ class TestStripeInboxBatch(StripeWebhookCase):
         self.assertEqual(events.mapped("state"), ["processed", "processed"])
         api.assert_called_once()
         self.assertAlmostEqual(self.sub.mrr, 80.0)
+        self.assertAlmostEqual(self.others[0].mrr, 80.0)
+
+    def test_a_subscription_of_many_items_leaves_the_batch(self):
+        self.account.api_key = "rk_test_read_subscriptions"
+        answer = stripe.Subscription.construct_from(with_add_ons(stripe_subscription(), 2), "rk")
+        obj = with_add_ons(stripe_subscription(), 2, listed=2)
+        event = stripe_event("customer.subscription.updated", obj, 1790000000)
+        self.assertEqual(self.post(event).status_code, 200)
+        events = self.update(self.others[0], 8000, 1790000001)
+        with patch.object(stripe.Subscription, "retrieve", return_value=answer) as api:
+            self.process()
+        api.assert_called_once()
+        self.assertEqual(events.state, "processed")
+        self.assertAlmostEqual(self.sub.mrr, 120.0)
         self.assertAlmostEqual(self.others[0].mrr, 80.0)
 
     def test_a_failing_batch_falls_back_to_one_by_one(self):

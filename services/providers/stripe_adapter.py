@@ -206,9 +206,18 @@ def discount_ids(obj):
     return list(dict.fromkeys(d for d in _all_discounts(obj) if isinstance(d, str) and d))
 
 
+def items_truncated(obj):
+    """Whether a subscription object lists only the first of its items
+    (``items.has_more``): Stripe embeds 10 in an event and in a subscription it gives,
+    and a subscription may have 20."""
+    return as_dict(obj.get("items")).get("has_more") is True
+
+
 # What a subscription object must be asked for to read its MRR: its discounts and
-# its items' (an event names them by id) and the tiers of its prices (never included).
+# its items' (an event names them by id) and the tiers of its prices (never included);
+# the same for its items when they are listed apart (beyond the first 10).
 MRR_EXPAND = ["discounts", "items.data.discounts", "items.data.price.tiers"]
+ITEMS_EXPAND = ["data.discounts", "data.price.tiers"]
 
 
 def fetch_subscription(api_key, subscription_id, api_version):
@@ -221,12 +230,20 @@ def fetch_subscription(api_key, subscription_id, api_version):
     """
     if not api_key:
         raise AuthenticityError("No Stripe API key is configured for this account.")
+    options = {"api_key": api_key, "stripe_version": api_version}
     try:
-        return stripe.Subscription.retrieve(
-            subscription_id, api_key=api_key, stripe_version=api_version, expand=MRR_EXPAND
+        fetched = stripe.Subscription.retrieve(
+            subscription_id, expand=MRR_EXPAND, **options
         ).to_dict()
+        if items_truncated(fetched):  # all of its items, page after page
+            items = stripe.SubscriptionItem.list(
+                subscription=subscription_id, limit=100, expand=ITEMS_EXPAND, **options
+            )
+            data = [item.to_dict() for item in items.auto_paging_iter()]
+            fetched["items"] = dict(fetched["items"], data=data, has_more=False)
     except stripe.StripeError as exc:
         raise ApiError("Stripe did not give the subscription: %s" % exc) from exc
+    return fetched
 
 
 def with_expanded(obj, fetched):
@@ -234,7 +251,9 @@ def with_expanded(obj, fetched):
     API's, :func:`fetch_subscription`): its discounts named by id replaced by the
     discount objects of the same id, its tiered prices given their tiers. A
     discount's coupon and end and a price's tiers never change, so they hold for
-    the state an older event carries; what ``fetched`` no longer has stays as it was."""
+    the state an older event carries; what ``fetched`` no longer has stays as it was.
+    Items beyond the first ones an event lists are those of ``fetched``, as they are
+    now."""
     items = [as_dict(item) for item in as_dict(fetched.get("items")).get("data") or []]
     discounts = {d["id"]: d for d in _all_discounts(fetched) if isinstance(d, dict) and d.get("id")}
     tiers = {
@@ -260,7 +279,12 @@ def with_expanded(obj, fetched):
     obj = dict(obj, discounts=expand(obj.get("discounts")))
     own = as_dict(obj.get("items"))
     if isinstance(own.get("data"), list):
-        obj["items"] = dict(own, data=[complete(item) for item in own["data"]])
+        data = [complete(item) for item in own["data"]]
+        if items_truncated(obj):
+            listed = {as_dict(item).get("id") for item in data}
+            data += [item for item in items if item.get("id") not in listed]
+            own = dict(own, has_more=items_truncated(fetched) or not items)
+        obj["items"] = dict(own, data=data)
     return obj
 
 
