@@ -873,21 +873,44 @@ class CsBillingEvent(models.Model):
         )
 
     def _effect_payment_succeeded(
-        self, subscription, amount, currency, reference, paid_until, recovered=False
+        self,
+        subscription,
+        amount,
+        currency,
+        reference,
+        paid_until,
+        recovered=False,
+        elsewhere=False,
     ):
         """B4 "payment succeeded": invoice paid and reconciled, status paid.
 
         The payment is *recovered* revenue when it settles a failed or overdue
         subscription, or when the provider says so (``recovered``: Stripe's invoice
-        paid at a later attempt)."""
-        matched = self._register_payment(
-            subscription, amount, currency, reference, self._event_date()
-        )
+        paid at a later attempt). A payment of nothing (see
+        :meth:`_effect_nothing_paid`) moves no money. An invoice the provider was told
+        was paid another way (``elsewhere``: Stripe's ``paid_out_of_band``, a bank
+        transfer say) settles the subscription, but the money did not pass through
+        the provider: no payment is registered on its journal, the accountant books
+        it from the bank statement."""
+        if not elsewhere and (currency or subscription.currency_id).is_zero(amount or 0.0):
+            return self._effect_nothing_paid(subscription, paid_until)
+        if elsewhere:
+            self.write({"amount": amount, "currency_id": currency.id if currency else False})
+            matched = True
+        else:
+            matched = self._register_payment(
+                subscription, amount, currency, reference, self._event_date()
+            )
         result = self.env._(
             "Payment of %(amount)s %(currency)s",
             amount=self._money(amount, currency),
             currency=currency.name,
         )
+        if elsewhere:
+            result += " — " + self.env._(
+                "paid outside %(provider)s: no payment registered, book it from the bank statement",
+                provider=self._provider_name(),
+            )
         stale = self._is_stale(subscription.cs_payment_synced_at)
         if recovered or (not stale and subscription.payment_status in OWING):
             self.recovered = True
@@ -904,6 +927,32 @@ class CsBillingEvent(models.Model):
         if not matched:
             result += " — " + self.env._("to reconcile")
         return "processed", result
+
+    def _effect_nothing_paid(self, subscription, paid_until):
+        """An invoice paid with nothing to pay: Stripe's invoice of a trial's start, of
+        a period a coupon makes free, or one the customer's credit balance covered.
+        No money came, so no payment is registered, none waits for an accountant and
+        no revenue is recovered; the period is paid for, unless the subscription owes
+        for another invoice, which this one does not settle."""
+        if subscription.payment_status in OWING:
+            return "processed", self.env._(
+                "Invoice paid with nothing to pay; the subscription still owes "
+                "%(amount)s %(currency)s of another invoice",
+                amount=self._money(subscription.amount_due, subscription.currency_id),
+                currency=subscription.currency_id.name,
+            )
+        if not self._is_stale(subscription.cs_payment_synced_at):
+            subscription.write(
+                {
+                    "payment_status": "paid",
+                    "next_payment_date": paid_until or subscription.next_payment_date,
+                    "cs_payment_synced_at": self.event_created,
+                }
+            )
+        return "processed", self.env._(
+            "Invoice paid with nothing to pay (a trial, a free period or the customer's "
+            "credit): no payment to register"
+        )
 
     def _payment_issue_type(self):
         return self.env.ref(

@@ -1198,15 +1198,21 @@ class CsBillingEventStripe(models.Model):
             currency = self._find_currency(code, subscription.currency_id)
             line = ((obj.get("lines") or {}).get("data") or [{}])[0]
             attempts = obj.get("attempt_count")
+            # Marked paid by hand at Stripe: paid another way (a bank transfer, cash).
+            elsewhere = obj.get("paid_out_of_band") is True
+            paid = _minor(obj.get("amount_paid"))
+            if elsewhere and not paid:
+                paid = _minor(obj.get("amount_due")) or _minor(obj.get("total"))
             return self._effect_payment_succeeded(
                 subscription,
-                to_major(obj.get("amount_paid"), code),
+                to_major(paid, code),
                 currency,
                 obj.get("number") or obj.get("id"),
                 self._provider_date((line.get("period") or {}).get("end") or obj.get("period_end")),
                 # paid at a later attempt: revenue won back, whichever of this event and
                 # the subscription's return to active is applied first
                 recovered=isinstance(attempts, int) and attempts > 1,
+                elsewhere=elsewhere,
             )
         # invoice.payment_failed / invoice.marked_uncollectible
         amount, currency = self._stripe_unpaid(obj, subscription)

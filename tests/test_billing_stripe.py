@@ -617,6 +617,54 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertEqual((movement.movement_type, movement.amount), ("expansion", 110.0))
         self.assertNotIn("MRR left as it was", later.result)
 
+    def test_an_invoice_paid_with_nothing_to_pay(self):
+        # Stripe's invoice of a trial's start (or of a full discount, or one the
+        # customer's credit covered): paid, for 0.00.
+        event = stripe_event(
+            "invoice.paid", stripe_invoice(amount_paid=0, amount_due=0), created=1790000000
+        )
+        self.assertEqual(self.post(event).status_code, 200)
+        self.process()
+        stored = self.Event.search([("external_id", "=", event["id"])])
+        self.assertEqual(stored.state, "processed", stored.error)
+        self.assertIn("Invoice paid with nothing to pay", stored.result)
+        self.assertFalse(stored.to_reconcile)  # nothing for the accountants
+        self.assertFalse(stored.payment_id or stored.recovered)
+        self.assertEqual(self.sub.payment_status, "paid")
+        self.assertEqual(self.sub.next_payment_date, date(2027, 1, 1))  # the period's end
+        # A subscription that owes for another invoice still owes.
+        self.sub.write({"payment_status": "failed", "amount_due": 100.0})
+        later = stripe_event(
+            "invoice.paid",
+            dict(stripe_invoice(amount_paid=0, amount_due=0), id="in_2"),
+            created=1790086400,
+        )
+        self.assertEqual(self.post(later).status_code, 200)
+        self.process()
+        stored = self.Event.search([("external_id", "=", later["id"])])
+        self.assertEqual(stored.state, "processed", stored.error)
+        self.assertIn("still owes 100.00 USD of another invoice", stored.result)
+        self.assertFalse(stored.to_reconcile or stored.recovered)
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("failed", 100.0))
+
+    def test_an_invoice_paid_outside_stripe(self):
+        # The customer paid by bank transfer; the invoice was marked paid at Stripe.
+        invoice = self._posted_invoice(self.sub, 100.0)
+        cents = round(invoice.amount_total * 100)
+        self.sub.write({"payment_status": "failed", "amount_due": invoice.amount_total})
+        obj = dict(stripe_invoice(amount_paid=cents, amount_due=cents), paid_out_of_band=True)
+        event = stripe_event("invoice.paid", obj, created=1790000000)
+        self.assertEqual(self.post(event).status_code, 200)
+        self.process()
+        stored = self.Event.search([("external_id", "=", event["id"])])
+        self.assertEqual(stored.state, "processed", stored.error)
+        self.assertIn("paid outside Stripe: no payment registered", stored.result)
+        # Not on Stripe's journal: the money is on the bank statement.
+        self.assertEqual(invoice.payment_state, "not_paid")
+        self.assertFalse(stored.payment_id or stored.to_reconcile)
+        self.assertTrue(stored.recovered)
+        self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("paid", 0.0))
+
     def test_a_trial_asks_nothing_for_its_discounts(self):
         self.account.api_key = "rk_test_read_subscriptions"
         trial = stripe_event(
