@@ -79,6 +79,8 @@ class CsBillingEventStripe(models.Model):
             subscription, ref = self._stripe_named_charge_subscription(obj)
         else:
             ref = stripe_adapter.subscription_ref(obj)
+            if not ref and not self.subscription_id and self.event_type.startswith("invoice."):
+                return self._stripe_one_off_invoice(obj)
             subscription = self.subscription_id or self.env["sale.subscription"].search(
                 [
                     ("billing_account_id", "=", self.account_id.id),
@@ -1190,6 +1192,56 @@ class CsBillingEventStripe(models.Model):
         )
         self._done_by_itself(scheduled, result)
         return state, result
+
+    def _stripe_one_off_invoice(self, obj):
+        """An invoice of no subscription (a setup fee, a day of consulting): no
+        subscription's status, MRR or dunning is about it, so nobody is asked to link
+        it to one. Its payment is money all the same: it waits in *Payments to
+        Reconcile* with its customer, when the Stripe customer is one of a
+        subscription here."""
+        number = obj.get("number") or obj.get("id") or "-"
+        code = (obj.get("currency") or "").upper()
+        amount = to_major(_minor(obj.get("amount_paid")), code)
+        account = self.account_id
+        currency = self._find_currency(code, account.currency_id or account.company_id.currency_id)
+        if self.event_type != "invoice.paid":
+            return "ignored", self.env._(
+                "Invoice %(number)s is of no subscription: Customer Success does not follow it.",
+                number=number,
+            )
+        if obj.get("paid_out_of_band") is True or currency.is_zero(amount):
+            return "ignored", self.env._(
+                "Invoice %(number)s, of no subscription, paid with no money through Stripe: "
+                "nothing to reconcile.",
+                number=number,
+            )
+        customer = stripe_adapter.customer_ref(obj)
+        partner = (
+            self.env["sale.subscription"]
+            .search(
+                [
+                    ("billing_account_id", "=", self.account_id.id),
+                    ("external_customer_ref", "=", customer),
+                ]
+            )
+            .commercial_partner_id
+            if customer
+            else self.env["res.partner"]
+        )
+        self.write(
+            {
+                "partner_id": partner.id if len(partner) == 1 else False,
+                "amount": amount,
+                "currency_id": currency.id,
+                "to_reconcile": True,
+            }
+        )
+        return "processed", self.env._(
+            "Invoice %(number)s, of no subscription, paid: %(amount)s %(currency)s — to reconcile",
+            number=number,
+            amount=self._money(amount, currency),
+            currency=currency.name,
+        )
 
     # ------------------------------------------------------------------
     def _stripe_invoice(self, subscription, obj):

@@ -665,6 +665,33 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertTrue(stored.recovered)
         self.assertEqual((self.sub.payment_status, self.sub.amount_due), ("paid", 0.0))
 
+    def test_an_invoice_of_no_subscription(self):
+        # A setup fee invoiced at Stripe on its own: no subscription in its parent.
+        self.sub.external_customer_ref = CUS_REF
+        status = self.sub.payment_status
+
+        def one_off(event_type, event_id, **values):
+            obj = dict(stripe_invoice(), id=event_id, number=event_id, parent=None, **values)
+            event = stripe_event(event_type, obj, created=1790000000, event_id="evt_" + event_id)
+            self.assertEqual(self.post(event).status_code, 200)
+            return self.Event.search([("external_id", "=", event["id"])])
+
+        paid = one_off("invoice.paid", "SETUP-1", amount_paid=50000, amount_due=50000)
+        failed = one_off("invoice.payment_failed", "SETUP-2", amount_paid=0)
+        free = one_off("invoice.paid", "SETUP-3", amount_paid=0, amount_due=0)
+        self.process()
+        self.assertEqual(paid.state, "processed", paid.error)
+        self.assertIn("Invoice SETUP-1, of no subscription, paid: 500.00 USD", paid.result)
+        self.assertTrue(paid.to_reconcile)  # the money waits for the accountant
+        self.assertEqual(paid.partner_id, self.customer)
+        self.assertFalse(paid.subscription_id)
+        self.assertEqual((failed.state, free.state), ("ignored", "ignored"))
+        self.assertIn("of no subscription", failed.result)
+        self.assertFalse(failed.to_reconcile or free.to_reconcile)
+        self.assertEqual(self.sub.payment_status, status)  # no dunning, no status
+        self.assertFalse(self.Event.search([("state", "=", "unmatched")]))
+        self.assertFalse(self.sub.activity_ids)
+
     def test_a_trial_asks_nothing_for_its_discounts(self):
         self.account.api_key = "rk_test_read_subscriptions"
         trial = stripe_event(
