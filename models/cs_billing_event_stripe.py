@@ -79,7 +79,7 @@ class CsBillingEventStripe(models.Model):
             subscription, ref = self._stripe_named_charge_subscription(obj)
         else:
             ref = stripe_adapter.subscription_ref(obj)
-            if not ref and not self.subscription_id and self.event_type.startswith("invoice."):
+            if not self.subscription_id and stripe_adapter.of_no_subscription(obj):
                 return self._stripe_one_off_invoice(obj)
             subscription = self.subscription_id or self.env["sale.subscription"].search(
                 [

@@ -322,6 +322,21 @@ class TestStripeAdapter(TransactionCase):
         # An answer without items completes nothing: still cut.
         self.assertTrue(stripe_adapter.items_truncated(stripe_adapter.with_expanded(event, {})))
 
+    def test_invoices_of_no_subscription(self):
+        one_off = dict(stripe_invoice(), parent=None)
+        self.assertTrue(stripe_adapter.of_no_subscription(one_off))
+        quote = {"type": "quote_details", "quote_details": {"quote": "qt_1"}}
+        self.assertTrue(stripe_adapter.of_no_subscription(dict(one_off, parent=quote)))
+        for change in (
+            {"parent": stripe_invoice()["parent"]},
+            {"parent": "sub_in_a_string"},  # unreadable is not none
+            {"subscription": "sub_legacy"},
+            {"billing_reason": "subscription_cycle"},
+            {"object": "charge"},
+        ):
+            with self.subTest(change=change):
+                self.assertFalse(stripe_adapter.of_no_subscription(dict(one_off, **change)))
+
     def test_what_a_period_of_an_item_bills(self):
         amount = stripe_adapter.item_amount
         tiers = [

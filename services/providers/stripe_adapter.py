@@ -137,6 +137,23 @@ def subscription_ref(obj):
     return _id(parent.get("subscription") or obj.get("subscription"))
 
 
+def of_no_subscription(obj):
+    """Whether an invoice object is told to be of no subscription (a one-off invoice):
+    no ``parent`` (or a quote's) and no legacy ``subscription``, and no billing reason
+    of a subscription's. An invoice whose subscription merely cannot be read is not."""
+    if obj.get("object") != "invoice" or obj.get("subscription") is not None:
+        return False
+    reason = obj.get("billing_reason")
+    if isinstance(reason, str) and reason.startswith("subscription"):
+        return False
+    parent = obj.get("parent")
+    return parent is None or (
+        isinstance(parent, dict)
+        and parent.get("type") == "quote_details"
+        and not parent.get("subscription_details")
+    )
+
+
 def stored_object(payload):
     """The ``data.object`` of a stored event body, read as :func:`verify` reads it;
     ``{}`` when the body holds none."""
