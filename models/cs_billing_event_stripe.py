@@ -1219,10 +1219,7 @@ class CsBillingEventStripe(models.Model):
         partner = (
             self.env["sale.subscription"]
             .search(
-                [
-                    ("billing_account_id", "=", self.account_id.id),
-                    ("external_customer_ref", "=", customer),
-                ]
+                [("billing_account_id", "=", account.id), ("external_customer_ref", "=", customer)]
             )
             .commercial_partner_id
             if customer
