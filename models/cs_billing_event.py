@@ -1228,14 +1228,14 @@ class CsBillingEvent(models.Model):
     def _pay_posted_invoices(self, invoices):
         """Register on ``invoices``, just posted, the provider payments that came before
         them and wait in *Payments to Reconcile*: a renewal the provider charged before
-        Odoo invoiced it. An invoice takes the oldest waiting payment of its
-        subscription in its currency and of exactly what it asks; the payment is dated
-        the day the money came. A payment whose day is in a locked period, or with no
-        journal to receive it, stays in the list for the accountant: posting an
-        invoice never fails for it."""
-        invoices = invoices.filtered(
-            lambda m: m.move_type == "out_invoice" and m.subscription_id and asks_payment(m)
-        )
+        Odoo invoiced it, a one-off invoice paid at the provider (a setup fee) before
+        the accountant invoiced it in Odoo. An invoice takes the oldest waiting payment
+        of its subscription (an invoice of none: of its customer, of no subscription)
+        in its currency and of exactly what it asks; the payment is dated the day the
+        money came. A payment whose day is in a locked period, or with no journal to
+        receive it, stays in the list for the accountant: posting an invoice never
+        fails for it."""
+        invoices = invoices.filtered(lambda m: m.move_type == "out_invoice" and asks_payment(m))
         if not invoices:
             return self.browse()
         waiting = self.search(
@@ -1243,19 +1243,35 @@ class CsBillingEvent(models.Model):
                 ("to_reconcile", "=", True),
                 ("payment_id", "=", False),
                 ("amount", ">", 0),
+                "|",
                 ("subscription_id", "in", invoices.subscription_id.ids),
+                "&",
+                ("subscription_id", "=", False),
+                ("partner_id", "in", invoices.commercial_partner_id.ids),
             ],
             order="event_created, id",
         ).filtered("is_payment")
+        if not waiting:
+            return self.browse()
+
+        def pays(event, invoice):
+            if invoice.subscription_id:
+                ours = event.subscription_id == invoice.subscription_id
+            else:
+                ours = (
+                    not event.subscription_id
+                    and event.partner_id == invoice.commercial_partner_id
+                    and event.company_id == invoice.company_id
+                )
+            return (
+                ours
+                and event.currency_id == invoice.currency_id
+                and invoice.currency_id.compare_amounts(event.amount, invoice.amount_residual) == 0
+            )
+
         paid = self.browse()
         for invoice in invoices.sorted(lambda m: (m.invoice_date_due or m.date, m.id)):
-            event = (waiting - paid).filtered(
-                lambda e, inv=invoice: (
-                    e.subscription_id == inv.subscription_id
-                    and e.currency_id == inv.currency_id
-                    and inv.currency_id.compare_amounts(e.amount, inv.amount_residual) == 0
-                )
-            )[:1]
+            event = (waiting - paid).filtered(lambda e, inv=invoice: pays(e, inv))[:1]
             journal = event and event._payment_journal(invoice.company_id)
             if not journal or not journal._get_available_payment_method_lines("inbound"):
                 continue

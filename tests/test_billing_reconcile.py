@@ -180,3 +180,25 @@ class TestReconcileOnInvoice(CustomerSuccessCase):
         other_invoice.action_post()
         self.assertEqual(other_invoice.payment_state, "not_paid")
         self.assertTrue(event.to_reconcile)
+
+    def test_a_one_off_payment_pays_its_customer_s_invoice_posted_later(self):
+        # A setup fee paid at the provider, of no subscription, then invoiced in Odoo.
+        invoice = self.draft_invoice(50000.0)
+        invoice.subscription_id = False
+        fee = self.unreconciled_payment(invoice.amount_total, txn="FEE")
+        fee.write({"subscription_id": False, "partner_id": self.sub.commercial_partner_id.id})
+        renewal = self.unreconciled_payment(invoice.amount_total, txn="SUB")  # a subscription's
+        stranger = self.env["res.partner"].create({"name": "Stranger LLP", "is_company": True})
+        other = self.unreconciled_payment(invoice.amount_total, txn="OTHER")
+        other.write({"subscription_id": False, "partner_id": stranger.id})
+        invoice.action_post()
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        self.assertEqual(fee.payment_id.reconciled_invoice_ids, invoice)
+        self.assertFalse(fee.to_reconcile)
+        self.assertTrue(renewal.to_reconcile and other.to_reconcile)
+        # Nor does a subscription's invoice take a payment of no subscription.
+        other.partner_id = self.sub.commercial_partner_id
+        sub_invoice = self.draft_invoice(50000.0)
+        sub_invoice.action_post()
+        self.assertEqual(renewal.payment_id.reconciled_invoice_ids, sub_invoice)
+        self.assertTrue(other.to_reconcile)
