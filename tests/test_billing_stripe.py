@@ -7,6 +7,7 @@ from contextlib import closing
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
+from unittest.mock import call
 from unittest.mock import patch
 
 import requests
@@ -321,6 +322,44 @@ class TestStripeAdapter(TransactionCase):
         self.assertEqual(len(event["items"]["data"]), 10)  # the event is left as sent
         # An answer without items completes nothing: still cut.
         self.assertTrue(stripe_adapter.items_truncated(stripe_adapter.with_expanded(event, {})))
+
+    def test_coupons_named_by_id_since_clover(self):
+        # 2025-09-30.clover: a discount's coupon is in ``source``, by id, expanded nowhere.
+        def discount(discount_id, coupon_id):
+            source = {"type": "coupon", "coupon": coupon_id}
+            return {"id": discount_id, "object": "discount", "source": source, "end": None}
+
+        current = stripe_subscription(unit_amount=10000, discounts=[discount("di_1", "PCT20")])
+        current["items"]["data"][0]["discounts"] = [discount("di_2", "OFF10")]
+        coupons = {
+            "PCT20": {"id": "PCT20", "percent_off": 20, "duration": "forever"},
+            "OFF10": {"id": "OFF10", "amount_off": 1000, "currency": "usd", "duration": "forever"},
+        }
+
+        def coupon(coupon_id, **_options):
+            return stripe.Coupon.construct_from(coupons[coupon_id], "rk")
+
+        answer = stripe.Subscription.construct_from(current, "rk")
+        with (
+            patch.object(stripe.Subscription, "retrieve", return_value=answer),
+            patch.object(stripe.Coupon, "retrieve", side_effect=coupon) as api,
+        ):
+            fetched = stripe_adapter.fetch_subscription("rk_1", SUB_REF, "2025-09-30.clover")
+        self.assertEqual(
+            sorted(api.call_args_list, key=str),
+            sorted(
+                [
+                    call(name, api_key="rk_1", stripe_version="2025-09-30.clover")
+                    for name in ("PCT20", "OFF10")
+                ],
+                key=str,
+            ),
+        )
+        event = stripe_subscription(unit_amount=10000, discounts=["di_1"])
+        event["items"]["data"][0]["discounts"] = ["di_2"]
+        read = stripe_adapter.with_expanded(event, fetched)
+        # 100 less 10 on the item, then 20 % on the subscription
+        self.assertAlmostEqual(stripe_adapter.subscription_mrr(read, now=2000), 72.0)
 
     def test_invoices_of_no_subscription(self):
         one_off = dict(stripe_invoice(), parent=None)

@@ -258,9 +258,53 @@ def fetch_subscription(api_key, subscription_id, api_version):
             )
             data = [item.to_dict() for item in items.auto_paging_iter()]
             fetched["items"] = dict(fetched["items"], data=data, has_more=False)
+        # Since 2025-09-30.clover a discount names its coupon by id (``source.coupon``),
+        # and an item's discounts' coupons lie deeper than Stripe expands: read each.
+        coupons = {
+            coupon_id: stripe.Coupon.retrieve(coupon_id, **options).to_dict()
+            for coupon_id in _coupon_ids(fetched)
+        }
     except stripe.StripeError as exc:
         raise ApiError("Stripe did not give the subscription: %s" % exc) from exc
-    return fetched
+    return _with_coupons(fetched, coupons) if coupons else fetched
+
+
+def _coupon_ids(obj):
+    """The coupons a subscription's discount objects name by id only (``source.coupon``)."""
+    return list(
+        dict.fromkeys(
+            as_dict(d.get("source")).get("coupon")
+            for d in _all_discounts(obj)
+            if isinstance(d, dict) and isinstance(as_dict(d.get("source")).get("coupon"), str)
+        )
+    )
+
+
+def _with_coupons(obj, coupons):
+    """``obj`` with the coupons its discounts name by id replaced by ``coupons``' objects."""
+
+    def resolve_one(discount):
+        source = as_dict(discount.get("source")) if isinstance(discount, dict) else {}
+        if isinstance(source.get("coupon"), str) and source["coupon"] in coupons:
+            return dict(discount, source=dict(source, coupon=coupons[source["coupon"]]))
+        return discount
+
+    def resolve(entries):
+        return [resolve_one(d) for d in entries] if isinstance(entries, list) else entries
+
+    obj = dict(obj, discounts=resolve(obj.get("discounts")))
+    own = as_dict(obj.get("items"))
+    if isinstance(own.get("data"), list):
+        obj["items"] = dict(
+            own,
+            data=[
+                dict(item, discounts=resolve(item.get("discounts")))
+                if isinstance(item, dict)
+                else item
+                for item in own["data"]
+            ],
+        )
+    return obj
 
 
 def with_expanded(obj, fetched):
