@@ -349,7 +349,12 @@ class TestStripeAdapter(TransactionCase):
             sorted(api.call_args_list, key=str),
             sorted(
                 [
-                    call(name, api_key="rk_1", stripe_version="2025-09-30.clover")
+                    call(
+                        name,
+                        expand=["currency_options"],
+                        api_key="rk_1",
+                        stripe_version="2025-09-30.clover",
+                    )
                     for name in ("PCT20", "OFF10")
                 ],
                 key=str,
@@ -360,6 +365,29 @@ class TestStripeAdapter(TransactionCase):
         read = stripe_adapter.with_expanded(event, fetched)
         # 100 less 10 on the item, then 20 % on the subscription
         self.assertAlmostEqual(stripe_adapter.subscription_mrr(read, now=2000), 72.0)
+
+    def test_an_amount_off_in_another_currency(self):
+        # A coupon of 10.00 USD that also takes 5 000 KZT, on a tenge subscription.
+        coupon = {"id": "OFF", "amount_off": 1000, "currency": "usd", "duration": "forever"}
+        sub = stripe_subscription(unit_amount=2000000, currency="kzt")
+        sub["discounts"] = [{"id": "di_1", "object": "discount", "coupon": coupon}]
+        answer = stripe.Subscription.construct_from(sub, "rk")
+        full = dict(coupon, currency_options={"kzt": {"amount_off": 500000}})
+        with (
+            patch.object(stripe.Subscription, "retrieve", return_value=answer),
+            patch.object(
+                stripe.Coupon, "retrieve", return_value=stripe.Coupon.construct_from(full, "rk")
+            ) as api,
+        ):
+            fetched = stripe_adapter.fetch_subscription("rk_1", SUB_REF, "2025-03-31.basil")
+        api.assert_called_once_with(
+            "OFF", expand=["currency_options"], api_key="rk_1", stripe_version="2025-03-31.basil"
+        )
+        self.assertAlmostEqual(stripe_adapter.subscription_mrr(fetched, now=2000), 15000.0)
+        # Its amount in its own currency is never taken for another's.
+        self.assertAlmostEqual(stripe_adapter.subscription_mrr(sub, now=2000), 20000.0)
+        usd = dict(stripe_subscription(unit_amount=10000), discounts=sub["discounts"])
+        self.assertAlmostEqual(stripe_adapter.subscription_mrr(usd, now=2000), 90.0)
 
     def test_invoices_of_no_subscription(self):
         one_off = dict(stripe_invoice(), parent=None)

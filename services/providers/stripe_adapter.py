@@ -259,34 +259,56 @@ def fetch_subscription(api_key, subscription_id, api_version):
             data = [item.to_dict() for item in items.auto_paging_iter()]
             fetched["items"] = dict(fetched["items"], data=data, has_more=False)
         # Since 2025-09-30.clover a discount names its coupon by id (``source.coupon``),
-        # and an item's discounts' coupons lie deeper than Stripe expands: read each.
+        # and an item's discounts' coupons lie deeper than Stripe expands; an amount
+        # off in another currency is in the coupon's currency_options, never included.
         coupons = {
-            coupon_id: stripe.Coupon.retrieve(coupon_id, **options).to_dict()
-            for coupon_id in _coupon_ids(fetched)
+            coupon_id: stripe.Coupon.retrieve(
+                coupon_id, expand=["currency_options"], **options
+            ).to_dict()
+            for coupon_id in _coupons_to_read(fetched)
         }
     except stripe.StripeError as exc:
         raise ApiError("Stripe did not give the subscription: %s" % exc) from exc
     return _with_coupons(fetched, coupons) if coupons else fetched
 
 
-def _coupon_ids(obj):
-    """The coupons a subscription's discount objects name by id only (``source.coupon``)."""
-    return list(
-        dict.fromkeys(
-            as_dict(d.get("source")).get("coupon")
-            for d in _all_discounts(obj)
-            if isinstance(d, dict) and isinstance(as_dict(d.get("source")).get("coupon"), str)
-        )
-    )
+def _coupons_to_read(obj):
+    """The coupons a subscription's discount objects do not give in full: named by id
+    only (``source.coupon``), or an amount off in another currency than the
+    subscription's without their ``currency_options``."""
+    currency = (obj.get("currency") or "").lower()
+    ids = []
+    for discount in _all_discounts(obj):
+        if not isinstance(discount, dict):
+            continue
+        coupon = discount.get("coupon") or as_dict(discount.get("source")).get("coupon")
+        if isinstance(coupon, str):
+            ids.append(coupon)
+        elif (
+            isinstance(coupon, dict)
+            and isinstance(coupon.get("id"), str)
+            and coupon.get("amount_off")
+            and (coupon.get("currency") or currency).lower() != currency
+            and not isinstance(coupon.get("currency_options"), dict)
+        ):
+            ids.append(coupon["id"])
+    return list(dict.fromkeys(ids))
 
 
 def _with_coupons(obj, coupons):
-    """``obj`` with the coupons its discounts name by id replaced by ``coupons``' objects."""
+    """``obj`` with its discounts' coupons replaced by ``coupons``' objects of the same id."""
 
     def resolve_one(discount):
-        source = as_dict(discount.get("source")) if isinstance(discount, dict) else {}
-        if isinstance(source.get("coupon"), str) and source["coupon"] in coupons:
-            return dict(discount, source=dict(source, coupon=coupons[source["coupon"]]))
+        if not isinstance(discount, dict):
+            return discount
+        coupon = discount.get("coupon")
+        if isinstance(coupon, dict) and coupon.get("id") in coupons:
+            return dict(discount, coupon=coupons[coupon["id"]])
+        source = as_dict(discount.get("source"))
+        ref = source.get("coupon")
+        ref = ref.get("id") if isinstance(ref, dict) else ref
+        if isinstance(ref, str) and ref in coupons:
+            return dict(discount, source=dict(source, coupon=coupons[ref]))
         return discount
 
     def resolve(entries):
@@ -367,7 +389,19 @@ def _coupon_applies(discount, now):
     return coupon
 
 
-def _apply_discounts(amount, discounts, now, months):
+def _amount_off(coupon, currency):
+    """What an amount-off coupon takes, in minor units of ``currency`` (ISO, any case):
+    its ``amount_off`` in its own currency, else that of its ``currency_options`` for
+    ``currency``; None when it does not say."""
+    currency = (currency or "").lower()
+    own = (coupon.get("currency") or "").lower()
+    if not currency or not own or own == currency:
+        return _number(coupon.get("amount_off"))
+    option = as_dict(as_dict(coupon.get("currency_options")).get(currency))
+    return _number(option.get("amount_off"))
+
+
+def _apply_discounts(amount, discounts, now, months, currency=None):
     for discount in discounts or []:
         coupon = _coupon_applies(discount, now)
         if not coupon:
@@ -375,7 +409,8 @@ def _apply_discounts(amount, discounts, now, months):
         if coupon.get("percent_off"):
             amount *= 1 - float(coupon["percent_off"]) / 100.0
         elif coupon.get("amount_off"):
-            amount -= float(coupon["amount_off"]) / months if months else 0.0
+            off = _amount_off(coupon, currency)
+            amount -= off / months if off and months else 0.0
     return max(amount, 0.0)
 
 
@@ -502,9 +537,9 @@ def subscription_mrr(obj, now=None):
         monthly = mrr_service.monthly_amount(amount, _INTERVALS[interval], count)
         months = mrr_service.months_in_period(_INTERVALS[interval], count)
         period_months = months
-        total += _apply_discounts(monthly, item.get("discounts"), now, months)
+        total += _apply_discounts(monthly, item.get("discounts"), now, months, currency)
     discounts = obj.get("discounts") or ([obj["discount"]] if obj.get("discount") else [])
-    total = _apply_discounts(total, discounts, now, period_months)
+    total = _apply_discounts(total, discounts, now, period_months, currency)
     return round(to_major(round(total), currency) if total else 0.0, 2)
 
 
