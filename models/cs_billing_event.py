@@ -1194,8 +1194,21 @@ class CsBillingEvent(models.Model):
 
     def _effect_refund(self, subscription, amount, currency, payment_ref):
         """B4 "refund": money went back to the customer; a chatter note, and the refund
-        waits in "Payments to Reconcile" for the accountant's credit note."""
+        is registered on the subscription's open credit note of that amount, else waits
+        in "Payments to Reconcile" for the accountant's credit note."""
         self.write({"amount": -amount, "currency_id": currency.id, "to_reconcile": True})
+        credit_note = subscription._cs_open_invoice(amount, currency, "out_refund")
+        journal = credit_note and self._payment_journal(subscription.company_id)
+        day = self._event_date()
+        if (
+            journal
+            and journal._get_available_payment_method_lines("outbound")
+            and not credit_note.company_id._get_lock_date_violations(
+                day, fiscalyear=True, sale=False, purchase=False, tax=False, hard=True
+            )
+        ):
+            self._pay_invoice(credit_note, journal, amount, self.external_id, day)
+            self.to_reconcile = False
         subscription._message_log(
             body=Markup("<p>%s</p>")
             % self.env._(
@@ -1206,6 +1219,13 @@ class CsBillingEvent(models.Model):
                 payment=payment_ref or "-",
             ),
         )
+        if not self.to_reconcile:
+            return "processed", self.env._(
+                "Refund of %(amount)s %(currency)s — registered on %(invoice)s",
+                amount=self._money(amount, currency),
+                currency=currency.name,
+                invoice=credit_note.name,
+            )
         return "processed", self.env._(
             "Refund of %(amount)s %(currency)s — to reconcile",
             amount=self._money(amount, currency),
@@ -1229,20 +1249,23 @@ class CsBillingEvent(models.Model):
         """Register on ``invoices``, just posted, the provider payments that came before
         them and wait in *Payments to Reconcile*: a renewal the provider charged before
         Odoo invoiced it, a one-off invoice paid at the provider (a setup fee) before
-        the accountant invoiced it in Odoo. An invoice takes the oldest waiting payment
-        of its subscription (an invoice of none: of its customer, of no subscription)
-        in its currency and of exactly what it asks; the payment is dated the day the
-        money came. A payment whose day is in a locked period, or with no journal to
-        receive it, stays in the list for the accountant: posting an invoice never
-        fails for it."""
-        invoices = invoices.filtered(lambda m: m.move_type == "out_invoice" and asks_payment(m))
+        the accountant invoiced it in Odoo; and on credit notes the money that went
+        back (a refund, a lost dispute), which waits for its credit note. An invoice
+        takes the oldest waiting payment of its subscription (an invoice of none: of
+        its customer, of no subscription) in its currency and of exactly what it asks,
+        a credit note the oldest such money back; the payment is dated the day the
+        money moved. One whose day is in a locked period, or with no journal to move
+        it, stays in the list for the accountant: posting never fails for it."""
+        invoices = invoices.filtered(
+            lambda m: m.move_type in ("out_invoice", "out_refund") and asks_payment(m)
+        )
         if not invoices:
             return self.browse()
         waiting = self.search(
             [
                 ("to_reconcile", "=", True),
                 ("payment_id", "=", False),
-                ("amount", ">", 0),
+                ("amount", "!=", 0),
                 "|",
                 ("subscription_id", "in", invoices.subscription_id.ids),
                 "&",
@@ -1250,11 +1273,11 @@ class CsBillingEvent(models.Model):
                 ("partner_id", "in", invoices.commercial_partner_id.ids),
             ],
             order="event_created, id",
-        ).filtered("is_payment")
+        )
         if not waiting:
             return self.browse()
 
-        def pays(event, invoice):
+        def settles(event, invoice):
             if invoice.subscription_id:
                 ours = event.subscription_id == invoice.subscription_id
             else:
@@ -1263,30 +1286,34 @@ class CsBillingEvent(models.Model):
                     and event.partner_id == invoice.commercial_partner_id
                     and event.company_id == invoice.company_id
                 )
+            if invoice.move_type == "out_invoice":
+                kind, amount = event.is_payment, event.amount
+            else:  # money back: a refund, a lost dispute
+                kind, amount = event.amount < 0, -event.amount
             return (
                 ours
+                and kind
                 and event.currency_id == invoice.currency_id
-                and invoice.currency_id.compare_amounts(event.amount, invoice.amount_residual) == 0
+                and invoice.currency_id.compare_amounts(amount, invoice.amount_residual) == 0
             )
 
         paid = self.browse()
         for invoice in invoices.sorted(lambda m: (m.invoice_date_due or m.date, m.id)):
-            event = (waiting - paid).filtered(lambda e, inv=invoice: pays(e, inv))[:1]
+            event = (waiting - paid).filtered(lambda e, inv=invoice: settles(e, inv))[:1]
             journal = event and event._payment_journal(invoice.company_id)
-            if not journal or not journal._get_available_payment_method_lines("inbound"):
+            direction = "inbound" if invoice.move_type == "out_invoice" else "outbound"
+            if not journal or not journal._get_available_payment_method_lines(direction):
                 continue
             day = event._event_date()
             if invoice.company_id._get_lock_date_violations(
                 day, fiscalyear=True, sale=False, purchase=False, tax=False, hard=True
             ):
                 continue
-            event._pay_invoice(invoice, journal, event.amount, event.external_id, day)
+            event._pay_invoice(invoice, journal, abs(event.amount), event.external_id, day)
             event._registered_on(invoice)
             paid |= event
             _logger.info(
-                "Provider payment %s registered on invoice %s when posted",
-                event.external_id,
-                invoice.name,
+                "Provider payment %s registered on %s when posted", event.external_id, invoice.name
             )
         return paid
 

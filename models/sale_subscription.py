@@ -415,14 +415,15 @@ class SaleSubscription(models.Model):
             SaleSubscription, self.with_context(cs_paid_until=paid_until)
         ).close_subscription(close_reason_id=close_reason_id)
 
-    def _cs_open_invoice(self, amount, currency):
-        """The posted invoice of this subscription still open for exactly ``amount`` in
-        ``currency``, the oldest due first: the one a payment of that amount pays."""
+    def _cs_open_invoice(self, amount, currency, move_type="out_invoice"):
+        """The posted invoice (``move_type="out_refund"``: credit note) of this
+        subscription still open for exactly ``amount`` in ``currency``, the oldest due
+        first: the one a payment (a refund) of that amount settles."""
         self.ensure_one()
         invoices = self.env["account.move"].search(
             [
                 ("subscription_id", "=", self.id),
-                ("move_type", "=", "out_invoice"),
+                ("move_type", "=", move_type),
                 ("state", "=", "posted"),
                 ("payment_state", "in", ("not_paid", "partial")),
                 ("currency_id", "=", currency.id if currency else False),

@@ -88,7 +88,7 @@ class TestReconcileOnInvoice(CustomerSuccessCase):
         undone = self.unreconciled_payment(14999.0)
         undone.event_type = "refund.failed"
         self.assertFalse(undone.is_payment)
-        with self.assertRaisesRegex(UserError, "failed refund by reversing it"):
+        with self.assertRaisesRegex(UserError, "reversing its credit note"):
             self.env["cs.billing.reconcile"].create(
                 {"event_id": undone.id, "invoice_id": invoice.id, "journal_id": journal.id}
             ).action_register()
@@ -114,11 +114,12 @@ class TestReconcileOnInvoice(CustomerSuccessCase):
         self.assertEqual(self.sub._cs_open_invoice(15000.0, self.kzt), invoice)
         self.assertLess(invoice.amount_total_signed, 15000.0)  # in the company's currency
 
-    def draft_invoice(self, amount, invoice_date=date(2026, 10, 5)):
-        """A draft customer invoice of the subscription for ``amount`` (before tax)."""
+    def draft_invoice(self, amount, invoice_date=date(2026, 10, 5), move_type="out_invoice"):
+        """A draft customer invoice (or credit note) of the subscription for ``amount``
+        (before tax)."""
         return self.env["account.move"].create(
             {
-                "move_type": "out_invoice",
+                "move_type": move_type,
                 "partner_id": self.sub.partner_id.id,
                 "subscription_id": self.sub.id,
                 "currency_id": self.kzt.id,
@@ -202,3 +203,52 @@ class TestReconcileOnInvoice(CustomerSuccessCase):
         sub_invoice.action_post()
         self.assertEqual(renewal.payment_id.reconciled_invoice_ids, sub_invoice)
         self.assertTrue(other.to_reconcile)
+
+    def test_money_back_is_registered_on_the_credit_note_posted_for_it(self):
+        credit_note = self.draft_invoice(15000.0, move_type="out_refund")
+        total = credit_note.amount_total
+        refund = self.unreconciled_payment(total, txn="R", created=1790000000)  # 2026-09-21
+        refund.amount = -total
+        payment = self.unreconciled_payment(total, txn="P")  # money in pays no credit note
+        undone = self.unreconciled_payment(total, txn="U", created=1789000000)
+        undone.event_type = "refund.failed"  # money back to the business: not a refund
+        credit_note.with_user(self.accountant).action_post()
+        self.assertIn(credit_note.payment_state, ("paid", "in_payment"))
+        self.assertFalse(refund.to_reconcile)
+        self.assertEqual(refund.payment_id.payment_type, "outbound")
+        self.assertEqual(refund.payment_id.amount, total)
+        self.assertEqual(refund.payment_id.date, date(2026, 9, 21))
+        self.assertEqual(refund.payment_id.reconciled_invoice_ids, credit_note)
+        self.assertIn("registered on %s" % credit_note.name, refund.result)
+        self.assertTrue(payment.to_reconcile and undone.to_reconcile)
+        self.assertFalse(payment.payment_id or undone.payment_id)
+
+    def test_accountant_registers_a_refund_on_its_credit_note(self):
+        # A partial refund: the credit note was posted before the refund came.
+        credit_note = self.draft_invoice(5000.0, move_type="out_refund")
+        credit_note.action_post()
+        invoice = self._posted_invoice(self.sub, 5000.0)
+        refund = self.unreconciled_payment(credit_note.amount_total, txn="R")
+        refund.amount = -credit_note.amount_total
+        wizard = Form(
+            self.env["cs.billing.reconcile"]
+            .with_user(self.accountant)
+            .with_context(active_model="cs.billing.event", active_id=refund.id)
+        )
+        self.assertEqual(wizard.move_type, "out_refund")
+        self.assertEqual(wizard.invoice_id, credit_note)  # never the invoice of that amount
+        wizard.save().action_register()
+        self.assertIn(credit_note.payment_state, ("paid", "in_payment"))
+        self.assertEqual(invoice.payment_state, "not_paid")
+        self.assertEqual(refund.payment_id.payment_type, "outbound")
+        self.assertFalse(refund.to_reconcile)
+        # A payment is never registered on a credit note.
+        other_note = self.draft_invoice(100.0, move_type="out_refund")
+        other_note.action_post()
+        payment = self.unreconciled_payment(other_note.amount_total, txn="P")
+        journal = payment._payment_journal(self.env.company)
+        with self.assertRaisesRegex(UserError, "refund on a credit note"):
+            self.env["cs.billing.reconcile"].create(
+                {"event_id": payment.id, "invoice_id": other_note.id, "journal_id": journal.id}
+            ).action_register()
+        self.assertTrue(payment.to_reconcile)

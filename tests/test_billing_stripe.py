@@ -927,6 +927,46 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertIn("refund of 70.00 USD", self.sub.message_ids[0].body)
         self.assertAlmostEqual(self.sub.mrr, 100.0)  # a refund is not churn
 
+    def test_a_refund_is_registered_on_its_open_credit_note(self):
+        self.sub.external_customer_ref = CUS_REF
+        credit_note = self.env["account.move"].create(
+            {
+                "move_type": "out_refund",
+                "partner_id": self.sub.partner_id.id,
+                "subscription_id": self.sub.id,
+                "currency_id": self.sub.currency_id.id,
+                "invoice_date": date(2026, 9, 20),
+                "invoice_line_ids": [
+                    (0, 0, {"name": "Pro", "quantity": 1, "price_unit": 70.0, "tax_ids": False})
+                ],
+            }
+        )
+        credit_note.action_post()
+        self.assertEqual(credit_note.amount_residual, 70.0)
+        first = stripe_event(
+            "charge.refunded",
+            stripe_charge(amount_refunded=3000),
+            created=1790003600,
+            previous={"amount_refunded": 0, "refunded": False},
+        )
+        second = stripe_event(
+            "charge.refunded",
+            stripe_charge(amount_refunded=10000),
+            created=1790007200,  # 2026-09-21
+            previous={"amount_refunded": 3000, "refunded": False},
+        )
+        for event in (first, second):
+            self.assertEqual(self.post(event).status_code, 200)
+        self.process()
+        events = self.Event.search([("event_type", "=", "charge.refunded")], order="id")
+        self.assertEqual(events.mapped("to_reconcile"), [True, False])  # 30 has no credit note
+        self.assertIn(credit_note.payment_state, ("paid", "in_payment"))
+        payment = events[1].payment_id
+        self.assertEqual((payment.payment_type, payment.amount), ("outbound", 70.0))
+        self.assertEqual(payment.date, date(2026, 9, 21))
+        self.assertIn("registered on %s" % credit_note.name, events[1].result)
+        self.assertFalse(events[0].payment_id)
+
     def test_refund_of_an_unknown_customer_waits_unmatched(self):
         event = stripe_event(
             "charge.refunded", stripe_charge(customer="cus_other"), created=1790003600

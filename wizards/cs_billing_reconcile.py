@@ -8,7 +8,8 @@ from odoo.exceptions import UserError
 
 class CsBillingReconcile(models.TransientModel):
     """An accountant registers a provider payment that matched no invoice on the
-    invoice it pays (Billing > Payments to Reconcile > Register on Invoice)."""
+    invoice it pays, or money that went back (a refund, a lost dispute) on its credit
+    note (Billing > Payments to Reconcile > Register on Invoice / on Credit Note)."""
 
     _name = "cs.billing.reconcile"
     _description = "Register a Provider Payment on an Invoice"
@@ -18,12 +19,17 @@ class CsBillingReconcile(models.TransientModel):
     partner_id = fields.Many2one(related="event_id.partner_id")
     currency_id = fields.Many2one(related="event_id.currency_id")
     amount = fields.Monetary(related="event_id.amount")
+    move_type = fields.Selection(
+        [("out_invoice", "Invoice"), ("out_refund", "Credit Note")],
+        compute="_compute_move_type",
+        help="A payment is registered on an invoice, money back on a credit note.",
+    )
     invoice_id = fields.Many2one(
         "account.move",
         string="Invoice",
         required=True,
         check_company=True,
-        domain="[('move_type', '=', 'out_invoice'), ('state', '=', 'posted'),"
+        domain="[('move_type', '=', move_type), ('state', '=', 'posted'),"
         " ('payment_state', 'in', ('not_paid', 'partial')),"
         " ('company_id', '=', company_id), ('currency_id', '=', currency_id)]",
     )
@@ -35,6 +41,11 @@ class CsBillingReconcile(models.TransientModel):
         domain="[('type', 'in', ('bank', 'cash')), ('company_id', '=', company_id)]",
     )
 
+    @api.depends("event_id.amount")
+    def _compute_move_type(self):
+        for wizard in self:
+            wizard.move_type = "out_refund" if wizard.event_id.amount < 0 else "out_invoice"
+
     @api.model
     def default_get(self, fields_list):
         values = super().default_get(fields_list)
@@ -43,10 +54,11 @@ class CsBillingReconcile(models.TransientModel):
         event = self.env["cs.billing.event"].browse(self.env.context.get("active_id"))
         values["event_id"] = event.id
         values["journal_id"] = event._payment_journal(event.company_id).id
-        # The likeliest invoice: the customer's open one of that amount, oldest due first.
+        # The likeliest invoice (credit note for money back): the customer's open one of
+        # that amount, oldest due first.
         open_invoices = self.env["account.move"].search(
             [
-                ("move_type", "=", "out_invoice"),
+                ("move_type", "=", "out_refund" if event.amount < 0 else "out_invoice"),
                 ("state", "=", "posted"),
                 ("payment_state", "in", ("not_paid", "partial")),
                 ("company_id", "=", event.company_id.id),
@@ -56,7 +68,7 @@ class CsBillingReconcile(models.TransientModel):
             order="invoice_date_due, id",
         )
         guess = open_invoices.filtered(
-            lambda m: event.currency_id.compare_amounts(m.amount_residual, event.amount) == 0
+            lambda m: event.currency_id.compare_amounts(m.amount_residual, abs(event.amount)) == 0
         )[:1]
         values["invoice_id"] = (guess or open_invoices[:1]).id
         return values
@@ -64,18 +76,23 @@ class CsBillingReconcile(models.TransientModel):
     def action_register(self):
         self.ensure_one()
         event = self.event_id
-        if not event.to_reconcile or event.payment_id or not event.is_payment:
+        money_back = event.amount < 0
+        if not event.to_reconcile or event.payment_id or not (event.is_payment or money_back):
             raise UserError(
                 self.env._(
-                    "Only a provider payment waiting to be reconciled can be registered on an "
-                    "invoice; a refund is settled with a credit note (a failed refund by "
-                    "reversing it), then marked reconciled."
+                    "Only a provider payment or refund waiting to be reconciled can be "
+                    "registered; a failed refund is settled by reversing its credit note, "
+                    "then marked reconciled."
                 )
+            )
+        if self.invoice_id.move_type != self.move_type:
+            raise UserError(
+                self.env._("A payment is registered on an invoice, a refund on a credit note.")
             )
         event._pay_invoice(
             self.invoice_id,
             self.journal_id,
-            event.amount,
+            abs(event.amount),
             event.external_id,
             event._event_date(),
         )
