@@ -902,20 +902,27 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertAlmostEqual(self.sub.mrr, 100.0)
         self.assertFalse(self.stripe_movements())
 
+    @staticmethod
+    def partial_refunds():
+        """Two partial refunds of the charge: 30.00 USD, then 70.00 more on 2026-09-21."""
+        return (
+            stripe_event(
+                "charge.refunded",
+                stripe_charge(amount_refunded=3000),
+                created=1790003600,
+                previous={"amount_refunded": 0, "refunded": False},
+            ),
+            stripe_event(
+                "charge.refunded",
+                stripe_charge(amount_refunded=10000),
+                created=1790007200,
+                previous={"amount_refunded": 3000, "refunded": False},
+            ),
+        )
+
     def test_partial_refunds_wait_for_the_accountant(self):
         self.sub.external_customer_ref = CUS_REF
-        first = stripe_event(
-            "charge.refunded",
-            stripe_charge(amount_refunded=3000),
-            created=1790003600,
-            previous={"amount_refunded": 0, "refunded": False},
-        )
-        second = stripe_event(
-            "charge.refunded",
-            stripe_charge(amount_refunded=10000),
-            created=1790007200,
-            previous={"amount_refunded": 3000, "refunded": False},
-        )
+        first, second = self.partial_refunds()
         for event in (first, second, second):  # the second one delivered twice
             self.assertEqual(self.post(event).status_code, 200)
         self.process()
@@ -943,18 +950,7 @@ class TestStripeWebhook(StripeWebhookCase):
         )
         credit_note.action_post()
         self.assertEqual(credit_note.amount_residual, 70.0)
-        first = stripe_event(
-            "charge.refunded",
-            stripe_charge(amount_refunded=3000),
-            created=1790003600,
-            previous={"amount_refunded": 0, "refunded": False},
-        )
-        second = stripe_event(
-            "charge.refunded",
-            stripe_charge(amount_refunded=10000),
-            created=1790007200,  # 2026-09-21
-            previous={"amount_refunded": 3000, "refunded": False},
-        )
+        first, second = self.partial_refunds()
         for event in (first, second):
             self.assertEqual(self.post(event).status_code, 200)
         self.process()
