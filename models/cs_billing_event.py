@@ -1318,18 +1318,22 @@ class CsBillingEvent(models.Model):
         return paid
 
     def _registered_on(self, invoice):
-        """The payment left *Payments to Reconcile*: it paid ``invoice``."""
+        """The payment left *Payments to Reconcile*: it paid ``invoice`` (a refund: its
+        credit note)."""
         self.ensure_one()
-        self.write(
-            {
-                "to_reconcile": False,
-                "result": self.env._(
-                    "%(result)s — registered on %(invoice)s",
-                    result=self.result or "",
-                    invoice=invoice.name,
-                ),
-            }
-        )
+        if invoice.move_type == "out_refund":
+            result = self.env._(
+                "%(result)s — registered on credit note %(invoice)s",
+                result=self.result or "",
+                invoice=invoice.name,
+            )
+        else:
+            result = self.env._(
+                "%(result)s — registered on %(invoice)s",
+                result=self.result or "",
+                invoice=invoice.name,
+            )
+        self.write({"to_reconcile": False, "result": result})
 
     def _payment_journal(self, company):
         """The billing account's payment journal, else the company's first bank."""

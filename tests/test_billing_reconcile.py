@@ -219,7 +219,7 @@ class TestReconcileOnInvoice(CustomerSuccessCase):
         self.assertEqual(refund.payment_id.amount, total)
         self.assertEqual(refund.payment_id.date, date(2026, 9, 21))
         self.assertEqual(refund.payment_id.reconciled_invoice_ids, credit_note)
-        self.assertIn("registered on %s" % credit_note.name, refund.result)
+        self.assertIn("registered on credit note %s" % credit_note.name, refund.result)
         self.assertTrue(payment.to_reconcile and undone.to_reconcile)
         self.assertFalse(payment.payment_id or undone.payment_id)
 
