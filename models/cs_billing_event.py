@@ -1198,16 +1198,7 @@ class CsBillingEvent(models.Model):
         in "Payments to Reconcile" for the accountant's credit note."""
         self.write({"amount": -amount, "currency_id": currency.id, "to_reconcile": True})
         credit_note = subscription._cs_open_invoice(amount, currency, "out_refund")
-        journal = credit_note and self._payment_journal(subscription.company_id)
-        day = self._event_date()
-        if (
-            journal
-            and journal._get_available_payment_method_lines("outbound")
-            and not credit_note.company_id._get_lock_date_violations(
-                day, fiscalyear=True, sale=False, purchase=False, tax=False, hard=True
-            )
-        ):
-            self._pay_invoice(credit_note, journal, amount, self.external_id, day)
+        if credit_note and self._register_on(credit_note):
             self.to_reconcile = False
         subscription._message_log(
             body=Markup("<p>%s</p>")
@@ -1300,22 +1291,31 @@ class CsBillingEvent(models.Model):
         paid = self.browse()
         for invoice in invoices.sorted(lambda m: (m.invoice_date_due or m.date, m.id)):
             event = (waiting - paid).filtered(lambda e, inv=invoice: settles(e, inv))[:1]
-            journal = event and event._payment_journal(invoice.company_id)
-            direction = "inbound" if invoice.move_type == "out_invoice" else "outbound"
-            if not journal or not journal._get_available_payment_method_lines(direction):
+            if not event or not event._register_on(invoice):
                 continue
-            day = event._event_date()
-            if invoice.company_id._get_lock_date_violations(
-                day, fiscalyear=True, sale=False, purchase=False, tax=False, hard=True
-            ):
-                continue
-            event._pay_invoice(invoice, journal, abs(event.amount), event.external_id, day)
             event._registered_on(invoice)
             paid |= event
             _logger.info(
                 "Provider payment %s registered on %s when posted", event.external_id, invoice.name
             )
         return paid
+
+    def _register_on(self, invoice):
+        """Register this event's money on ``invoice`` (money in on an invoice, money
+        back on a credit note), dated the day it moved; False, and nothing done, when
+        no journal moves money that way or that day is in a locked period."""
+        self.ensure_one()
+        journal = self._payment_journal(invoice.company_id)
+        direction = "outbound" if invoice.move_type == "out_refund" else "inbound"
+        if not journal or not journal._get_available_payment_method_lines(direction):
+            return False
+        day = self._event_date()
+        if invoice.company_id._get_lock_date_violations(
+            day, fiscalyear=True, sale=False, purchase=False, tax=False, hard=True
+        ):
+            return False
+        self._pay_invoice(invoice, journal, abs(self.amount), self.external_id, day)
+        return True
 
     def _registered_on(self, invoice):
         """The payment left *Payments to Reconcile*: it paid ``invoice`` (a refund: its

@@ -6,6 +6,12 @@ from odoo import models
 from odoo.exceptions import UserError
 
 
+def settled_on(event):
+    """The kind of move ``event``'s money is registered on: money back (a refund, a
+    lost dispute) on a credit note, a payment on an invoice."""
+    return "out_refund" if event.amount < 0 else "out_invoice"
+
+
 class CsBillingReconcile(models.TransientModel):
     """An accountant registers a provider payment that matched no invoice on the
     invoice it pays, or money that went back (a refund, a lost dispute) on its credit
@@ -44,7 +50,7 @@ class CsBillingReconcile(models.TransientModel):
     @api.depends("event_id.amount")
     def _compute_move_type(self):
         for wizard in self:
-            wizard.move_type = "out_refund" if wizard.event_id.amount < 0 else "out_invoice"
+            wizard.move_type = settled_on(wizard.event_id)
 
     @api.model
     def default_get(self, fields_list):
@@ -58,7 +64,7 @@ class CsBillingReconcile(models.TransientModel):
         # that amount, oldest due first.
         open_invoices = self.env["account.move"].search(
             [
-                ("move_type", "=", "out_refund" if event.amount < 0 else "out_invoice"),
+                ("move_type", "=", settled_on(event)),
                 ("state", "=", "posted"),
                 ("payment_state", "in", ("not_paid", "partial")),
                 ("company_id", "=", event.company_id.id),
