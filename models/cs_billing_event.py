@@ -1224,15 +1224,15 @@ class CsBillingEvent(models.Model):
         )
 
     def _register_payment(self, subscription, amount, currency, reference, date):
-        """Pay and reconcile the open invoice of that amount, else flag for accountants."""
+        """Pay and reconcile the open invoice of that amount, else flag for accountants:
+        also when no journal takes the payment or ``date`` is in a locked period (the
+        accountant then registers it in an open one)."""
         self.ensure_one()
         self.write({"amount": amount, "currency_id": currency.id if currency else False})
         invoice = subscription._cs_open_invoice(amount, currency)
-        journal = self._payment_journal(subscription.company_id)
-        if not invoice or not journal:
+        if not invoice or not self._register_on(invoice, reference=reference, day=date):
             self.to_reconcile = True
             return False
-        self._pay_invoice(invoice, journal, amount, reference, date)
         return True
 
     @api.model
@@ -1300,21 +1300,22 @@ class CsBillingEvent(models.Model):
             )
         return paid
 
-    def _register_on(self, invoice):
+    def _register_on(self, invoice, reference=None, day=None):
         """Register this event's money on ``invoice`` (money in on an invoice, money
-        back on a credit note), dated the day it moved; False, and nothing done, when
-        no journal moves money that way or that day is in a locked period."""
+        back on a credit note), dated the day it moved (``day``), with the provider's
+        ``reference`` (default: the event's id); False, and nothing done, when no
+        journal moves money that way or that day is in a locked period."""
         self.ensure_one()
         journal = self._payment_journal(invoice.company_id)
         direction = "outbound" if invoice.move_type == "out_refund" else "inbound"
         if not journal or not journal._get_available_payment_method_lines(direction):
             return False
-        day = self._event_date()
+        day = day or self._event_date()
         if invoice.company_id._get_lock_date_violations(
             day, fiscalyear=True, sale=False, purchase=False, tax=False, hard=True
         ):
             return False
-        self._pay_invoice(invoice, journal, abs(self.amount), self.external_id, day)
+        self._pay_invoice(invoice, journal, abs(self.amount), reference or self.external_id, day)
         return True
 
     def _registered_on(self, invoice):

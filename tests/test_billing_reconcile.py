@@ -182,6 +182,43 @@ class TestReconcileOnInvoice(CustomerSuccessCase):
         self.assertEqual(other_invoice.payment_state, "not_paid")
         self.assertTrue(event.to_reconcile)
 
+    def test_a_payment_of_a_locked_period_on_a_posted_invoice_waits_too(self):
+        # The invoice was posted before the payment came, dated in a closed period.
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        event = self.unreconciled_payment(invoice.amount_total)  # 2026-09-21
+        event.to_reconcile = False
+        self.env.company.fiscalyear_lock_date = date(2026, 9, 30)
+        state, result = event._effect_payment_succeeded(
+            self.sub, invoice.amount_total, self.kzt, "TXN", False
+        )
+        # Processed, not failed after its retries: it waits for the accountant.
+        self.assertEqual(state, "processed")
+        self.assertIn("to reconcile", result)
+        self.assertTrue(event.to_reconcile)
+        self.assertFalse(event.payment_id)
+        self.assertEqual(invoice.payment_state, "not_paid")
+        # Who registers it in the first open day the wizard proposes.
+        wizard = Form(
+            self.env["cs.billing.reconcile"]
+            .with_user(self.accountant)
+            .with_context(active_model="cs.billing.event", active_id=event.id)
+        )
+        self.assertEqual(wizard.invoice_id, invoice)
+        self.assertEqual(wizard.payment_date, date(2026, 10, 1))
+        wizard.save().action_register()
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        self.assertEqual(event.payment_id.date, date(2026, 10, 1))
+        self.assertFalse(event.to_reconcile)
+        # With the period open, the wizard proposes the day the money came.
+        self.env.company.fiscalyear_lock_date = False
+        other = self.unreconciled_payment(99.0, txn="OPEN")
+        wizard = Form(
+            self.env["cs.billing.reconcile"].with_context(
+                active_model="cs.billing.event", active_id=other.id
+            )
+        )
+        self.assertEqual(wizard.payment_date, date(2026, 9, 21))
+
     def test_a_one_off_payment_pays_its_customer_s_invoice_posted_later(self):
         # A setup fee paid at the provider, of no subscription, then invoiced in Odoo.
         invoice = self.draft_invoice(50000.0)

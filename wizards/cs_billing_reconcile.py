@@ -1,5 +1,7 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from datetime import timedelta
+
 from odoo import api
 from odoo import fields
 from odoo import models
@@ -46,6 +48,13 @@ class CsBillingReconcile(models.TransientModel):
         check_company=True,
         domain="[('type', 'in', ('bank', 'cash')), ('company_id', '=', company_id)]",
     )
+    payment_date = fields.Date(
+        compute="_compute_payment_date",
+        store=True,
+        readonly=False,
+        help="The day the money moved at the provider; when that day is in a locked "
+        "period, the first day after the lock date.",
+    )
 
     @api.depends("event_id.amount")
     def _compute_move_type(self):
@@ -79,6 +88,18 @@ class CsBillingReconcile(models.TransientModel):
         values["invoice_id"] = (guess or open_invoices[:1]).id
         return values
 
+    @api.depends("event_id", "journal_id")
+    def _compute_payment_date(self):
+        """The day the event's money moved, else the first day after the lock date."""
+        for wizard in self:
+            event = wizard.event_id
+            if not event:
+                wizard.payment_date = False
+                continue
+            day = event._event_date()
+            lock = event.company_id._get_user_fiscal_lock_date(wizard.journal_id)
+            wizard.payment_date = max(day, lock + timedelta(days=1)) if lock else day
+
     def action_register(self):
         self.ensure_one()
         event = self.event_id
@@ -100,7 +121,7 @@ class CsBillingReconcile(models.TransientModel):
             self.journal_id,
             abs(event.amount),
             event.external_id,
-            event._event_date(),
+            self.payment_date or event._event_date(),
         )
         event._registered_on(self.invoice_id)
         return {"type": "ir.actions.act_window_close"}
