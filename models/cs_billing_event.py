@@ -33,6 +33,11 @@ from .sale_subscription import OWING
 _logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+# What reading a payload of unexpected shape raises (text where a number goes, a list
+# where an object goes, a field missing): the same payload fails the same way again,
+# so such an event fails at once. Network errors (OSError, some of them ValueErrors
+# too) are retried.
+MISSHAPEN = (TypeError, ValueError, KeyError, AttributeError, IndexError, ArithmeticError)
 BATCH = 5000  # events at most per run of the inbox job
 CHUNK = 50  # events per transaction
 DRAIN_CHUNK = 100  # events per transaction while a backlog is drained
@@ -467,8 +472,19 @@ class CsBillingEvent(models.Model):
                 _logger.warning("Billing event %s failed: %s", event.external_id, exc)
                 event.invalidate_recordset()
                 attempts = event.attempts + 1
-                vals = {"attempts": attempts, "error": "%s: %s" % (type(exc).__name__, exc)}
-                if attempts >= MAX_ATTEMPTS:
+                error = "%s: %s" % (type(exc).__name__, exc)
+                misshapen = isinstance(exc, MISSHAPEN) and not isinstance(exc, OSError)
+                if misshapen:
+                    error = self.env._(
+                        "%(provider)s sent this event in a shape it cannot be read in (a "
+                        "value of an unexpected type, or one missing), so it is not retried. "
+                        "Compare its payload with the provider's documentation; reprocess it "
+                        "once the cause is fixed. %(error)s",
+                        provider=event._provider_name(),
+                        error=error,
+                    )
+                vals = {"attempts": attempts, "error": error}
+                if misshapen or attempts >= MAX_ATTEMPTS:
                     vals["state"] = "failed"
                     failed |= event
                 else:
@@ -482,8 +498,9 @@ class CsBillingEvent(models.Model):
         ``state`` (failed or unmatched), in the language of ``env``."""
         if state == "failed":
             return env._("Billing events failed"), env._(
-                "Events of %(account)s that failed after their retries: %(count)s. Fix the "
-                "cause, then reprocess them: Billing → Billing Events, filter Failed.",
+                "Events of %(account)s that failed (after their retries, or at once when "
+                "their data cannot be read): %(count)s. Fix the cause, then reprocess them: "
+                "Billing → Billing Events, filter Failed.",
                 count=count,
                 account=account.name,
             )

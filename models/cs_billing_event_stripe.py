@@ -23,8 +23,13 @@ from .cs_billing_event import OWING
 
 
 def _minor(value):
-    """A Stripe amount in minor units, 0 when absent or not a whole number."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    """A Stripe amount in minor units, 0 when absent. Anything but a whole number is
+    refused: money read as nothing would settle an invoice nobody paid."""
+    if value is None:
+        return 0
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise TypeError("a Stripe amount is a whole number of minor units, not %r" % (value,))
 
 
 class CsBillingEventStripe(models.Model):

@@ -130,6 +130,10 @@ class TestWebhookFuzz(CustomerSuccessMixin, HttpCase):
         )
         self.assertTrue(stored)
         self.assertFalse(stored.filtered(lambda e: e.state == "received" and not e.error))
+        # What cannot be read fails at once, saying so; the rest waits for its retries.
+        for event in stored.filtered(lambda e: e.state == "failed"):
+            self.assertIn("cannot be read in", event.error)
+            self.assertEqual(event.attempts, 1)
 
     def test_yookassa(self):
         payment = {

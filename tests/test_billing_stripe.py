@@ -2498,6 +2498,40 @@ class TestStripeWebhook(StripeWebhookCase):
         stored.action_reprocess()
         self.assertEqual(stored.state, "processed")
 
+    def test_a_signed_event_of_unreadable_shape_fails_at_once_and_clearly(self):
+        # Signed, so it is stored and acknowledged; text where Stripe sends a number.
+        invoice = stripe_invoice(amount_paid=10000)
+        invoice["amount_paid"] = "ten thousand"
+        event = stripe_event("invoice.paid", invoice, 1790000000)
+        status = self.sub.payment_status
+        self.assertEqual(self.post(event).status_code, 200)
+        stored = self.Event.search([("external_id", "=", event["id"])])
+        with mute_logger("odoo.addons.customer_success.models.cs_billing_event"):
+            self.process()
+        # Not retried five times over an hour: the same payload fails the same way.
+        self.assertEqual((stored.state, stored.attempts), ("failed", 1))
+        self.assertIn("Stripe sent this event in a shape it cannot be read in", stored.error)
+        self.assertIn("not retried", stored.error)
+        self.assertIn("ten thousand", stored.error)  # Python's own words, for whoever fixes it
+        self.assertEqual(self.sub.payment_status, status)  # nothing half-applied
+        self.assertFalse(stored.payment_id or stored.to_reconcile)
+        # A network failure of the same kind of exception is retried (requests' JSON
+        # errors are ValueErrors and OSErrors both).
+        other = stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1790000100)
+        self.post(other)
+        flaky = self.Event.search([("external_id", "=", other["id"])])
+
+        class BadGateway(OSError, ValueError):
+            pass
+
+        with (
+            patch.object(type(self.Event), "_apply_stripe", side_effect=BadGateway("502")),
+            mute_logger("odoo.addons.customer_success.models.cs_billing_event"),
+        ):
+            self.process()
+        self.assertEqual((flaky.state, flaky.attempts), ("received", 1))
+        self.assertEqual(flaky.error, "BadGateway: 502")
+
     def test_failures_for_good_reach_the_account_responsible(self):
         self.account.user_id = self.cs_manager
         boom = RuntimeError("provider object unreadable")
@@ -2514,13 +2548,14 @@ class TestStripeWebhook(StripeWebhookCase):
             self.assertEqual(
                 (todo.user_id, todo.summary), (self.cs_manager, "Billing events failed")
             )
-            self.assertIn("Events of Stripe USD that failed after their retries: 1", todo.note)
+            self.assertIn("Events of Stripe USD that failed (after their retries", todo.note)
+            self.assertIn("cannot be read): 1.", todo.note)
             self.assertIn("provider object unreadable", todo.note)
             for _attempt in range(5):
                 events[1]._process()
         # One to-do per account, brought up to date: not one per event.
         self.assertEqual(self.account.activity_ids, todo)
-        self.assertIn("failed after their retries: 2", todo.note)
+        self.assertIn("cannot be read): 2.", todo.note)
         self.assertIn(events[1].external_id, todo.note)
         # Reprocessed once the cause is fixed: the to-do is done.
         events.action_reprocess()
