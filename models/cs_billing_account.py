@@ -166,8 +166,17 @@ class CsBillingAccount(models.Model):
         string="Payment Link on Failure",
         help="YooKassa: when a payment fails, a new payment link for the amount is made "
         "and put in the failed-payment email, so that the client pays at once, with this "
-        "card or another (paying it saves the card for autopayments again). Off: the "
-        "email says that a link follows, and the CSM sends one.",
+        "card or another (with Autopayments on, paying it saves the card for them again). "
+        "Off: the email says that a link follows, and the CSM sends one.",
+    )
+    autopayments = fields.Boolean(
+        tracking=True,
+        help="YooKassa: payment links save the customer's card for autopayments, and each "
+        "invoice posted for a subscription with a saved card is charged to it within a "
+        "minute, with no link and no email. A charge YooKassa declines is a failed payment "
+        "(the failed-payment email, with a new link when Payment Link on Failure is on); a "
+        "charge YooKassa refuses to make becomes a payment link when Payment Links for "
+        "Invoices is on. YooKassa enables autopayments for a shop on request.",
     )
     invoice_payment_links = fields.Boolean(
         string="Payment Links for Invoices",

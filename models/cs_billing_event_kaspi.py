@@ -220,12 +220,16 @@ class CsBillingPaymentRequest(models.Model):
     def _request_for_invoices(self, invoices):
         """Queue a payment link for each posted customer invoice, with something to
         pay, of a subscription billed through an account that makes them for its
-        invoices (``invoice_payment_links``); the job :meth:`_cron_send_invoice_links`
-        makes them at the provider and emails them. One link per invoice."""
+        invoices (``invoice_payment_links``) or that charges the customer's saved card
+        (:meth:`_autopays`); the job :meth:`_cron_send_invoice_links` makes them at the
+        provider and emails them, or charges the card. One request per invoice."""
         invoices = invoices.sudo().filtered(
             lambda move: (
                 move.move_type == "out_invoice"
-                and move.subscription_id.billing_account_id.invoice_payment_links
+                and (
+                    move.subscription_id.billing_account_id.invoice_payment_links
+                    or self._autopays(move.subscription_id)
+                )
                 and move.subscription_id.billing_account_id.provider in LINK_PROVIDERS
                 and asks_payment(move)
             )
@@ -288,26 +292,64 @@ class CsBillingPaymentRequest(models.Model):
             )
             return
         self.amount = invoice.amount_residual  # a part may have been paid meanwhile
+        refused = None
+        try:
+            with self.env.cr.savepoint():
+                if self._charge_saved_card():
+                    return  # charged: the provider's notification settles it
+        except Exception as exc:  # noqa: BLE001 - one charge never blocks the queue
+            if not isinstance(exc, UserError):
+                _logger.exception("Autopayment %s for invoice %s failed", self.id, invoice.name)
+            refused = str(exc)
+            if not self.account_id.sudo().invoice_payment_links:
+                self._not_sent(
+                    invoice,
+                    refused,
+                    lambda env: env._("Autopayment not made: send a payment link"),
+                )
+                return
         try:
             with self.env.cr.savepoint():
                 self.action_send()
         except Exception as exc:  # noqa: BLE001 - one link never blocks the queue
             if not isinstance(exc, UserError):  # refusals are said; anything else logged
                 _logger.exception("Payment link %s for invoice %s failed", self.id, invoice.name)
-            reason = str(exc)
-            self.write({"state": "error", "last_message": reason})
-            self.env["cs.billing.event"]._schedule(
-                self.subscription_id,
-                lambda env: env._("Payment link not made: send one"),
-                lambda env: env._(
-                    "Invoice %(invoice)s: %(reason)s Fix the cause, then press Payment Link "
-                    "on the subscription.",
-                    invoice=invoice.name,
-                    reason=reason,
-                ),
-            )
+            self._not_sent(invoice, str(exc), lambda env: env._("Payment link not made: send one"))
             return
         self._email_link()
+        if refused:
+            said = self.env._(
+                "The saved card was not charged (%(reason)s): this link was made instead.",
+                reason=refused,
+            )
+            self.last_message = " ".join(filter(None, [said, self.last_message]))
+
+    def _not_sent(self, invoice, reason, summary):
+        """Neither charged nor sent: *Error* with the reason, and the CSM's to-do."""
+        self.write({"state": "error", "last_message": reason})
+        self.env["cs.billing.event"]._schedule(
+            self.subscription_id,
+            summary,
+            lambda env: env._(
+                "Invoice %(invoice)s: %(reason)s Fix the cause, then press Payment Link "
+                "on the subscription.",
+                invoice=invoice.name,
+                reason=reason,
+            ),
+        )
+
+    @api.model
+    def _autopays(self, subscription):
+        """Whether ``subscription``'s invoices are charged to a card its customer saved
+        (each provider that can says so in its own file)."""
+        return False
+
+    def _charge_saved_card(self):
+        """Charge this request's amount to the customer's saved card; False, and nothing
+        done, when its provider or subscription does not charge one (a link is then
+        sent)."""
+        self.ensure_one()
+        return False
 
     def _email_link(self):
         """Send the link by email as *Send by Email* does, from the customer's CSM

@@ -1,5 +1,8 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from markupsafe import Markup
+
+from odoo import fields
 from odoo import models
 from odoo.exceptions import UserError
 
@@ -10,6 +13,9 @@ from ..services.providers.common import WebhookError
 # What the API status of the re-fetched object means, whatever the notification said.
 _PAYMENT_EFFECT = {"succeeded": "payment.succeeded", "canceled": "payment.canceled"}
 
+
+# Declines after which the saved card takes no more autopayments.
+_CARD_GONE = {"permission_revoked", "card_expired"}
 
 # Reasons whose remedy is a new payment link.
 _LINK_ADVICE = {
@@ -158,10 +164,12 @@ class CsBillingEventYookassa(models.Model):
         amount, code = yookassa_adapter.amount_of(obj)
         currency = self._find_currency(code, subscription.currency_id)
         if effect == "payment.succeeded":
-            if obj.get("payment_method", {}).get("saved") and obj["payment_method"].get("id"):
+            method = obj.get("payment_method")
+            if isinstance(method, dict) and method.get("saved") and method.get("id"):
                 subscription.external_customer_ref = (
-                    subscription.external_customer_ref or obj["payment_method"]["id"]
+                    subscription.external_customer_ref or method["id"]
                 )
+                self._yookassa_save_method(subscription, method)
             outcome = self._effect_payment_succeeded(
                 subscription, amount, currency, obj.get("id"), subscription.recurring_next_date
             )
@@ -182,10 +190,13 @@ class CsBillingEventYookassa(models.Model):
             link.write(
                 {"state": "cancelled", "last_message": reason(self.env), "event_id": self.id}
             )
+            if code in _CARD_GONE:
+                self._yookassa_forget_method(subscription, obj, reason)
             pay_url = None
             # Not for the shop's own cancellation, nor for a payment of one of our links
-            # (the client was on the payment page already: one email per attempt at most).
-            if code != "canceled_by_merchant" and not link:
+            # (the client was on the payment page already: one email per attempt at most);
+            # an autopayment declined is a payment the client has not seen.
+            if code != "canceled_by_merchant" and not (link and not link.autopayment):
                 pay_url = self._yookassa_failure_link(subscription, amount, currency)
             if pay_url:
                 advice = self._with_link_sent(advice, code)
@@ -194,6 +205,50 @@ class CsBillingEventYookassa(models.Model):
             )
         # refund.succeeded: money went back; the accountant issues the credit note.
         return self._effect_refund(subscription, amount, currency, obj.get("payment_id"))
+
+    def _yookassa_save_method(self, subscription, method):
+        """Keep the card the customer saved with this payment for autopayments."""
+        card = method.get("card") if isinstance(method.get("card"), dict) else {}
+        title = method.get("title") if isinstance(method.get("title"), str) else None
+        if not title and card.get("last4"):
+            title = "%s *%s" % (card.get("card_type") or self.env._("Card"), card["last4"])
+        subscription = subscription.sudo()
+        if subscription.cs_payment_method_ref == str(method["id"]):
+            return
+        subscription.write(
+            {
+                "cs_payment_method_ref": str(method["id"])[:64],
+                "cs_payment_method_title": (title or str(method.get("type") or ""))[:128],
+            }
+        )
+        subscription._message_log(
+            body=Markup("<p>%s</p>")
+            % self.env._(
+                "YooKassa: the customer saved %(method)s for autopayments.",
+                method=subscription.cs_payment_method_title or subscription.cs_payment_method_ref,
+            )
+        )
+
+    def _yookassa_forget_method(self, subscription, obj, reason):
+        """The customer revoked autopayments, or the card expired: the saved card it was
+        charged to is charged no more."""
+        method = obj.get("payment_method") if isinstance(obj.get("payment_method"), dict) else {}
+        subscription = subscription.sudo()
+        saved = subscription.cs_payment_method_ref
+        if not saved or (method.get("id") and str(method["id"]) != saved):
+            return  # another card than the one kept
+        title = subscription.cs_payment_method_title or saved
+        subscription.write({"cs_payment_method_ref": False, "cs_payment_method_title": False})
+        subscription._message_log(
+            body=Markup("<p>%s</p>")
+            % self.env._(
+                "%(method)s takes no more autopayments (%(reason)s). The next "
+                "invoices are not charged to it until the customer pays a link and saves "
+                "a card again.",
+                method=title,
+                reason=reason(self.env),
+            )
+        )
 
     def _yookassa_failure_link(self, subscription, amount, currency):
         """A new payment link for a failed payment, when the account asks for one: its
@@ -262,62 +317,20 @@ class CsBillingEventYookassa(models.Model):
 
 class CsBillingPaymentRequestYookassa(models.Model):
     """A YooKassa payment link: a payment created through the API, paid by the
-    customer on YooKassa's page; its payment.succeeded notification settles it."""
+    customer on YooKassa's page; its payment.succeeded notification settles it. Or an
+    autopayment: an invoice charged to the card the customer saved."""
 
     _inherit = "cs.billing.payment.request"
 
+    autopayment = fields.Boolean(
+        readonly=True,
+        copy=False,
+        help="YooKassa: charged to the customer's saved card, with no link to pay.",
+    )
+
     def _send_yookassa(self):
         for request in self:
-            account = request.account_id.sudo()
-            subscription = request.subscription_id
-            base = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
-            payer = subscription.commercial_partner_id
-            description = request._link_description()
-            receipt = None
-            if account.receipt_vat_code:
-                try:
-                    receipt = yookassa_adapter.receipt(
-                        description,
-                        request.amount,
-                        request.currency_id.name,
-                        account.receipt_vat_code,
-                        email=payer.email,
-                        phone=payer.phone,
-                        tax_system=account.receipt_tax_system,
-                    )
-                except PayloadError as exc:
-                    raise UserError(
-                        self.env._(
-                            "The receipt (54-FZ) of this payment link goes to the customer: "
-                            "give %(customer)s an email or a phone number first.",
-                            customer=payer.name,
-                        )
-                    ) from exc
-            try:
-                payment = yookassa_adapter.create_payment(
-                    account.provider_account_ref,
-                    account.api_key,
-                    request.amount,
-                    request.currency_id.name,
-                    description,
-                    {
-                        "subscription_ref": subscription.code or "",
-                        "cs_payment_request": request.id,
-                    },
-                    subscription.company_id.website or base,
-                    # One payment per link, however often the button is pressed.
-                    "cs-link-%s-%s"
-                    % (
-                        self.env["ir.config_parameter"].sudo().get_param("database.uuid", ""),
-                        request.id,
-                    ),
-                    email=payer.email,
-                    receipt=receipt,
-                )
-            except yookassa_adapter.ApiRefusal as exc:
-                raise UserError(
-                    self.env._("YooKassa refused the payment: %(reason)s", reason=exc)
-                ) from exc
+            payment = request._yookassa_create(save=request.account_id.sudo().autopayments)
             request.write(
                 {
                     "external_id": payment.get("id"),
@@ -325,3 +338,83 @@ class CsBillingPaymentRequestYookassa(models.Model):
                     "state": "waiting",
                 }
             )
+
+    def _autopays(self, subscription):
+        account = subscription.billing_account_id.sudo()
+        if account.provider != "yookassa":
+            return super()._autopays(subscription)
+        return account.autopayments and bool(subscription.sudo().cs_payment_method_ref)
+
+    def _charge_saved_card(self):
+        self.ensure_one()
+        if self.account_id.provider != "yookassa":
+            return super()._charge_saved_card()
+        subscription = self.subscription_id.sudo()
+        if not self._autopays(subscription):
+            return False
+        payment = self._yookassa_create(payment_method=subscription.cs_payment_method_ref)
+        self.write(
+            {
+                "external_id": payment.get("id"),
+                "autopayment": True,
+                "state": "waiting",
+                "last_message": self.env._(
+                    "Charged to %(method)s: YooKassa's notification settles it.",
+                    method=subscription.cs_payment_method_title
+                    or subscription.cs_payment_method_ref,
+                ),
+            }
+        )
+        return True
+
+    def _yookassa_create(self, save=False, payment_method=None):
+        """The payment of this request at YooKassa: a link to pay (saving the card when
+        ``save``), or an autopayment charged to ``payment_method``."""
+        self.ensure_one()
+        account = self.account_id.sudo()
+        subscription = self.subscription_id
+        base = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
+        payer = subscription.commercial_partner_id
+        description = self._link_description()
+        receipt = None
+        if account.receipt_vat_code:
+            try:
+                receipt = yookassa_adapter.receipt(
+                    description,
+                    self.amount,
+                    self.currency_id.name,
+                    account.receipt_vat_code,
+                    email=payer.email,
+                    phone=payer.phone,
+                    tax_system=account.receipt_tax_system,
+                )
+            except PayloadError as exc:
+                raise UserError(
+                    self.env._(
+                        "The receipt (54-FZ) of this payment goes to the customer: give "
+                        "%(customer)s an email or a phone number first.",
+                        customer=payer.name,
+                    )
+                ) from exc
+        uuid = self.env["ir.config_parameter"].sudo().get_param("database.uuid", "")
+        try:
+            return yookassa_adapter.create_payment(
+                account.provider_account_ref,
+                account.api_key,
+                self.amount,
+                self.currency_id.name,
+                description,
+                {"subscription_ref": subscription.code or "", "cs_payment_request": self.id},
+                subscription.company_id.website or base,
+                # One payment per request, however often it is tried; a charge and the
+                # link that may follow it are two payments.
+                "cs-%s-%s-%s" % ("autopay" if payment_method else "link", uuid, self.id),
+                email=payer.email,
+                receipt=receipt,
+                save_payment_method=save,
+                payment_method_id=payment_method,
+            )
+        except yookassa_adapter.ApiRefusal as exc:
+            raise UserError(
+                self.env._("YooKassa refused the payment: %(reason)s", reason=exc)
+            ) from exc

@@ -126,6 +126,23 @@ class SaleSubscription(models.Model):
     external_subscription_ref = fields.Char(
         string="External Subscription ID", index=True, copy=False
     )
+    cs_payment_method_ref = fields.Char(
+        string="Saved Payment Method ID",
+        copy=False,
+        readonly=True,
+        groups="customer_success.group_cs_user,account.group_account_invoice",
+        help="YooKassa: the card (or wallet) the customer saved for autopayments when "
+        "paying, which this subscription's invoices are charged to when its billing "
+        "account has Autopayments on. Forgotten when the customer revokes autopayments "
+        "or the card expires.",
+    )
+    cs_payment_method_title = fields.Char(
+        string="Autopayments From",
+        copy=False,
+        readonly=True,
+        groups="customer_success.group_cs_user,account.group_account_invoice",
+        help="The saved payment method as YooKassa names it (e.g. Bank card *4444).",
+    )
     cs_is_trial = fields.Boolean(
         string="Trial", copy=False, help="Trials are not MRR until they convert."
     )

@@ -393,3 +393,168 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         self.assertFalse(
             self.env["cs.billing.payment.request"].search([("subscription_id", "=", self.sub.id)])
         )
+
+    # ------------------------------------------------------------------
+    # Autopayments: invoices charged to the card the customer saved
+    # ------------------------------------------------------------------
+    CHARGE_ID = "2d2a5a5e-0010-5000-9000-1a2b3c4d5e6f"
+    CARD = {
+        "type": "bank_card",
+        "id": "2d2a5a5e-card-5000-8000-000000004444",
+        "saved": True,
+        "title": "Bank card *4444",
+        "card": {"first6": "555555", "last4": "4444", "card_type": "MasterCard"},
+    }
+
+    def charged(self, status="succeeded", value="15000.00"):
+        """The autopayment of the saved card as the API shows it, a month after the card
+        was saved."""
+        obj = dict(payment(status=status, value=value, ref=self.sub.code), id=self.CHARGE_ID)
+        obj.update(created_at="2026-10-21T10:00:00.000Z", payment_method=dict(self.CARD))
+        if status == "succeeded":
+            obj["captured_at"] = "2026-10-21T10:00:03.000Z"
+        return obj
+
+    def save_card(self):
+        """The customer pays a link (autopayments on: it saves the card) and YooKassa
+        says so: the card is kept on the subscription."""
+        self.account.autopayments = True
+        first = self._posted_invoice(self.sub, 15000.0)  # no card yet: nothing charged
+        request, create = self.send_link()
+        self.assertIs(create.call_args.args[0]["save_payment_method"], True)
+        paid = payment(ref=self.sub.code)
+        paid["payment_method"] = dict(self.CARD)
+        self.post(notification("payment.succeeded", paid))
+        self.process_with_api(paid)
+        self.assertEqual(request.state, "processed")
+        self.assertIn(first.payment_state, ("paid", "in_payment"))
+        return request
+
+    def charge(self, invoice, answer=None, side_effect=None):
+        """The job that sends the links of posted invoices runs, YooKassa answering the
+        charge with ``answer`` (a pending autopayment) or raising ``side_effect``."""
+        if answer is None and side_effect is None:
+            answer = dict(payment(status="pending", ref=self.sub.code), id=self.CHARGE_ID)
+            answer["paid"] = False
+        Request = self.env["cs.billing.payment.request"]
+        with (
+            patch("yookassa.Payment.create", return_value=answer, side_effect=side_effect) as c,
+            mute_logger("odoo.addons.customer_success.models.cs_billing_event_kaspi"),
+        ):
+            Request._cron_send_invoice_links()
+        return Request.search([("invoice_id", "=", invoice.id)]), c
+
+    def test_autopayments_charge_each_invoice_to_the_saved_card(self):
+        self.save_card()
+        self.assertEqual(self.sub.cs_payment_method_ref, "2d2a5a5e-card-5000-8000-000000004444")
+        self.assertEqual(self.sub.cs_payment_method_title, "Bank card *4444")
+        self.assertIn(
+            "the customer saved Bank card *4444 for autopayments",
+            str(self.sub.message_ids.mapped("body")),
+        )
+        # A renewal invoice is posted (Payment Links for Invoices is off): it is charged.
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        request, create = self.charge(invoice)
+        params, key = create.call_args.args
+        self.assertEqual(params["payment_method_id"], "2d2a5a5e-card-5000-8000-000000004444")
+        self.assertEqual(
+            params["amount"], {"value": "%.2f" % invoice.amount_total, "currency": "KZT"}
+        )
+        self.assertTrue(params["capture"])
+        self.assertNotIn("confirmation", params)  # no page: an autopayment
+        self.assertEqual(params["metadata"]["cs_payment_request"], request.id)
+        self.assertTrue(key.startswith("cs-autopay-") and key.endswith("-%d" % request.id))
+        self.assertEqual((request.state, request.autopayment), ("waiting", True))
+        self.assertEqual(request.external_id, self.CHARGE_ID)
+        self.assertFalse(request.payment_link)
+        self.assertIn("Charged to Bank card *4444", request.last_message)
+        # No email with a link: the customer has nothing to do.
+        self.assertFalse(request.message_ids.filtered(lambda m: m.message_type == "comment"))
+        # YooKassa says the charge went through: the invoice is paid.
+        charged = self.charged(value="%.2f" % invoice.amount_total)
+        self.post(notification("payment.succeeded", charged))
+        self.process_with_api(charged)
+        self.assertEqual(request.state, "processed")
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        # The job running again charges nothing twice.
+        _request, create = self.charge(invoice)
+        create.assert_not_called()
+        # A CSM reads which card pays; the field is not theirs to write.
+        sub = self.sub.with_user(self.cs_user)
+        self.assertEqual(sub.cs_payment_method_title, "Bank card *4444")
+        self.assertTrue(sub._fields["cs_payment_method_ref"].readonly)
+
+    def test_a_declined_autopayment_is_a_failed_payment_with_a_link_to_pay(self):
+        self.save_card()
+        self.account.failure_payment_link = True
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        request, _create = self.charge(invoice)
+        declined = self.charged(status="canceled")
+        self.post(notification("payment.canceled", declined))
+        with patch("yookassa.Payment.create", return_value=self.created_payment()) as create:
+            self.process_with_api(declined)
+        self.assertEqual(request.state, "cancelled")
+        self.assertEqual(self.sub.payment_status, "failed")
+        # The client never saw that payment: the failed-payment email carries a link.
+        params, _key = create.call_args.args
+        self.assertEqual(params["confirmation"]["type"], "redirect")
+        mail = self.env["mail.mail"].search(
+            [("model", "=", "sale.subscription"), ("res_id", "=", self.sub.id)]
+        )
+        self.assertIn("orderId=", mail.body_html)
+        # Insufficient funds: the card is kept for the next invoice.
+        self.assertTrue(self.sub.cs_payment_method_ref)
+
+    def test_a_revoked_card_is_charged_no_more(self):
+        self.save_card()
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        request, _create = self.charge(invoice)
+        revoked = self.charged(status="canceled")
+        revoked["cancellation_details"] = {"party": "yoo_money", "reason": "permission_revoked"}
+        revoked["payment_method"]["saved"] = False
+        self.post(notification("payment.canceled", revoked))
+        with patch("yookassa.Payment.create") as create:
+            self.process_with_api(revoked)
+        create.assert_not_called()  # no link on failure asked for
+        self.assertEqual((request.state, self.sub.payment_status), ("cancelled", "failed"))
+        self.assertFalse(self.sub.cs_payment_method_ref or self.sub.cs_payment_method_title)
+        self.assertIn(
+            "Bank card *4444 takes no more autopayments (YooKassa: autopayments revoked by the "
+            "customer",
+            str(self.sub.message_ids.mapped("body")),
+        )
+        # The next invoice is not charged: without invoice links, nothing is queued.
+        later = self._posted_invoice(self.sub, 15000.0)
+        self.assertFalse(
+            self.env["cs.billing.payment.request"].search([("invoice_id", "=", later.id)])
+        )
+
+    def test_a_charge_yookassa_refuses_becomes_a_payment_link(self):
+        from yookassa.domain.exceptions import ForbiddenError  # noqa: PLC0415
+
+        self.save_card()
+        refusal = ForbiddenError(
+            {"type": "error", "code": "forbidden", "description": "Autopayments are not enabled"}
+        )
+        # Payment Links for Invoices on: the link is made and emailed instead.
+        self.account.invoice_payment_links = True
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        request, create = self.charge(invoice, side_effect=[refusal, self.created_payment()])
+        self.assertEqual(create.call_count, 2)
+        self.assertIn("confirmation", create.call_args.args[0])
+        self.assertTrue(create.call_args.args[1].startswith("cs-link-"))
+        self.assertEqual((request.state, request.autopayment), ("waiting", False))
+        self.assertTrue(request.payment_link)
+        self.assertIn("The saved card was not charged", request.last_message)
+        self.assertIn("Autopayments are not enabled", request.last_message)
+        sent = request.message_ids.filtered(lambda m: m.message_type == "comment")
+        self.assertEqual(len(sent), 1)
+        # Off: the request says why and the CSM gets a to-do.
+        self.account.invoice_payment_links = False
+        other = self._posted_invoice(self.sub, 9000.0)
+        request, _create = self.charge(other, side_effect=refusal)
+        self.assertEqual(request.state, "error")
+        self.assertIn("Autopayments are not enabled", request.last_message)
+        self.assertIn(
+            "Autopayment not made: send a payment link", self.sub.activity_ids.mapped("summary")
+        )

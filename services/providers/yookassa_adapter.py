@@ -115,9 +115,13 @@ def receipt(description, amount, currency, vat_code, email=None, phone=None, tax
 
 
 def create_payment(shop_id, secret_key, amount, currency, description, metadata, return_url,
-                   idempotency_key, email=None, receipt=None):  # fmt: skip
+                   idempotency_key, email=None, receipt=None, save_payment_method=False,
+                   payment_method_id=None):  # fmt: skip
     """Create a one-stage payment paid on YooKassa's page; return it (a plain dict) with
-    ``confirmation.confirmation_url``, the link for the customer.
+    ``confirmation.confirmation_url``, the link for the customer. ``save_payment_method``
+    asks YooKassa to keep the customer's card for autopayments; with
+    ``payment_method_id`` (a saved card) the payment is an autopayment instead: charged
+    at once, with no page and no link (YooKassa's "Autopayments" guide).
 
     The idempotency key makes a repeated call return the same payment, never a second.
     """
@@ -130,10 +134,15 @@ def create_payment(shop_id, secret_key, amount, currency, description, metadata,
     params = {
         "amount": {"value": "%.2f" % amount, "currency": currency},
         "capture": True,
-        "confirmation": {"type": "redirect", "return_url": return_url},
         "description": (description or "")[:128],  # the API's limit
         "metadata": metadata,
     }
+    if payment_method_id:
+        params["payment_method_id"] = payment_method_id
+    else:
+        params["confirmation"] = {"type": "redirect", "return_url": return_url}
+        if save_payment_method:
+            params["save_payment_method"] = True
     if email:
         params["merchant_customer_id"] = email
     if receipt:
