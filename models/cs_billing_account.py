@@ -1,6 +1,7 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import ipaddress
+import json
 import secrets
 from typing import NamedTuple
 
@@ -9,6 +10,7 @@ from odoo import fields
 from odoo import models
 from odoo import tools
 from odoo.exceptions import ValidationError
+from odoo.tools import SQL
 
 from ..services.providers import cloudpayments_adapter
 from ..services.providers import robokassa_adapter
@@ -96,6 +98,12 @@ class CsBillingAccount(models.Model):
         compute="_compute_last_event_at",
         help="When the provider's last notification was received: after pasting the "
         "webhook URL, send a test event from the provider and see it arrive here.",
+    )
+    stripe_event_api_version = fields.Char(
+        string="Events Sent In",
+        compute="_compute_stripe_event_api_version",
+        help="Stripe: the API version of the newest event received, the shape Stripe "
+        "writes it in (the webhook endpoint's version).",
     )
     note = fields.Text()
     # Secrets: readable and writable by administrators only (field-level groups).
@@ -278,6 +286,32 @@ class CsBillingAccount(models.Model):
         )
         for account in self:
             account.last_event_at = last.get(account, False)
+
+    def _compute_stripe_event_api_version(self):
+        """The ``api_version`` of each Stripe account's newest event (one row each)."""
+        self.stripe_event_api_version = False
+        stripe_accounts = self.filtered(lambda a: a.provider == "stripe" and a.id)
+        if not stripe_accounts:
+            return
+        self.env["cs.billing.event"].flush_model(["account_id", "payload"])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT account.id,
+                       (SELECT payload FROM cs_billing_event
+                         WHERE account_id = account.id ORDER BY id DESC LIMIT 1)
+                  FROM unnest(%s) AS account(id)
+                """,
+                stripe_accounts.ids,
+            )
+        )
+        newest = dict(self.env.cr.fetchall())
+        for account in stripe_accounts:
+            try:
+                version = json.loads(newest.get(account.id) or "{}").get("api_version")
+            except (ValueError, AttributeError):
+                version = None
+            account.stripe_event_api_version = version if isinstance(version, str) else False
 
     def _compute_event_problem_count(self):
         counts = dict(

@@ -21,6 +21,7 @@ from odoo import fields
 from odoo import sql_db
 from odoo.exceptions import AccessError
 from odoo.exceptions import ValidationError
+from odoo.tests import Form
 from odoo.tests import HttpCase
 from odoo.tests import TransactionCase
 from odoo.tests import tagged
@@ -2531,6 +2532,26 @@ class TestStripeWebhook(StripeWebhookCase):
             self.process()
         self.assertEqual((flaky.state, flaky.attempts), ("received", 1))
         self.assertEqual(flaky.error, "BadGateway: 502")
+
+    def test_the_account_shows_the_api_version_stripe_sends_in(self):
+        self.assertFalse(self.account.stripe_event_api_version)  # nothing received yet
+        self.post(stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1790000000))
+        self.account.invalidate_recordset()
+        self.assertEqual(self.account.stripe_event_api_version, "2025-03-31.basil")
+        self.assertEqual(self.account.stripe_api_version, "2025-03-31.basil")  # no warning
+        # The endpoint was made with an older version: the newest event tells it.
+        older = stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1790000100)
+        older["api_version"] = "2024-06-20"
+        self.post(older)
+        self.account.invalidate_recordset()
+        self.assertEqual(self.account.stripe_event_api_version, "2024-06-20")
+        form = Form(self.account)  # the warning is in the form the admin opens
+        self.assertEqual(form.stripe_event_api_version, "2024-06-20")
+        arch = self.account.get_views([(False, "form")])["views"]["form"]["arch"]
+        self.assertIn("Stripe sends this account's events in API version", arch)
+        # Other providers have no such version.
+        kaspi = self.env["cs.billing.account"].create({"name": "Kaspi", "provider": "kaspi"})
+        self.assertFalse(kaspi.stripe_event_api_version)
 
     def test_failures_for_good_reach_the_account_responsible(self):
         self.account.user_id = self.cs_manager
