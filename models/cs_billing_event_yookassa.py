@@ -1,5 +1,7 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import json
+
 from markupsafe import Markup
 
 from odoo import fields
@@ -365,7 +367,27 @@ class CsBillingPaymentRequestYookassa(models.Model):
                 ),
             }
         )
+        self._yookassa_store_outcome(payment)
         return True
+
+    def _yookassa_store_outcome(self, payment):
+        """An autopayment YooKassa settled at once (it mostly does): its outcome goes in
+        the inbox as the notification that follows would, under the same key, so the
+        invoice is paid (or the failure chased) without waiting for it, and the
+        notification is then a duplicate. Applying it fetches the payment again, as for
+        any notification."""
+        status = payment.get("status")
+        if status not in ("succeeded", "canceled"):
+            return  # pending: the notification settles it
+        try:
+            event = yookassa_adapter.parse(
+                json.dumps(
+                    {"type": "notification", "event": "payment.%s" % status, "object": payment}
+                )
+            )
+        except PayloadError:
+            return  # not readable as a notification: the notification itself will be
+        self.env["cs.billing.event"].sudo()._store(self.account_id, event)
 
     def _yookassa_create(self, save=False, payment_method=None):
         """The payment of this request at YooKassa: a link to pay (saving the card when

@@ -558,3 +558,18 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         self.assertIn(
             "Autopayment not made: send a payment link", self.sub.activity_ids.mapped("summary")
         )
+
+    def test_an_autopayment_settled_at_once_needs_no_notification(self):
+        self.save_card()
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        charged = self.charged(value="%.2f" % invoice.amount_total)
+        request, _create = self.charge(invoice, answer=charged)  # succeeded in the answer
+        stored = self.Event.search([("external_id", "=", "payment.succeeded:%s" % self.CHARGE_ID)])
+        self.assertEqual(stored.state, "received")
+        self.process_with_api(charged)  # applied as any notification: the API asked again
+        self.assertEqual((stored.state, request.state), ("processed", "processed"))
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        # YooKassa's notification then comes: a duplicate, nothing paid twice.
+        response = self.post(notification("payment.succeeded", charged))
+        self.assertEqual(response.json()["duplicate"], True)
+        self.assertEqual(len(invoice.matched_payment_ids | stored.payment_id), 1)
