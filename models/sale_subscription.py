@@ -5,6 +5,7 @@ from markupsafe import Markup
 from odoo import api
 from odoo import fields
 from odoo import models
+from odoo.exceptions import AccessError
 from odoo.exceptions import UserError
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
@@ -524,6 +525,51 @@ class SaleSubscription(models.Model):
             }
         )
         request.action_send()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "cs.billing.payment.request",
+            "res_id": request.id,
+            "view_mode": "form",
+        }
+
+    def action_cs_charge_saved_card(self):
+        """Charge what the subscription owes to the card its customer saved (YooKassa
+        autopayments): the retry after a declined charge, once the customer says the
+        card can pay. YooKassa's refusal is shown and nothing is kept."""
+        self.ensure_one()
+        if not self.env.user.has_group("customer_success.group_cs_manager"):
+            raise AccessError(
+                self.env._("Only Customer Success managers charge a customer's saved card.")
+            )
+        Request = self.env["cs.billing.payment.request"]
+        if not Request._autopays(self) or self.currency_id.is_zero(self.amount_due):
+            raise UserError(
+                self.env._(
+                    "Only a subscription that owes, billed through a YooKassa account that "
+                    "charges saved cards, whose customer saved a card, can be charged."
+                )
+            )
+        if Request.search_count(
+            [
+                ("subscription_id", "=", self.id),
+                ("autopayment", "=", True),
+                ("state", "=", "waiting"),
+            ]
+        ):
+            raise UserError(
+                self.env._("A charge of %(subscription)s is waiting for YooKassa already.",
+                           subscription=self.display_name)
+            )  # fmt: skip
+        request = Request.create(
+            {
+                "account_id": self.billing_account_id.id,
+                "subscription_id": self.id,
+                "amount": self.amount_due,
+                "currency_id": self.currency_id.id,
+                "invoice_id": self.sudo()._cs_open_invoice(self.amount_due, self.currency_id).id,
+            }
+        )
+        request._charge_saved_card()
         return {
             "type": "ir.actions.act_window",
             "res_model": "cs.billing.payment.request",

@@ -3,6 +3,7 @@
 import json
 from unittest.mock import patch
 
+from odoo.exceptions import AccessError
 from odoo.exceptions import UserError
 from odoo.tests import HttpCase
 from odoo.tests import TransactionCase
@@ -504,6 +505,30 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         self.assertIn("orderId=", mail.body_html)
         # Insufficient funds: the card is kept for the next invoice.
         self.assertTrue(self.sub.cs_payment_method_ref)
+        # The customer topped up: the head of CS charges the card again.
+        from yookassa.domain.exceptions import BadRequestError  # noqa: PLC0415
+
+        sub = self.sub.with_user(self.cs_manager)
+        refusal = BadRequestError({"type": "error", "description": "Saved card not found"})
+        with patch("yookassa.Payment.create", side_effect=refusal):
+            with self.assertRaisesRegex(UserError, "Saved card not found"):
+                sub.action_cs_charge_saved_card()
+        again = dict(self.charged(status="pending"), id="2d2a5a5e-0011-5000-9000-000000000002")
+        with patch("yookassa.Payment.create", return_value=again) as create:
+            action = sub.action_cs_charge_saved_card()
+        retry = self.env["cs.billing.payment.request"].browse(action["res_id"])
+        params, key = create.call_args.args
+        self.assertEqual(params["payment_method_id"], self.CARD["id"])
+        self.assertEqual(params["amount"]["value"], "%.2f" % self.sub.amount_due)
+        self.assertTrue(key.startswith("cs-autopay-"))
+        self.assertEqual(
+            (retry.state, retry.autopayment, retry.invoice_id), ("waiting", True, invoice)
+        )
+        with self.assertRaisesRegex(UserError, "waiting for YooKassa already"):
+            sub.action_cs_charge_saved_card()
+        # A CSM cannot charge a card.
+        with self.assertRaises(AccessError):
+            self.sub.with_user(self.cs_user).action_cs_charge_saved_card()
 
     def test_a_revoked_card_is_charged_no_more(self):
         self.save_card()
