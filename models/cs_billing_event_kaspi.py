@@ -301,13 +301,24 @@ class CsBillingPaymentRequest(models.Model):
             if not isinstance(exc, UserError):
                 _logger.exception("Autopayment %s for invoice %s failed", self.id, invoice.name)
             refused = str(exc)
-            if not self.account_id.sudo().invoice_payment_links:
+        if not self.account_id.sudo().invoice_payment_links:  # queued to charge a card
+            if refused:
                 self._not_sent(
                     invoice,
                     refused,
                     lambda env: env._("Autopayment not made: send a payment link"),
                 )
-                return
+            else:  # the card was forgotten, or autopayments turned off, since
+                self.write(
+                    {
+                        "state": "cancelled",
+                        "last_message": self.env._(
+                            "Not charged: there is no saved card to charge any more, and the "
+                            "account sends no payment links for invoices."
+                        ),
+                    }
+                )
+            return
         try:
             with self.env.cr.savepoint():
                 self.action_send()

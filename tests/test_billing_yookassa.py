@@ -554,6 +554,16 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
             self.env["cs.billing.payment.request"].search([("invoice_id", "=", later.id)])
         )
 
+    def test_a_charge_queued_for_a_card_forgotten_since_is_not_made_nor_a_link(self):
+        self.save_card()
+        invoice = self._posted_invoice(self.sub, 15000.0)  # queued to charge the card
+        self.sub.sudo().cs_payment_method_ref = False  # revoked before the job ran
+        request, create = self.charge(invoice)
+        create.assert_not_called()
+        self.assertEqual(request.state, "cancelled")
+        self.assertIn("no saved card to charge any more", request.last_message)
+        self.assertFalse(request.message_ids.filtered(lambda m: m.message_type == "comment"))
+
     def test_a_charge_yookassa_refuses_becomes_a_payment_link(self):
         from yookassa.domain.exceptions import ForbiddenError  # noqa: PLC0415
 
