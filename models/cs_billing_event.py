@@ -1339,14 +1339,16 @@ class CsBillingEvent(models.Model):
         """The payment left *Payments to Reconcile*: it paid ``invoice`` (a refund: its
         credit note)."""
         self.ensure_one()
+        # In the office's language, as the rest of the result, whoever posts or registers.
+        env = self.with_context(lang=self.env["res.company"]._cs_cron_lang()).env
         if invoice.move_type == "out_refund":
-            result = self.env._(
+            result = env._(
                 "%(result)s — registered on credit note %(invoice)s",
                 result=self.result or "",
                 invoice=invoice.name,
             )
         else:
-            result = self.env._(
+            result = env._(
                 "%(result)s — registered on %(invoice)s",
                 result=self.result or "",
                 invoice=invoice.name,

@@ -219,6 +219,17 @@ class TestReconcileOnInvoice(CustomerSuccessCase):
         )
         self.assertEqual(wizard.payment_date, date(2026, 9, 21))
 
+    def test_registered_on_reads_in_the_office_language_whoever_posts(self):
+        self.env["res.lang"]._activate_lang("ru_RU")
+        self.env.ref("base.module_customer_success")._update_translations("ru_RU")
+        self.env.ref("base.user_admin").lang = "ru_RU"  # a Russian office
+        self.accountant.lang = "en_US"
+        invoice = self.draft_invoice(15000.0)
+        event = self.unreconciled_payment(invoice.amount_total)
+        invoice.with_user(self.accountant).with_context(lang="en_US").action_post()
+        self.assertFalse(event.to_reconcile)
+        self.assertIn("зарегистрирован по счёту %s" % invoice.name, event.result)
+
     def test_a_one_off_payment_pays_its_customer_s_invoice_posted_later(self):
         # A setup fee paid at the provider, of no subscription, then invoiced in Odoo.
         invoice = self.draft_invoice(50000.0)
