@@ -18,6 +18,7 @@ from .res_company import in_office_language
 _logger = logging.getLogger(__name__)
 
 LINK_PROVIDERS = ("kaspi", "yookassa", "robokassa")  # accounts that make payment links
+POLLED_PROVIDERS = ("kaspi",)  # links whose payment only polling sees
 
 
 class CsBillingEventKaspi(models.Model):
@@ -135,6 +136,7 @@ class CsBillingPaymentRequest(models.Model):
             ("error", "Error"),
             ("expired", "Expired"),
             ("cancelled", "Cancelled"),
+            ("withdrawn", "Withdrawn"),
         ],
         default="draft",
         required=True,
@@ -264,6 +266,7 @@ class CsBillingPaymentRequest(models.Model):
         """Make and email the links queued for posted invoices; each is committed on
         its own (each is a call to the provider: a link made is never made twice)."""
         testing = getattr(threading.current_thread(), "testing", False)
+        self._withdraw_settled_links()
         due = [("state", "=", "draft"), ("invoice_id", "!=", False)]
         requests_ = self.search(due, limit=limit, order="id")
         for request in requests_:
@@ -272,6 +275,39 @@ class CsBillingPaymentRequest(models.Model):
                 self.env.cr.commit()
         remaining = self.search_count(due)
         self.env["ir.cron"]._notify_progress(done=len(requests_), remaining=remaining)
+
+    @api.model
+    def _withdraw_settled_links(self):
+        """Links still waiting for an invoice paid, reversed or cancelled another way (a
+        bank transfer, another link, a credit note) are *Withdrawn*, with the reason,
+        so nobody chases a customer who owes nothing. The providers
+        cannot take a link back; a payment made through one still arrives, marks it
+        paid and waits in *Payments to Reconcile*. Kaspi's are left to their polling,
+        which alone would see such a payment, until they expire; an autopayment under
+        way is left to its notification."""
+        links = self.search(
+            [
+                ("state", "=", "waiting"),
+                ("invoice_id", "!=", False),
+                ("account_id.provider", "not in", POLLED_PROVIDERS),
+                ("autopayment", "=", False),
+                "|",
+                ("invoice_id.state", "=", "cancel"),
+                ("invoice_id.payment_state", "in", ("paid", "in_payment", "reversed")),
+            ]
+        )
+        for link in links:
+            link.write(
+                {
+                    "state": "withdrawn",
+                    "last_message": self.env._(
+                        "Invoice %(invoice)s was settled another way: link withdrawn. A "
+                        "payment through it still arrives and waits in Payments to Reconcile.",
+                        invoice=link.invoice_id.name,
+                    ),
+                }
+            )
+        return links
 
     def _send_for_invoice(self):
         """Make the link for what the invoice still asks, then email it to the

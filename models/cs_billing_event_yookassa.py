@@ -182,7 +182,14 @@ class CsBillingEventYookassa(models.Model):
             details = details if isinstance(details, dict) else {}
             code = str(details.get("reason") or "unknown")[:64]
             reason, advice = _decline(code, details.get("party"))
-            link = self._yookassa_link(obj.get("id")).filtered(lambda r: r.state == "waiting")
+            link = self._yookassa_link(obj.get("id"))
+            if link.state == "withdrawn":
+                # Its invoice was settled another way: nobody owes this payment.
+                link.write({"last_message": reason(self.env), "event_id": self.id})
+                return "processed", self.env._(
+                    "The payment of a withdrawn link was not made: nothing to chase."
+                )
+            link = link.filtered(lambda r: r.state == "waiting")
             if link and code == "expired_on_confirmation":
                 # The customer never opened our link: no failed payment to chase.
                 link.write(
@@ -300,7 +307,10 @@ class CsBillingEventYookassa(models.Model):
         )
 
     def _yookassa_link_paid(self, payment_id):
-        self._yookassa_link(payment_id).filtered(lambda r: r.state == "waiting").write(
+        # A link withdrawn (its invoice settled another way) and paid all the same is
+        # paid all the same.
+        link = self._yookassa_link(payment_id)
+        link.filtered(lambda r: r.state in ("waiting", "withdrawn")).write(
             {"state": "processed", "event_id": self.id, "last_message": "succeeded"}
         )
 

@@ -260,6 +260,27 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
         self.assertIn("connection refused", todo.note)
         self.assertFalse(request.message_ids.filtered(lambda m: m.message_type == "comment"))
 
+    def test_a_kaspi_link_of_an_invoice_paid_another_way_keeps_being_polled(self):
+        # Only polling would see a payment made through it: it waits until it expires.
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        request = self.env["cs.billing.payment.request"].create(
+            {
+                "account_id": self.account.id,
+                "subscription_id": self.sub.id,
+                "invoice_id": invoice.id,
+                "amount": 15000.0,
+                "currency_id": self.kzt.id,
+                "state": "waiting",
+                "external_id": "17",
+            }
+        )
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=invoice.ids
+        ).create({})._create_payments()
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        self.assertFalse(self.env["cs.billing.payment.request"]._withdraw_settled_links())
+        self.assertEqual(request.state, "waiting")
+
     def test_qr_link_when_kaspi_is_unreachable(self):
         with (
             patch("requests.Session.request", side_effect=OSError("connection refused")),

@@ -608,3 +608,69 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         response = self.post(notification("payment.succeeded", charged))
         self.assertEqual(response.json()["duplicate"], True)
         self.assertEqual(len(invoice.matched_payment_ids | stored.payment_id), 1)
+
+    def test_a_link_of_an_invoice_paid_another_way_is_withdrawn(self):
+        Request = self.env["cs.billing.payment.request"]
+        self.account.invoice_payment_links = True
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        with patch("yookassa.Payment.create", return_value=self.created_payment()):
+            Request._cron_send_invoice_links()
+        link = Request.search([("invoice_id", "=", invoice.id)])
+        self.assertEqual(link.state, "waiting")
+        # The customer pays by bank transfer; the accountant registers it.
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=invoice.ids
+        ).create({})._create_payments()
+        Request._cron_send_invoice_links()
+        self.assertEqual(link.state, "withdrawn")
+        self.assertIn("%s was settled another way" % invoice.name, link.last_message)
+        # Never paid, YooKassa lets it expire: nobody owes it, nothing is chased.
+        expired = dict(self.created_payment(), status="canceled")
+        expired["cancellation_details"] = {
+            "party": "yoo_money",
+            "reason": "expired_on_confirmation",
+        }
+        self.post(notification("payment.canceled", expired))
+        self.process_with_api(expired)
+        event = self.Event.search([("account_id", "=", self.account.id)])
+        self.assertEqual(
+            event.result, "The payment of a withdrawn link was not made: nothing to chase."
+        )
+        self.assertEqual(link.state, "withdrawn")
+        self.assertNotEqual(self.sub.payment_status, "failed")
+        self.assertFalse(
+            self.env["mail.mail"].search(
+                [("model", "=", "sale.subscription"), ("res_id", "=", self.sub.id)]
+            )
+        )
+
+    def test_a_withdrawn_link_paid_all_the_same_waits_for_the_accountant(self):
+        Request = self.env["cs.billing.payment.request"]
+        self.account.invoice_payment_links = True
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        with patch("yookassa.Payment.create", return_value=self.created_payment()):
+            Request._cron_send_invoice_links()
+        link = Request.search([("invoice_id", "=", invoice.id)])
+        invoice.button_draft()
+        invoice.button_cancel()
+        withdrawn = Request._withdraw_settled_links()
+        self.assertEqual((withdrawn, link.state), (link, "withdrawn"))
+        # The customer pays the link of the cancelled invoice from the old email.
+        paid = payment(ref=self.sub.code)
+        self.post(notification("payment.succeeded", paid))
+        self.process_with_api(paid)
+        event = self.Event.search([("account_id", "=", self.account.id)])
+        self.assertEqual((link.state, link.event_id), ("processed", event))
+        self.assertTrue(event.to_reconcile)  # no open invoice: the accountant's
+
+    def test_an_autopayment_under_way_is_not_withdrawn(self):
+        Request = self.env["cs.billing.payment.request"]
+        self.save_card()
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        request, _create = self.charge(invoice)
+        self.assertEqual((request.state, request.autopayment), ("waiting", True))
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=invoice.ids
+        ).create({})._create_payments()
+        self.assertFalse(Request._withdraw_settled_links())  # the charge is under way
+        self.assertEqual(request.state, "waiting")
