@@ -609,7 +609,8 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(response.json()["duplicate"], True)
         self.assertEqual(len(invoice.matched_payment_ids | stored.payment_id), 1)
 
-    def test_a_link_of_an_invoice_paid_another_way_is_withdrawn(self):
+    def invoice_link(self):
+        """A posted invoice and the link the job made and emailed for it."""
         Request = self.env["cs.billing.payment.request"]
         self.account.invoice_payment_links = True
         invoice = self._posted_invoice(self.sub, 15000.0)
@@ -617,10 +618,19 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
             Request._cron_send_invoice_links()
         link = Request.search([("invoice_id", "=", invoice.id)])
         self.assertEqual(link.state, "waiting")
-        # The customer pays by bank transfer; the accountant registers it.
-        self.env["account.payment.register"].with_context(
+        return invoice, link
+
+    @staticmethod
+    def pay_by_hand(invoice):
+        """The accountant registers a bank transfer on ``invoice``."""
+        invoice.env["account.payment.register"].with_context(
             active_model="account.move", active_ids=invoice.ids
         ).create({})._create_payments()
+
+    def test_a_link_of_an_invoice_paid_another_way_is_withdrawn(self):
+        Request = self.env["cs.billing.payment.request"]
+        invoice, link = self.invoice_link()
+        self.pay_by_hand(invoice)
         Request._cron_send_invoice_links()
         self.assertEqual(link.state, "withdrawn")
         self.assertIn("%s was settled another way" % invoice.name, link.last_message)
@@ -646,11 +656,7 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
 
     def test_a_withdrawn_link_paid_all_the_same_waits_for_the_accountant(self):
         Request = self.env["cs.billing.payment.request"]
-        self.account.invoice_payment_links = True
-        invoice = self._posted_invoice(self.sub, 15000.0)
-        with patch("yookassa.Payment.create", return_value=self.created_payment()):
-            Request._cron_send_invoice_links()
-        link = Request.search([("invoice_id", "=", invoice.id)])
+        invoice, link = self.invoice_link()
         invoice.button_draft()
         invoice.button_cancel()
         withdrawn = Request._withdraw_settled_links()
@@ -669,8 +675,6 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         invoice = self._posted_invoice(self.sub, 15000.0)
         request, _create = self.charge(invoice)
         self.assertEqual((request.state, request.autopayment), ("waiting", True))
-        self.env["account.payment.register"].with_context(
-            active_model="account.move", active_ids=invoice.ids
-        ).create({})._create_payments()
+        self.pay_by_hand(invoice)
         self.assertFalse(Request._withdraw_settled_links())  # the charge is under way
         self.assertEqual(request.state, "waiting")
