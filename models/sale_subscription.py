@@ -512,25 +512,23 @@ class SaleSubscription(models.Model):
                     subscription=self.display_name,
                 )
             )
-        amount = self.amount_due or self.amount_total
-        request = self.env["cs.billing.payment.request"].create(
+        request = self._cs_payment_request(self.amount_due or self.amount_total)
+        request.action_send()
+        return request.get_formview_action()
+
+    def _cs_payment_request(self, amount):
+        """A new payment request of ``amount`` through the billing account, naming the
+        open invoice it pays if one asks for that amount (read as superuser: a CSM need
+        not have invoicing rights)."""
+        return self.env["cs.billing.payment.request"].create(
             {
                 "account_id": self.billing_account_id.id,
                 "subscription_id": self.id,
                 "amount": amount,
                 "currency_id": self.currency_id.id,
-                # the open invoice it pays, if one asks for that amount (read as
-                # superuser: a CSM need not have invoicing rights)
                 "invoice_id": self.sudo()._cs_open_invoice(amount, self.currency_id).id,
             }
         )
-        request.action_send()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "cs.billing.payment.request",
-            "res_id": request.id,
-            "view_mode": "form",
-        }
 
     def action_cs_charge_saved_card(self):
         """Charge what the subscription owes to the card its customer saved (YooKassa
@@ -560,22 +558,9 @@ class SaleSubscription(models.Model):
                 self.env._("A charge of %(subscription)s is waiting for YooKassa already.",
                            subscription=self.display_name)
             )  # fmt: skip
-        request = Request.create(
-            {
-                "account_id": self.billing_account_id.id,
-                "subscription_id": self.id,
-                "amount": self.amount_due,
-                "currency_id": self.currency_id.id,
-                "invoice_id": self.sudo()._cs_open_invoice(self.amount_due, self.currency_id).id,
-            }
-        )
+        request = self._cs_payment_request(self.amount_due)
         request._charge_saved_card()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "cs.billing.payment.request",
-            "res_id": request.id,
-            "view_mode": "form",
-        }
+        return request.get_formview_action()
 
     @api.model
     def _cs_set_ledger_mrr(self, values):
