@@ -103,7 +103,7 @@ class CsBillingReconcile(models.TransientModel):
     def action_register(self):
         self.ensure_one()
         event = self.event_id
-        money_back = event.amount < 0
+        money_back = settled_on(event) == "out_refund"
         if not event.to_reconcile or event.payment_id or not (event.is_payment or money_back):
             raise UserError(
                 self.env._(
