@@ -23,6 +23,7 @@ PROVIDERS = [
     ("robokassa", "Robokassa"),
 ]
 STRIPE_API_VERSION = "2025-03-31.basil"
+MAX_AUTOPAY_RETRIES = 8  # declined autopayments: new charges of one invoice at most
 
 
 class WebhookSettings(NamedTuple):
@@ -185,6 +186,19 @@ class CsBillingAccount(models.Model):
         "(the failed-payment email, with a new link when Payment Link on Failure is on); a "
         "charge YooKassa refuses to make becomes a payment link when Payment Links for "
         "Invoices is on. YooKassa enables autopayments for a shop on request.",
+    )
+    autopay_retry_days = fields.Char(
+        string="Retry Declined Charges After",
+        default="3, 5, 7",
+        tracking=True,
+        help="YooKassa autopayments: the days to wait before each new charge of a saved "
+        "card YooKassa declined for a reason that can pass (insufficient funds, the bank "
+        "unavailable, a limit reached, a decline without details), each counted from the "
+        "attempt before. 3, 5, 7: the card is charged again 3 days after the decline, 5 "
+        "days after that and 7 days after that, each decline emailed to the client with "
+        "the next date. Never retried: a card the customer revoked or that expired, "
+        "suspected fraud, a blocked card, an invoice paid or cancelled meanwhile. Empty: "
+        "no retry.",
     )
     invoice_payment_links = fields.Boolean(
         string="Payment Links for Invoices",
@@ -354,6 +368,30 @@ class CsBillingAccount(models.Model):
                         )[account.receipt_tax_system],
                     )
                 )
+
+    @api.constrains("autopay_retry_days")
+    def _check_autopay_retry_days(self):
+        for account in self:
+            account._autopay_retry_schedule()
+
+    def _autopay_retry_schedule(self):
+        """The days between the attempts of :attr:`autopay_retry_days`, as integers."""
+        self.ensure_one()
+        text = (self.autopay_retry_days or "").replace(";", ",")
+        days = [part.strip() for part in text.split(",") if part.strip()]
+        if (
+            not all(day.isdigit() and 1 <= int(day) <= 60 for day in days)
+            or len(days) > MAX_AUTOPAY_RETRIES
+        ):
+            raise ValidationError(
+                self.env._(
+                    "Retry Declined Charges After: %(value)r is not a list of whole days "
+                    "between 1 and 60 separated by commas (at most %(count)s), such as 3, 5, 7.",
+                    value=self.autopay_retry_days,
+                    count=MAX_AUTOPAY_RETRIES,
+                )
+            )
+        return [int(day) for day in days]
 
     @api.constrains("ip_allowlist")
     def _check_ip_allowlist(self):

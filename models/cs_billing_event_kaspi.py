@@ -159,6 +159,19 @@ class CsBillingPaymentRequest(models.Model):
         "amount when the link was made with the Payment Link button.",
     )
 
+    attempt = fields.Integer(
+        readonly=True,
+        copy=False,
+        help="Autopayments: which charge of its invoice this is, 1 the first, 2 the first "
+        "retry after a decline; 0 for a charge made by hand.",
+    )
+    retry_at = fields.Datetime(
+        string="Not Before",
+        readonly=True,
+        copy=False,
+        help="A charge queued again after a declined autopayment is made from then on.",
+    )
+
     @api.depends("subscription_id", "amount", "currency_id")
     def _compute_display_name(self):
         for request in self:
@@ -193,6 +206,27 @@ class CsBillingPaymentRequest(models.Model):
                 raise UserError(
                     self.env._("The payment link could not be made: %(reason)s", reason=str(exc))
                 ) from exc
+        return True
+
+    def action_cancel_retry(self):
+        """Call off a scheduled charge of a declined autopayment (the customer asked to
+        wait, or pays another way); said in the subscription's chatter."""
+        for request in self.filtered(lambda r: r.state == "draft" and r.retry_at):
+            request.write(
+                {
+                    "state": "cancelled",
+                    "last_message": self.env._(
+                        "Retry called off by %(user)s.", user=self.env.user.name
+                    ),
+                }
+            )
+            request.subscription_id.sudo()._message_log(
+                body=self.env._(
+                    "%(user)s called off the charge of the saved card planned for %(day)s.",
+                    user=self.env.user.name,
+                    day=tools.format_datetime(self.env, request.retry_at),
+                )
+            )
         return True
 
     def action_send_by_email(self):
@@ -267,7 +301,13 @@ class CsBillingPaymentRequest(models.Model):
         its own (each is a call to the provider: a link made is never made twice)."""
         testing = getattr(threading.current_thread(), "testing", False)
         self._withdraw_settled_links()
-        due = [("state", "=", "draft"), ("invoice_id", "!=", False)]
+        due = [
+            ("state", "=", "draft"),
+            ("invoice_id", "!=", False),
+            "|",
+            ("retry_at", "=", False),
+            ("retry_at", "<=", fields.Datetime.now()),
+        ]
         requests_ = self.search(due, limit=limit, order="id")
         for request in requests_:
             request._send_for_invoice()
@@ -307,6 +347,45 @@ class CsBillingPaymentRequest(models.Model):
                     ),
                 }
             )
+        return links | self._withdraw_partly_paid_links()
+
+    @api.model
+    def _withdraw_partly_paid_links(self):
+        """Links still waiting for the whole of an invoice a part of which was paid
+        another way are *Withdrawn* too, so the customer cannot pay that part twice;
+        where the account makes links for its invoices, a new link for the rest is
+        queued (and emailed by the same job)."""
+        links = self.search(
+            [
+                ("state", "=", "waiting"),
+                ("invoice_id.payment_state", "=", "partial"),
+                ("invoice_id.state", "=", "posted"),
+                ("account_id.provider", "not in", POLLED_PROVIDERS),
+                ("autopayment", "=", False),
+            ]
+        ).filtered(
+            lambda link: link.currency_id.compare_amounts(
+                link.amount, link.invoice_id.amount_residual
+            )
+            > 0
+        )
+        for link in links:
+            link.write(
+                {
+                    "state": "withdrawn",
+                    "last_message": self.env._(
+                        "Invoice %(invoice)s was partly paid another way: this link for "
+                        "%(amount)s is withdrawn, %(rest)s remain to pay. A payment through "
+                        "it still arrives and waits in Payments to Reconcile.",
+                        invoice=link.invoice_id.name,
+                        amount=tools.format_amount(self.env, link.amount, link.currency_id),
+                        rest=tools.format_amount(
+                            self.env, link.invoice_id.amount_residual, link.currency_id
+                        ),
+                    ),
+                }
+            )
+        self._request_for_invoices(links.invoice_id)
         return links
 
     def _send_for_invoice(self):
@@ -317,22 +396,39 @@ class CsBillingPaymentRequest(models.Model):
         self.ensure_one()
         invoice = self.invoice_id
         if not asks_payment(invoice):
+            settled = (
+                self.env._(
+                    "Invoice %(invoice)s was paid or cancelled before the card was charged again.",
+                    invoice=invoice.name,
+                )
+                if self.retry_at
+                else self.env._(
+                    "Invoice %(invoice)s was paid or cancelled before its link was made.",
+                    invoice=invoice.name,
+                )
+            )
+            self.write({"state": "cancelled", "last_message": settled})
+            return
+        self.amount = invoice.amount_residual  # a part may have been paid meanwhile
+        if self.retry_at and not self._autopays(self.subscription_id):
+            # The client had the failed-payment email: no link to send instead.
             self.write(
                 {
                     "state": "cancelled",
                     "last_message": self.env._(
-                        "Invoice %(invoice)s was paid or cancelled before its link was made.",
-                        invoice=invoice.name,
+                        "Not charged again: there is no saved card to charge any more, or "
+                        "the account charges saved cards no more."
                     ),
                 }
             )
             return
-        self.amount = invoice.amount_residual  # a part may have been paid meanwhile
         refused = None
         try:
             with self.env.cr.savepoint():
                 if self._charge_saved_card():
-                    return  # charged: the provider's notification settles it
+                    # Charged by the job, not by hand: a decline may be retried.
+                    self.attempt = self.attempt or 1
+                    return  # the provider's notification settles it
         except Exception as exc:  # noqa: BLE001 - one charge never blocks the queue
             if not isinstance(exc, UserError):
                 _logger.exception("Autopayment %s for invoice %s failed", self.id, invoice.name)

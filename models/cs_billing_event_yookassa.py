@@ -6,11 +6,13 @@ from markupsafe import Markup
 
 from odoo import fields
 from odoo import models
+from odoo import tools
 from odoo.exceptions import UserError
 
 from ..services.providers import yookassa_adapter
 from ..services.providers.common import PayloadError
 from ..services.providers.common import WebhookError
+from .cs_billing_event import asks_payment
 
 # What the API status of the re-fetched object means, whatever the notification said.
 _PAYMENT_EFFECT = {"succeeded": "payment.succeeded", "canceled": "payment.canceled"}
@@ -18,6 +20,19 @@ _PAYMENT_EFFECT = {"succeeded": "payment.succeeded", "canceled": "payment.cancel
 
 # Declines after which the saved card takes no more autopayments.
 _CARD_GONE = {"permission_revoked", "card_expired"}
+
+# Declines of a saved card that a later charge of the same card can pass: a retry
+# is scheduled for them (the account's Retry Declined Charges After); the others need
+# the customer (another card, the bank's consent) or are final.
+_RETRIED = {
+    "insufficient_funds",
+    "issuer_unavailable",
+    "payment_method_limit_exceeded",
+    "general_decline",
+    "call_issuer",
+    "internal_timeout",
+    "rejected_by_timeout",
+}
 
 # Reasons whose remedy is a new payment link.
 _LINK_ADVICE = {
@@ -201,16 +216,29 @@ class CsBillingEventYookassa(models.Model):
             )
             if code in _CARD_GONE:
                 self._yookassa_forget_method(subscription, obj, reason)
+            retry = self._yookassa_retry(link, code, reason)
             pay_url = None
             # Not for the shop's own cancellation, nor for a payment of one of our links
             # (the client was on the payment page already: one email per attempt at most);
             # an autopayment declined is a payment the client has not seen.
             if code != "canceled_by_merchant" and not (link and not link.autopayment):
-                pay_url = self._yookassa_failure_link(subscription, amount, currency)
+                pay_url = self._yookassa_failure_link(
+                    subscription, amount, currency, invoice=link.invoice_id
+                )
             if pay_url:
                 advice = self._with_link_sent(advice, code)
+            retry_day = None
+            if link.autopayment and link.attempt:
+                advice = self._with_retry(advice, retry, link.attempt)
+                retry_day = retry and self._company_day(retry.retry_at)
             return self._effect_payment_failed(
-                subscription, amount, currency, reason, advice=advice, pay_url=pay_url
+                subscription,
+                amount,
+                currency,
+                reason,
+                next_attempt=retry_day,
+                advice=advice,
+                pay_url=pay_url,
             )
         # refund.succeeded: money went back; the accountant issues the credit note.
         return self._effect_refund(subscription, amount, currency, obj.get("payment_id"))
@@ -259,7 +287,81 @@ class CsBillingEventYookassa(models.Model):
             )
         )
 
-    def _yookassa_failure_link(self, subscription, amount, currency):
+    def _yookassa_retry(self, link, code, reason):
+        """The charge of the invoice again, queued for the day the account's schedule
+        gives, after the job's autopayment ``link`` was declined for a reason a later
+        charge can pass; None when none is due: a charge made by hand, a decline to
+        retry never, the schedule done, the invoice settled, the card gone, or a charge
+        of that invoice queued or under way already."""
+        account = self.account_id.sudo()
+        invoice = link.invoice_id
+        if not (
+            link.autopayment
+            and link.attempt
+            and code in _RETRIED
+            and invoice
+            and asks_payment(invoice)
+            and link._autopays(link.subscription_id)
+        ):
+            return None
+        schedule = account._autopay_retry_schedule()
+        if link.attempt > len(schedule):
+            return None
+        Request = self.env["cs.billing.payment.request"].sudo()
+        if Request.search_count(
+            [
+                ("invoice_id", "=", invoice.id),
+                "|",
+                ("state", "=", "draft"),
+                "&",
+                ("state", "=", "waiting"),
+                ("autopayment", "=", True),
+            ]
+        ):
+            return None
+        retry_at = fields.Datetime.add(fields.Datetime.now(), days=schedule[link.attempt - 1])
+        return Request.create(
+            {
+                "account_id": account.id,
+                "subscription_id": link.subscription_id.id,
+                "invoice_id": invoice.id,
+                "amount": invoice.amount_residual,
+                "currency_id": invoice.currency_id.id,
+                "attempt": link.attempt + 1,
+                "retry_at": retry_at,
+                "last_message": self.env._(
+                    "Retry %(retry)s of %(retries)s of the autopayment declined (%(reason)s).",
+                    retry=link.attempt,
+                    retries=len(schedule),
+                    reason=reason(self.env),
+                ),
+            }
+        )
+
+    def _with_retry(self, advice, retry, attempt):
+        """``advice`` after the declined autopayment ``attempt``, said with what comes
+        next: the day the card is charged again, or that it is not."""
+        day = retry and self._company_day(retry.retry_at)
+        retries = len(self.account_id.sudo()._autopay_retry_schedule())
+        last = 1 < attempt > retries
+
+        def told(env):
+            if retry:
+                then = env._(
+                    "The card is charged again on %(day)s (retry %(retry)s of %(retries)s).",
+                    day=tools.format_date(env, day),
+                    retry=retry.attempt - 1,
+                    retries=retries,
+                )
+            elif last:
+                then = env._("That was the last retry: the card is not charged again.")
+            else:
+                then = env._("The card is not charged again by itself.")
+            return "%s %s" % (then, advice(env))
+
+        return told
+
+    def _yookassa_failure_link(self, subscription, amount, currency, invoice=None):
         """A new payment link for a failed payment, when the account asks for one: its
         URL goes in the failed-payment email. A link that cannot be made (credentials,
         receipt data, YooKassa's refusal, the network) leaves the failure as it is, with
@@ -275,6 +377,14 @@ class CsBillingEventYookassa(models.Model):
                         "subscription_id": subscription.id,
                         "amount": amount,
                         "currency_id": currency.id,
+                        # Of the declined autopayment's invoice when it asks that
+                        # amount: withdrawn once a retry or another payment settles it.
+                        "invoice_id": invoice.id
+                        if invoice
+                        and asks_payment(invoice)
+                        and invoice.currency_id == currency
+                        and not currency.compare_amounts(invoice.amount_residual, amount)
+                        else False,
                     }
                 )
                 request._send_yookassa()

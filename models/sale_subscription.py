@@ -144,6 +144,13 @@ class SaleSubscription(models.Model):
         groups="customer_success.group_cs_user,account.group_account_invoice",
         help="The saved payment method as YooKassa names it (e.g. Bank card *4444).",
     )
+    cs_autopay_retry_at = fields.Datetime(
+        string="Card Charged Again On",
+        compute="_compute_cs_autopay_retry_at",
+        groups="customer_success.group_cs_user,account.group_account_invoice",
+        help="YooKassa autopayments: when the card YooKassa declined is charged again, "
+        "by the billing account's retry schedule.",
+    )
     cs_is_trial = fields.Boolean(
         string="Trial", copy=False, help="Trials are not MRR until they convert."
     )
@@ -460,6 +467,23 @@ class SaleSubscription(models.Model):
         )
         for subscription in self:
             subscription.cs_payment_link_count = counts.get(subscription, 0)
+
+    def _compute_cs_autopay_retry_at(self):
+        retries = dict(
+            self.env["cs.billing.payment.request"]
+            .sudo()
+            ._read_group(
+                [
+                    ("subscription_id", "in", self.ids),
+                    ("state", "=", "draft"),
+                    ("retry_at", "!=", False),
+                ],
+                ["subscription_id"],
+                ["retry_at:min"],
+            )
+        )
+        for subscription in self:
+            subscription.cs_autopay_retry_at = retries.get(subscription, False)
 
     def _compute_cs_billing_event_count(self):
         counts = dict(

@@ -1,10 +1,15 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import json
+from datetime import timedelta
 from unittest.mock import patch
 
+from freezegun import freeze_time
+
+from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.exceptions import UserError
+from odoo.exceptions import ValidationError
 from odoo.tests import HttpCase
 from odoo.tests import TransactionCase
 from odoo.tests import tagged
@@ -609,6 +614,164 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(response.json()["duplicate"], True)
         self.assertEqual(len(invoice.matched_payment_ids | stored.payment_id), 1)
 
+    # ------------------------------------------------------------------
+    # Declined autopayments are charged again on the account's schedule
+    # ------------------------------------------------------------------
+    def pending(self, number):
+        """YooKassa's answer to a charge of the saved card: under way, payment ``number``."""
+        answer = dict(payment(status="pending", ref=self.sub.code), paid=False)
+        answer.update(id="2d2a5a5e-0020-5000-9000-%012d" % number, payment_method=self.CARD)
+        return answer
+
+    def decline(self, request, reason="insufficient_funds", at=None):
+        """YooKassa declines the charge ``request`` made (notified, then read back from
+        the API), and the inbox job applies it at ``at`` (in a minute): returns ``at``."""
+        at = at or fields.Datetime.now() + timedelta(minutes=1)
+        declined = dict(self.charged(status="canceled"), id=request.external_id)
+        declined["cancellation_details"] = {"party": "payment_network", "reason": reason}
+        declined["created_at"] = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        self.post(notification("payment.canceled", declined))
+        with freeze_time(at), patch("yookassa.Payment.create") as create:
+            self.process_with_api(declined)
+        create.assert_not_called()  # no link asked on failure
+        self.assertEqual(request.state, "cancelled")
+        return at
+
+    def failed_emails(self):
+        return self.env["mail.mail"].search(
+            [("model", "=", "sale.subscription"), ("res_id", "=", self.sub.id)], order="id"
+        )
+
+    def test_a_declined_autopayment_is_charged_again_on_the_schedule(self):
+        Request = self.env["cs.billing.payment.request"]
+        self.save_card()
+        self.account.autopay_retry_days = "3, 5"
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        first, _create = self.charge(invoice, answer=self.pending(1))
+        self.assertEqual((first.attempt, first.retry_at), (1, False))
+        declined_at = self.decline(first)
+        # Insufficient funds: charged again three days later, the client told when.
+        retry = Request.search([("invoice_id", "=", invoice.id), ("state", "=", "draft")])
+        self.assertEqual(retry.attempt, 2)
+        self.assertEqual(retry.retry_at, declined_at + timedelta(days=3))
+        self.assertEqual(retry.amount, invoice.amount_residual)
+        self.assertIn("Retry 1 of 2 of the autopayment declined", retry.last_message)
+        self.assertEqual(self.sub.cs_autopay_retry_at, retry.retry_at)
+        self.assertEqual(self.sub.next_payment_date, retry.retry_at.date())
+        self.assertEqual(self.sub.payment_status, "failed")
+        mail = self.failed_emails()
+        self.assertEqual(len(mail), 1)
+        self.assertIn("We will try again on", mail.body_html)
+        self.assertIn("charged again on", self.sub.activity_ids.note)
+        self.assertIn("(retry 1 of 2)", self.sub.activity_ids.note)
+        # Not before its day.
+        with freeze_time(retry.retry_at - timedelta(hours=1)):
+            _requests, create = self.charge(invoice)
+        create.assert_not_called()
+        self.assertEqual(retry.state, "draft")
+        # On its day, the card is charged again, a new payment for YooKassa.
+        with freeze_time(retry.retry_at + timedelta(minutes=1)):
+            _requests, create = self.charge(invoice, answer=self.pending(2))
+        params, key = create.call_args.args
+        self.assertEqual(params["payment_method_id"], self.CARD["id"])
+        self.assertTrue(key.startswith("cs-autopay-") and key.endswith("-%d" % retry.id))
+        self.assertEqual((retry.state, retry.autopayment), ("waiting", True))
+        self.assertEqual(retry.external_id, self.pending(2)["id"])
+        # Declined again: the last retry, five days later.
+        self.decline(retry, at=retry.retry_at + timedelta(minutes=2))
+        last = Request.search([("invoice_id", "=", invoice.id), ("state", "=", "draft")])
+        self.assertEqual(last.attempt, 3)
+        self.assertEqual(last.retry_at, retry.retry_at + timedelta(minutes=2, days=5))
+        self.assertIn("(retry 2 of 2)", self.sub.activity_ids.note)
+        with freeze_time(last.retry_at + timedelta(minutes=1)):
+            self.charge(invoice, answer=self.pending(3))
+        self.decline(last, at=last.retry_at + timedelta(minutes=2))
+        # No retry left: nothing more is queued and the email promises none.
+        self.assertFalse(Request.search([("invoice_id", "=", invoice.id), ("state", "=", "draft")]))
+        self.assertFalse(self.sub.cs_autopay_retry_at)
+        self.assertIn("That was the last retry", self.sub.activity_ids.note)
+        self.assertEqual(len(self.sub.activity_ids), 1)  # one to-do, kept up to date
+        mails = self.failed_emails()
+        self.assertEqual(len(mails), 3)
+        self.assertNotIn("We will try again", mails[-1].body_html)
+
+    def test_a_retry_is_not_made_once_the_invoice_is_paid(self):
+        self.save_card()
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        first, _create = self.charge(invoice, answer=self.pending(1))
+        declined_at = self.decline(first)
+        retry = self.env["cs.billing.payment.request"].search(
+            [("invoice_id", "=", invoice.id), ("state", "=", "draft")]
+        )
+        self.assertEqual(retry.retry_at, declined_at + timedelta(days=3))  # the default
+        self.pay_by_hand(invoice)  # the customer paid by bank transfer
+        with freeze_time(retry.retry_at + timedelta(minutes=1)):
+            _requests, create = self.charge(invoice)
+        create.assert_not_called()
+        self.assertEqual(retry.state, "cancelled")
+        self.assertIn("paid or cancelled before the card was charged again", retry.last_message)
+
+    def test_a_retry_is_not_made_when_the_card_is_gone_or_called_off(self):
+        Request = self.env["cs.billing.payment.request"]
+        self.save_card()
+        self.account.invoice_payment_links = True  # a retry never turns into a link
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        first, _create = self.charge(invoice, answer=self.pending(1))
+        self.decline(first)
+        retry = Request.search([("invoice_id", "=", invoice.id), ("state", "=", "draft")])
+        self.sub.sudo().cs_payment_method_ref = False  # the card was forgotten since
+        with freeze_time(retry.retry_at + timedelta(minutes=1)):
+            _requests, create = self.charge(invoice)
+        create.assert_not_called()
+        self.assertEqual(retry.state, "cancelled")
+        self.assertIn("no saved card to charge any more", retry.last_message)
+        # A retry a CSM calls off is not made, and the subscription says who did.
+        self.sub.sudo().cs_payment_method_ref = self.CARD["id"]
+        other = self._posted_invoice(self.sub, 9000.0)
+        first, _create = self.charge(other, answer=self.pending(2))
+        self.decline(first)
+        retry = Request.search([("invoice_id", "=", other.id), ("state", "=", "draft")])
+        retry.with_user(self.cs_user).action_cancel_retry()
+        self.assertEqual(retry.state, "cancelled")
+        self.assertIn("called off by", retry.last_message)
+        self.assertIn(
+            "called off the charge of the saved card", str(self.sub.message_ids.mapped("body"))
+        )
+        with freeze_time(retry.retry_at + timedelta(minutes=1)):
+            _requests, create = self.charge(other)
+        create.assert_not_called()
+
+    def test_declines_a_retry_cannot_pass_are_not_retried(self):
+        Request = self.env["cs.billing.payment.request"]
+        self.save_card()
+        for number, reason in enumerate(("fraud_suspected", "card_expired"), start=1):
+            with self.subTest(reason=reason):
+                invoice = self._posted_invoice(self.sub, 1000.0 * number)
+                first, _create = self.charge(invoice, answer=self.pending(number))
+                self.decline(first, reason=reason)
+                self.assertFalse(
+                    Request.search([("invoice_id", "=", invoice.id), ("state", "=", "draft")])
+                )
+                self.assertIn("not charged again by itself", self.sub.activity_ids.note)
+        # A charge a manager made by hand is not retried by itself either.
+        self.sub.sudo().cs_payment_method_ref = self.CARD["id"]
+        self.sub.amount_due = 15000.0
+        with patch("yookassa.Payment.create", return_value=self.pending(9)):
+            action = self.sub.with_user(self.cs_manager).action_cs_charge_saved_card()
+        by_hand = Request.browse(action["res_id"])
+        self.assertEqual(by_hand.attempt, 0)
+        self.decline(by_hand)
+        self.assertFalse(Request.search([("state", "=", "draft")]))
+
+    def test_the_retry_schedule_is_checked(self):
+        for value in ("3, x", "0", "3, 90", "1, 2, 3, 4, 5, 6, 7, 8, 9"):
+            with self.subTest(value=value), self.assertRaises(ValidationError):
+                self.account.autopay_retry_days = value
+        self.account.autopay_retry_days = "2;4"
+        self.assertEqual(self.account._autopay_retry_schedule(), [2, 4])
+        self.account.autopay_retry_days = False
+        self.assertEqual(self.account._autopay_retry_schedule(), [])
+
     def invoice_link(self):
         """A posted invoice and the link the job made and emailed for it."""
         Request = self.env["cs.billing.payment.request"]
@@ -653,6 +816,28 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
                 [("model", "=", "sale.subscription"), ("res_id", "=", self.sub.id)]
             )
         )
+
+    def test_a_link_of_an_invoice_partly_paid_another_way_is_made_again_for_the_rest(self):
+        Request = self.env["cs.billing.payment.request"]
+        invoice, link = self.invoice_link()
+        # The customer transferred a third by bank: the link asks the whole still.
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=invoice.ids
+        ).create({"amount": 5000.0})._create_payments()
+        self.assertEqual(invoice.payment_state, "partial")
+        with patch("yookassa.Payment.create", return_value=self.created_payment()) as create:
+            Request._cron_send_invoice_links()
+        self.assertEqual(link.state, "withdrawn")
+        self.assertIn("was partly paid another way", link.last_message)
+        again = Request.search([("invoice_id", "=", invoice.id), ("id", "!=", link.id)])
+        self.assertEqual((again.state, again.amount), ("waiting", invoice.amount_residual))
+        self.assertEqual(create.call_args.args[0]["amount"]["value"], "%.2f" % again.amount)
+        self.assertEqual(len(again.message_ids.filtered(lambda m: m.message_type == "comment")), 1)
+        # Nothing changes on the next run: the new link asks what is due.
+        with patch("yookassa.Payment.create") as create:
+            Request._cron_send_invoice_links()
+        create.assert_not_called()
+        self.assertEqual(again.state, "waiting")
 
     def test_a_withdrawn_link_paid_all_the_same_waits_for_the_accountant(self):
         Request = self.env["cs.billing.payment.request"]
