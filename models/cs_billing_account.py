@@ -188,7 +188,7 @@ class CsBillingAccount(models.Model):
         "Invoices is on. YooKassa enables autopayments for a shop on request.",
     )
     autopay_retry_days = fields.Char(
-        string="Retry Declined Charges After",
+        string="Retry Declined Charges After (Days)",
         default="3, 5, 7",
         tracking=True,
         help="YooKassa autopayments: the days to wait before each new charge of a saved "
@@ -385,7 +385,7 @@ class CsBillingAccount(models.Model):
         ):
             raise ValidationError(
                 self.env._(
-                    "Retry Declined Charges After: %(value)r is not a list of whole days "
+                    "Retry Declined Charges After (Days): %(value)r is not a list of whole days "
                     "between 1 and 60 separated by commas (at most %(count)s), such as 3, 5, 7.",
                     value=self.autopay_retry_days,
                     count=MAX_AUTOPAY_RETRIES,

@@ -364,10 +364,9 @@ class CsBillingPaymentRequest(models.Model):
                 ("autopayment", "=", False),
             ]
         ).filtered(
-            lambda link: link.currency_id.compare_amounts(
-                link.amount, link.invoice_id.amount_residual
+            lambda link: (
+                link.currency_id.compare_amounts(link.amount, link.invoice_id.amount_residual) > 0
             )
-            > 0
         )
         for link in links:
             link.write(

@@ -4,6 +4,7 @@ import json
 
 from markupsafe import Markup
 
+from odoo import api
 from odoo import fields
 from odoo import models
 from odoo import tools
@@ -449,6 +450,16 @@ class CsBillingPaymentRequestYookassa(models.Model):
         copy=False,
         help="YooKassa: charged to the customer's saved card, with no link to pay.",
     )
+
+    @api.depends("autopayment", "retry_at")
+    def _compute_display_name(self):
+        super()._compute_display_name()
+        for request in self.filtered(lambda r: r.autopayment or r.retry_at):
+            request.display_name = self.env._(
+                "Charge of the saved card %(subscription)s, %(amount)s",
+                subscription=request.subscription_id.code or request.subscription_id.display_name,
+                amount=tools.format_amount(self.env, request.amount, request.currency_id),
+            )
 
     def _send_yookassa(self):
         for request in self:
