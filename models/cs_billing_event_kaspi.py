@@ -354,7 +354,8 @@ class CsBillingPaymentRequest(models.Model):
         """Links still waiting for the whole of an invoice a part of which was paid
         another way are *Withdrawn* too, so the customer cannot pay that part twice;
         where the account makes links for its invoices, a new link for the rest is
-        queued (and emailed by the same job)."""
+        queued (and emailed by the same job), unless the subscription's invoices are
+        charged to a saved card: the CSM then has the rest paid."""
         links = self.search(
             [
                 ("state", "=", "waiting"),
@@ -384,7 +385,15 @@ class CsBillingPaymentRequest(models.Model):
                     ),
                 }
             )
-        self._request_for_invoices(links.invoice_id)
+        # A link again, never a charge of a saved card outside its schedule.
+        self._request_for_invoices(
+            links.invoice_id.filtered(
+                lambda move: (
+                    move.subscription_id.billing_account_id.sudo().invoice_payment_links
+                    and not self._autopays(move.subscription_id)
+                )
+            )
+        )
         return links
 
     def _send_for_invoice(self):

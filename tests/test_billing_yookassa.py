@@ -839,6 +839,35 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         create.assert_not_called()
         self.assertEqual(again.state, "waiting")
 
+    def test_the_failure_link_of_a_declined_autopayment_names_its_invoice(self):
+        Request = self.env["cs.billing.payment.request"]
+        self.save_card()
+        self.account.failure_payment_link = True
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        first, _create = self.charge(invoice, answer=self.pending(1))
+        declined = dict(self.charged(status="canceled"), id=first.external_id)
+        self.post(notification("payment.canceled", declined))
+        with patch("yookassa.Payment.create", return_value=self.created_payment()):
+            self.process_with_api(declined)
+        link = Request.search([("external_id", "=", PAYMENT_ID)], limit=1)  # the newest
+        retry = Request.search([("invoice_id", "=", invoice.id), ("state", "=", "draft")])
+        self.assertEqual((link.state, link.invoice_id, retry.attempt), ("waiting", invoice, 2))
+        # A part is paid by bank: the link asking the whole is withdrawn; the saved
+        # card is not charged for the rest outside its schedule, the retry charges it.
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=invoice.ids
+        ).create({"amount": 5000.0})._create_payments()
+        with patch("yookassa.Payment.create") as create:
+            Request._cron_send_invoice_links()
+        create.assert_not_called()
+        self.assertEqual(link.state, "withdrawn")
+        self.assertEqual(Request.search([("invoice_id", "=", invoice.id)]), first | link | retry)
+        with freeze_time(retry.retry_at + timedelta(minutes=1)):
+            _requests, create = self.charge(invoice, answer=self.pending(2))
+        self.assertEqual(
+            create.call_args.args[0]["amount"]["value"], "%.2f" % invoice.amount_residual
+        )
+
     def test_a_withdrawn_link_paid_all_the_same_waits_for_the_accountant(self):
         Request = self.env["cs.billing.payment.request"]
         invoice, link = self.invoice_link()
