@@ -73,6 +73,9 @@ class CsBillingEventStripe(models.Model):
         obj = (data.get("data") or {}).get("object") or {}
         if self.event_type not in stripe_adapter.HANDLED:
             return "ignored", self.env._("Event type not used by Customer Success.")
+        wrong = stripe_adapter.wrong_object(self.event_type, obj)
+        if wrong:
+            raise ValueError(wrong)  # misshapen: failed at once, said so
         if self.event_type == "charge.refunded":
             subscription = (
                 self.subscription_id
@@ -1031,6 +1034,7 @@ class CsBillingEventStripe(models.Model):
             sub, obj = subs[event], objects[event]
             if (
                 event.event_type in self._SUPERSEDABLE_TYPES
+                and not stripe_adapter.wrong_object(event.event_type, obj)
                 and obj.get("status") == "active"
                 and not obj.get("cancel_at_period_end")
                 and not obj.get("cancel_at")

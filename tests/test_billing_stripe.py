@@ -2499,6 +2499,35 @@ class TestStripeWebhook(StripeWebhookCase):
         stored.action_reprocess()
         self.assertEqual(stored.state, "processed")
 
+    def test_a_signed_event_carrying_another_kind_of_object_fails_at_once(self):
+        # A dispute event with the disputed charge in it: its amount would read as the
+        # dispute's and its status as none; it names the wrong object instead.
+        event = stripe_event("charge.dispute.created", stripe_charge(), 1790000000)
+        self.assertEqual(self.post(event).status_code, 200)
+        stored = self.Event.search([("external_id", "=", event["id"])])
+        with mute_logger("odoo.addons.customer_success.models.cs_billing_event"):
+            self.process()
+        self.assertEqual((stored.state, stored.attempts), ("failed", 1))
+        self.assertIn(
+            "A charge.dispute.created event carries a 'charge' object, not a dispute.",
+            stored.error,
+        )
+        self.assertFalse(self.sub.activity_ids.filtered(lambda a: "ispute" in a.summary))
+        # Nor does a subscription update carrying an invoice go through the batch.
+        events = [
+            stripe_event("customer.subscription.updated", stripe_invoice(), 1790000100 + n)
+            for n in range(3)
+        ]
+        for sent in events:
+            self.post(sent)
+        with mute_logger("odoo.addons.customer_success.models.cs_billing_event"):
+            self.process()
+        stored = self.Event.search([("external_id", "in", [e["id"] for e in events])])
+        newest = stored.sorted("event_created")[-1]  # the older ones it supersedes
+        self.assertEqual(newest.state, "failed")
+        self.assertIn("carries a 'invoice' object, not a subscription", newest.error)
+        self.assertNotIn("processed", stored.mapped("state"))
+
     def test_a_signed_event_of_unreadable_shape_fails_at_once_and_clearly(self):
         # Signed, so it is stored and acknowledged; text where Stripe sends a number.
         invoice = stripe_invoice(amount_paid=10000)

@@ -60,6 +60,29 @@ CHARGE_EVENT_TYPES = (
     "refund.failed",
 )
 
+# The kind of object (``data.object.object``) each handled event carries, by prefix.
+_OBJECT_KINDS = (
+    ("customer.subscription.", "subscription"),
+    ("invoice.", "invoice"),
+    ("charge.dispute.", "dispute"),
+    ("charge.", "charge"),
+    ("refund.", "refund"),
+)
+
+
+def wrong_object(event_type, obj):
+    """Why ``obj`` is not what an event of ``event_type`` carries (an invoice event
+    with a charge in it, whose fields would be read as an invoice's: amounts of 0),
+    or None when it is, or says no kind."""
+    kind = obj.get("object") if isinstance(obj, dict) else None
+    for prefix, expected in _OBJECT_KINDS:
+        if event_type.startswith(prefix):
+            if kind is not None and kind != expected:
+                return "A %s event carries a %r object, not a %s." % (event_type, kind, expected)
+            return None
+    return None
+
+
 _INTERVALS = {"day": "days", "week": "weeks", "month": "months", "year": "years"}
 NO_MRR_STATUSES = {"trialing", "paused", "incomplete", "incomplete_expired", "unpaid", "canceled"}
 PAYMENT_STATUS = {
