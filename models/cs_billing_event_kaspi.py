@@ -347,7 +347,35 @@ class CsBillingPaymentRequest(models.Model):
                     ),
                 }
             )
+        self._call_off_settled_retries()
         return links | self._withdraw_partly_paid_links()
+
+    @api.model
+    def _call_off_settled_retries(self):
+        """Charges of declined autopayments queued for invoices paid, reversed or
+        cancelled since are called off, so nobody reads that the card is charged
+        again."""
+        retries = self.search(
+            [
+                ("state", "=", "draft"),
+                ("retry_at", "!=", False),
+                "|",
+                ("invoice_id.state", "=", "cancel"),
+                ("invoice_id.payment_state", "in", ("paid", "in_payment", "reversed")),
+            ]
+        )
+        for retry in retries:
+            retry.write(
+                {
+                    "state": "cancelled",
+                    "last_message": self.env._(
+                        "Invoice %(invoice)s was paid or cancelled before the card was "
+                        "charged again.",
+                        invoice=retry.invoice_id.name,
+                    ),
+                }
+            )
+        return retries
 
     @api.model
     def _withdraw_partly_paid_links(self):

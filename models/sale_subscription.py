@@ -477,6 +477,9 @@ class SaleSubscription(models.Model):
                     ("subscription_id", "in", self.ids),
                     ("state", "=", "draft"),
                     ("retry_at", "!=", False),
+                    # not once the invoice is settled: the job then calls it off
+                    ("invoice_id.state", "=", "posted"),
+                    ("invoice_id.payment_state", "in", ("not_paid", "partial")),
                 ],
                 ["subscription_id"],
                 ["retry_at:min"],

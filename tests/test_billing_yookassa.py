@@ -705,11 +705,26 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         )
         self.assertEqual(retry.retry_at, declined_at + timedelta(days=3))  # the default
         self.pay_by_hand(invoice)  # the customer paid by bank transfer
-        with freeze_time(retry.retry_at + timedelta(minutes=1)):
-            _requests, create = self.charge(invoice)
+        self.assertFalse(self.sub.cs_autopay_retry_at)
+        _requests, create = self.charge(invoice)  # the job runs (hourly, or on posting)
         create.assert_not_called()
         self.assertEqual(retry.state, "cancelled")
         self.assertIn("paid or cancelled before the card was charged again", retry.last_message)
+        # An invoice reset to draft keeps its retry; still in draft on the day, the
+        # card is not charged.
+        other = self._posted_invoice(self.sub, 9000.0)
+        first, _create = self.charge(other, answer=self.pending(2))
+        self.decline(first)
+        retry = self.env["cs.billing.payment.request"].search(
+            [("invoice_id", "=", other.id), ("state", "=", "draft")]
+        )
+        other.button_draft()
+        self.charge(other)
+        self.assertEqual(retry.state, "draft")
+        with freeze_time(retry.retry_at + timedelta(minutes=1)):
+            _requests, create = self.charge(other)
+        create.assert_not_called()
+        self.assertEqual(retry.state, "cancelled")
 
     def test_a_retry_is_not_made_when_the_card_is_gone_or_called_off(self):
         Request = self.env["cs.billing.payment.request"]
