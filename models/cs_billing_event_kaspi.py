@@ -503,6 +503,29 @@ class CsBillingPaymentRequest(models.Model):
             )
             self.last_message = " ".join(filter(None, [said, self.last_message]))
 
+    def _chase_expired(self):
+        """Links that expired unpaid while their invoice still asks payment: the email
+        the customer has leads nowhere now, so the CSM gets a *Payment issue* to-do to
+        send another."""
+        Event = self.env["cs.billing.event"]
+        for link in self.filtered(lambda r: r.invoice_id and asks_payment(r.invoice_id)):
+            invoice, partner = link.invoice_id, link.subscription_id.commercial_partner_id
+            Event._schedule(
+                link.subscription_id,
+                lambda env, partner=partner: env._(
+                    "Payment link expired: %(customer)s", customer=partner.name
+                ),
+                lambda env, invoice=invoice, link=link: env._(
+                    "The payment link of invoice %(invoice)s (%(amount)s) expired unpaid. "
+                    "Press Payment Link on the subscription to send the customer a new one, "
+                    "or call them.",
+                    invoice=invoice.name,
+                    amount=tools.format_amount(env, invoice.amount_residual, link.currency_id),
+                ),
+                # done by itself once a payment settles the subscription
+                activity_type=Event._payment_issue_type(),
+            )
+
     def _not_sent(self, invoice, reason, summary):
         """Neither charged nor sent: *Error* with the reason, and the CSM's to-do."""
         self.write({"state": "error", "last_message": reason})
@@ -645,7 +668,11 @@ class CsBillingPaymentRequest(models.Model):
                     "next_poll_at": fields.Datetime.add(now, seconds=self.poll_interval or 5),
                 }
             )
+            if expired:
+                self._chase_expired()
             return
+        if final == "expired":
+            self._chase_expired()
         vals = {"state": final, "last_message": status}
         if final == "processed":
             event, _created = (

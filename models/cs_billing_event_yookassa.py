@@ -211,6 +211,7 @@ class CsBillingEventYookassa(models.Model):
                 link.write(
                     {"state": "expired", "last_message": reason(self.env), "event_id": self.id}
                 )
+                link._chase_expired()
                 return "processed", self.env._("The payment link expired unpaid.")
             link.write(
                 {"state": "cancelled", "last_message": reason(self.env), "event_id": self.id}

@@ -281,6 +281,49 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
         self.assertFalse(self.env["cs.billing.payment.request"]._withdraw_settled_links())
         self.assertEqual(request.state, "waiting")
 
+    def test_a_kaspi_link_of_an_unpaid_invoice_expired_is_chased_by_the_csm(self):
+        self.customer.csm_id = self.cs_user
+        Request = self.env["cs.billing.payment.request"]
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        waiting = {"state": "waiting", "currency_id": self.kzt.id, "amount": 15000.0}
+        request = Request.create(
+            dict(waiting, account_id=self.account.id, subscription_id=self.sub.id)
+            | {"invoice_id": invoice.id, "external_id": "18"}
+        )
+        expired = {"StatusCode": 0, "Message": "OK", "Data": {"Status": "Expired"}}
+        with patch("requests.Session.request", return_value=fake_response(expired)):
+            request._poll()
+        self.assertEqual(request.state, "expired")
+        todo = self.sub.activity_ids
+        self.assertEqual(todo.summary, "Payment link expired: %s" % self.customer.name)
+        self.assertEqual(todo.user_id, self.cs_user)
+        self.assertIn("The payment link of invoice %s" % invoice.name, todo.note)
+        self.assertEqual(todo.activity_type_id.name, "Payment issue")
+        # Past its end while Kaspi still says it waits: the same.
+        todo.unlink()
+        late = Request.create(
+            dict(waiting, account_id=self.account.id, subscription_id=self.sub.id)
+            | {"invoice_id": invoice.id, "external_id": "19", "expires_at": datetime(2026, 1, 1)}
+        )
+        wait = {"StatusCode": 0, "Message": "OK", "Data": {"Status": "Wait"}}
+        with patch("requests.Session.request", return_value=fake_response(wait)):
+            late._poll()
+        self.assertEqual(late.state, "expired")
+        self.assertTrue(self.sub.activity_ids)
+        # A link of an invoice paid since expires quietly.
+        self.sub.activity_ids.unlink()
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=invoice.ids
+        ).create({})._create_payments()
+        quiet = Request.create(
+            dict(waiting, account_id=self.account.id, subscription_id=self.sub.id)
+            | {"invoice_id": invoice.id, "external_id": "20"}
+        )
+        with patch("requests.Session.request", return_value=fake_response(expired)):
+            quiet._poll()
+        self.assertEqual(quiet.state, "expired")
+        self.assertFalse(self.sub.activity_ids)
+
     def test_qr_link_when_kaspi_is_unreachable(self):
         with (
             patch("requests.Session.request", side_effect=OSError("connection refused")),

@@ -883,6 +883,29 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
             create.call_args.args[0]["amount"]["value"], "%.2f" % invoice.amount_residual
         )
 
+    def test_an_invoice_link_expired_unpaid_is_chased_by_the_csm(self):
+        invoice, link = self.invoice_link()
+        expired = dict(self.created_payment(), status="canceled")
+        expired["cancellation_details"] = {
+            "party": "yoo_money",
+            "reason": "expired_on_confirmation",
+        }
+        self.post(notification("payment.canceled", expired))
+        self.process_with_api(expired)
+        self.assertEqual(link.state, "expired")
+        # Not a failed payment (no email, no status), but the invoice is still owed.
+        self.assertNotEqual(self.sub.payment_status, "failed")
+        self.assertFalse(self.failed_emails())
+        todo = self.sub.activity_ids
+        self.assertEqual(todo.summary, "Payment link expired: %s" % self.customer.name)
+        self.assertIn(invoice.name, todo.note)
+        # The customer pays a new link: the to-do is done by itself.
+        paid = payment(ref=self.sub.code, value="%.2f" % invoice.amount_residual)
+        paid["id"] = "2d2a5a5e-0030-5000-9000-000000000001"
+        self.post(notification("payment.succeeded", paid))
+        self.process_with_api(paid)
+        self.assertFalse(self.sub.activity_ids)
+
     def test_a_withdrawn_link_paid_all_the_same_waits_for_the_accountant(self):
         Request = self.env["cs.billing.payment.request"]
         invoice, link = self.invoice_link()
