@@ -506,9 +506,17 @@ class CsBillingPaymentRequest(models.Model):
     def _chase_expired(self):
         """Links that expired unpaid while their invoice still asks payment: the email
         the customer has leads nowhere now, so the CSM gets a *Payment issue* to-do to
-        send another."""
+        send another (unless the saved card is to be charged again for it)."""
         Event = self.env["cs.billing.event"]
-        for link in self.filtered(lambda r: r.invoice_id and asks_payment(r.invoice_id)):
+        links = self.filtered(lambda r: r.invoice_id and asks_payment(r.invoice_id))
+        retried = self.search(
+            [
+                ("invoice_id", "in", links.invoice_id.ids),
+                ("state", "=", "draft"),
+                ("retry_at", "!=", False),
+            ]
+        ).invoice_id  # the saved card is charged again: nothing to send meanwhile
+        for link in links.filtered(lambda r: r.invoice_id not in retried):
             invoice, partner = link.invoice_id, link.subscription_id.commercial_partner_id
             Event._schedule(
                 link.subscription_id,

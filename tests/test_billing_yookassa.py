@@ -854,7 +854,9 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         create.assert_not_called()
         self.assertEqual(again.state, "waiting")
 
-    def test_the_failure_link_of_a_declined_autopayment_names_its_invoice(self):
+    def declined_with_a_link(self):
+        """An autopayment of a new invoice declined, with Payment Link on Failure: the
+        invoice, the declined charge, the link in the email, the retry queued."""
         Request = self.env["cs.billing.payment.request"]
         self.save_card()
         self.account.failure_payment_link = True
@@ -867,6 +869,23 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         link = Request.search([("external_id", "=", PAYMENT_ID)], limit=1)  # the newest
         retry = Request.search([("invoice_id", "=", invoice.id), ("state", "=", "draft")])
         self.assertEqual((link.state, link.invoice_id, retry.attempt), ("waiting", invoice, 2))
+        return invoice, first, link, retry
+
+    def test_a_failure_link_expiring_before_the_retry_is_not_chased(self):
+        _invoice, _first, link, _retry = self.declined_with_a_link()
+        expired = dict(self.created_payment(), status="canceled")
+        expired["cancellation_details"] = {
+            "party": "yoo_money",
+            "reason": "expired_on_confirmation",
+        }
+        self.post(notification("payment.canceled", expired))
+        self.process_with_api(expired)
+        self.assertEqual(link.state, "expired")
+        self.assertNotIn("Payment link expired", str(self.sub.activity_ids.mapped("summary")))
+
+    def test_the_failure_link_of_a_declined_autopayment_names_its_invoice(self):
+        Request = self.env["cs.billing.payment.request"]
+        invoice, first, link, retry = self.declined_with_a_link()
         # A part is paid by bank: the link asking the whole is withdrawn; the saved
         # card is not charged for the rest outside its schedule, the retry charges it.
         self.env["account.payment.register"].with_context(
