@@ -1,5 +1,6 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import calendar
 from collections import Counter
 from collections import defaultdict
 from datetime import datetime
@@ -66,6 +67,14 @@ class CsBillingEventStripe(models.Model):
             where="event_type IN (%s)"
             % ", ".join("'%s'" % kind for kind in stripe_adapter.CHARGE_EVENT_TYPES),
         )
+        # The earlier events of a subscription schedule, to leave an older one unapplied.
+        create_index(
+            self.env.cr,
+            "cs_billing_event_schedule_index",
+            self._table,
+            ["account_id", "object_ref"],
+            where="event_type LIKE 'subscription_schedule.%%'",
+        )
 
     def _apply_stripe(self):
         self.ensure_one()
@@ -89,6 +98,11 @@ class CsBillingEventStripe(models.Model):
             ref = stripe_adapter.subscription_ref(obj)
             if not self.subscription_id and stripe_adapter.of_no_subscription(obj):
                 return self._stripe_one_off_invoice(obj)
+            if self.event_type.startswith("subscription_schedule.") and not ref:
+                return "ignored", self.env._(
+                    "A subscription schedule of no subscription yet: the subscription it "
+                    "creates when it starts brings its own events."
+                )
             subscription = self.subscription_id or self.env["sale.subscription"].search(
                 [
                     ("billing_account_id", "=", self.account_id.id),
@@ -114,6 +128,8 @@ class CsBillingEventStripe(models.Model):
             return self._stripe_action_required(subscription, obj)
         if self.event_type.startswith("customer.subscription."):
             return self._stripe_subscription(subscription, obj, data)
+        if self.event_type.startswith("subscription_schedule."):
+            return self._stripe_schedule(subscription, obj)
         if self.event_type == "charge.refunded":
             return self._stripe_refund(subscription, obj, data)
         if self.event_type.startswith("charge.dispute."):
@@ -733,6 +749,186 @@ class CsBillingEventStripe(models.Model):
             "only; give the billing account an API secret key to read them all",
             count=count,
         )
+
+    # ------------------------------------------------------------------
+    # Subscription schedules: a change of plan set for a later day
+    # ------------------------------------------------------------------
+    @staticmethod
+    def _schedule_summaries(partner):
+        """The to-dos of a scheduled change: a downgrade, or a change of unknown worth."""
+        return {
+            "downgrade": lambda env: env._(
+                "Downgrade scheduled: %(customer)s", customer=partner.name
+            ),
+            "change": lambda env: env._(
+                "Plan change scheduled: %(customer)s", customer=partner.name
+            ),
+        }
+
+    def _schedule_todos(self, subscription, kinds=("downgrade", "change")):
+        """The open to-dos of a scheduled change of ``subscription`` (their summaries
+        in the language of its CSM, who got them)."""
+        user = self._csm_of(subscription)
+        env = self.with_context(lang=user.lang or self.env.lang).env
+        summaries = self._schedule_summaries(subscription.commercial_partner_id)
+        return self._open_todos(
+            subscription, ("summary", "in", [summaries[kind](env) for kind in kinds])
+        )
+
+    def _stripe_schedule_newer_applied(self):
+        """Whether an event of the same subscription schedule, newer than this one,
+        was applied already (Stripe does not deliver them in order)."""
+        return bool(
+            self.search_count(
+                [
+                    ("account_id", "=", self.account_id.id),
+                    ("object_ref", "=", self.object_ref or "-"),
+                    ("event_type", "=like", "subscription_schedule.%"),
+                    ("state", "=", "processed"),
+                    ("event_created", ">", self.event_created),
+                    ("id", "!=", self.id),
+                ],
+                limit=1,
+            )
+        )
+
+    def _stripe_schedule(self, subscription, schedule):
+        """A change of plan set at Stripe for a later day (a subscription schedule:
+        Stripe's customer portal makes one for a downgrade at the end of the period).
+        The phase that starts next is compared with the subscription's MRR now: a
+        lower MRR is a downgrade coming, an urgent to-do for the CSM to find out why
+        before it happens (the ledger records it on the day, from the subscription's
+        own event); a higher or equal one a chatter note; a change whose prices the
+        event names by id only, read through the API when the account has a key, else
+        a to-do to talk to the customer. A schedule cancelled, released or completed,
+        or with no phase to come, closes those to-dos."""
+        if self._stripe_schedule_newer_applied():
+            return "ignored", self.env._("Older than the schedule's state already applied.")
+        now = calendar.timegm(self.event_created.timetuple()) if self.event_created else 0
+        phase = None
+        if self.event_type not in stripe_adapter.SCHEDULE_ENDED_TYPES and schedule.get(
+            "status"
+        ) in ("not_started", "active"):
+            phase = stripe_adapter.next_phase(schedule, now)
+        if not phase:
+            result = {
+                "subscription_schedule.canceled": self.env._(
+                    "The plan change scheduled at Stripe was cancelled"
+                ),
+                "subscription_schedule.aborted": self.env._(
+                    "The plan change scheduled at Stripe was cancelled"
+                ),
+                "subscription_schedule.released": self.env._(
+                    "Subscription schedule released at Stripe: no plan change to come"
+                ),
+                "subscription_schedule.completed": self.env._(
+                    "Subscription schedule completed at Stripe: no plan change to come"
+                ),
+            }.get(self.event_type) or self.env._("No plan change to come at Stripe any more")
+            self._done_by_itself(self._schedule_todos(subscription), result)
+            subscription._message_log(body=self._stripe_note(result))
+            return "processed", result
+        day = self._provider_date(phase["start_date"])
+        new_mrr, unread = self._stripe_phase_mrr(schedule, phase, subscription.currency_id)
+        old_mrr, currency = subscription.mrr, subscription.currency_id
+        partner = subscription.commercial_partner_id
+        summaries = self._schedule_summaries(partner)
+
+        def amounts(env):
+            return {
+                "customer": partner.name,
+                "date": tools.format_date(env, day),
+                "old": self._money(old_mrr, currency, env),
+                "new": self._money(new_mrr or 0.0, currency, env),
+                "currency": currency.name,
+            }
+
+        if new_mrr is None:
+            kind = "change"
+            result = self.env._("Plan change scheduled for %(date)s", **amounts(self.env))
+        elif currency.compare_amounts(new_mrr, old_mrr) < 0:
+            kind = "downgrade"
+            result = self.env._(
+                "Downgrade scheduled for %(date)s: MRR %(old)s → %(new)s %(currency)s",
+                **amounts(self.env),
+            )
+        elif currency.compare_amounts(new_mrr, old_mrr) > 0:
+            kind = None
+            result = self.env._(
+                "Upgrade scheduled for %(date)s: MRR %(old)s → %(new)s %(currency)s",
+                **amounts(self.env),
+            )
+        else:
+            kind = None
+            result = self.env._(
+                "Plan change scheduled for %(date)s, MRR unchanged", **amounts(self.env)
+            )
+
+        def note(env):
+            if kind == "downgrade":
+                return env._(
+                    "%(customer)s scheduled a downgrade at Stripe for %(date)s: MRR %(old)s "
+                    "→ %(new)s %(currency)s. Find out why and try to keep them on their plan "
+                    "before then.",
+                    **amounts(env),
+                )
+            return env._(
+                "%(customer)s's plan changes at Stripe on %(date)s; what it is worth is "
+                "unknown here (see the subscription's chatter). Talk to them before then.",
+                **amounts(env),
+            )
+
+        others = [other for other in ("downgrade", "change") if other != kind]
+        self._done_by_itself(self._schedule_todos(subscription, others), result)
+        if kind:
+            self._schedule(subscription, summaries[kind], note)
+        result = "; ".join([result, *unread])
+        subscription._message_log(body=self._stripe_note(result))
+        return "processed", result
+
+    def _stripe_phase_mrr(self, schedule, phase, currency):
+        """The MRR of a schedule's ``phase`` in ``currency`` and what is said of what it
+        leaves out; None when it cannot be read: its prices are named by id only (read
+        through the API when the billing account has a key) or in another currency.
+
+        :raises ApiError: Stripe could not be asked (the event is retried)
+        """
+        account = self.account_id.sudo()
+        missing = stripe_adapter.phase_prices_missing(phase)
+        if missing and not account.api_key:
+            self._stripe_ask_for_api_key(account)
+            return None, [
+                self.env._(
+                    "The prices of the scheduled plan (%(ids)s) are named by id only: give "
+                    "the billing account an API secret key to read what it is worth",
+                    ids=", ".join(missing),
+                )
+            ]
+        if missing:
+            fetched = stripe_adapter.fetch_schedule(
+                account.api_key,
+                schedule.get("id"),
+                account.stripe_api_version or STRIPE_API_VERSION,
+            )
+            phase = stripe_adapter.next_phase(fetched, phase["start_date"] - 1)
+            if not phase or stripe_adapter.phase_prices_missing(phase):
+                return None, [
+                    self.env._("Stripe's API did not give the prices of the scheduled plan")
+                ]
+        code = (phase.get("currency") or schedule.get("currency") or currency.name).upper()
+        if code != currency.name:
+            return None, [
+                self.env._(
+                    "The scheduled plan is billed in %(code)s, the subscription in %(currency)s",
+                    code=code,
+                    currency=currency.name,
+                )
+            ]
+        obj = stripe_adapter.phase_subscription(phase, code)
+        notes = []
+        if stripe_adapter.phase_discounts(phase):
+            notes.append(self.env._("Discounts of the scheduled plan not counted"))
+        return stripe_adapter.subscription_mrr(obj), notes
 
     @staticmethod
     def _cancellation_summary(partner):

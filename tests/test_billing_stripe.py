@@ -1,5 +1,6 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import copy
 import json
 import threading
 import time
@@ -206,6 +207,59 @@ def stripe_dispute(status="warning_needs_response", amount=10000):
     }
 
 
+SCHEDULE_REF = "sub_sched_1Pgc7AB7WZ01zgkWaeHcsbnC"
+
+
+def stripe_schedule(next_price="price_start", quantity=1, status="active", subscription=SUB_REF):
+    # Shaped as Stripe's subscription_schedule object (stripe/openapi fixtures): a
+    # schedule made from the running subscription, its phases naming their prices by
+    # id; the plan of the next phase from 2027-01-01 (the end of the paid period).
+    def phase(start, end, price):
+        item = {"price": price, "quantity": quantity, "discounts": [], "metadata": {}}
+        return {
+            "start_date": start,
+            "end_date": end,
+            "currency": "usd",
+            "items": [dict(item, tax_rates=[])],
+            "discounts": [],
+            "proration_behavior": "create_prorations",
+            "metadata": {},
+        }
+
+    return {
+        "id": SCHEDULE_REF,
+        "object": "subscription_schedule",
+        "created": 1789990000,
+        "customer": CUS_REF,
+        "subscription": subscription,
+        "status": status,
+        "end_behavior": "release",
+        "current_phase": {"start_date": 1790000000, "end_date": 1798761600},
+        "phases": [
+            phase(1790000000, 1798761600, "price_pro"),
+            phase(1798761600, None, next_price),
+        ],
+        "canceled_at": None,
+        "completed_at": None,
+        "released_at": None,
+        "released_subscription": None,
+        "metadata": {},
+        "livemode": False,
+        "test_clock": None,
+    }
+
+
+def stripe_price(price_id, unit_amount, interval="month"):
+    return {
+        "id": price_id,
+        "object": "price",
+        "currency": "usd",
+        "billing_scheme": "per_unit",
+        "unit_amount": unit_amount,
+        "recurring": {"interval": interval, "interval_count": 1, "usage_type": "licensed"},
+    }
+
+
 def stripe_event(event_type, obj, created, event_id=None, previous=None):
     data = {"object": obj}
     if previous is not None:
@@ -260,6 +314,30 @@ class TestStripeAdapter(TransactionCase):
             late = stripe_adapter.sign(body, SECRET, time.time() - 301)
             with self.assertRaisesRegex(AuthenticityError, "Timestamp outside"):
                 stripe_adapter.verify(body, late, SECRET)
+
+    def test_schedule_phases(self):
+        schedule = stripe_schedule()
+        # The next phase is the one starting after the event, the soonest.
+        self.assertEqual(stripe_adapter.next_phase(schedule, 1790000100)["start_date"], 1798761600)
+        self.assertIsNone(stripe_adapter.next_phase(schedule, 1798761600))
+        self.assertIsNone(stripe_adapter.next_phase({"phases": "garbled"}, 0))
+        phase = schedule["phases"][1]
+        self.assertEqual(stripe_adapter.phase_prices_missing(phase), ["price_start"])
+        tiered = dict(stripe_price("price_seats", None), billing_scheme="tiered")
+        phase["items"][0]["price"] = tiered
+        self.assertEqual(stripe_adapter.phase_prices_missing(phase), ["price_seats"])
+        phase["items"][0].update(price=stripe_price("price_start", 5000), quantity=2)
+        self.assertEqual(stripe_adapter.phase_prices_missing(phase), [])
+        mrr = stripe_adapter.subscription_mrr(stripe_adapter.phase_subscription(phase))
+        self.assertEqual(mrr, 100.0)
+        self.assertFalse(stripe_adapter.phase_discounts(phase))
+        phase["discounts"] = [{"coupon": "WELCOME20", "discount": None}]
+        self.assertTrue(stripe_adapter.phase_discounts(phase))
+        self.assertIsNone(stripe_adapter.wrong_object("subscription_schedule.created", schedule))
+        self.assertIn(
+            "not a subscription_schedule",
+            stripe_adapter.wrong_object("subscription_schedule.created", stripe_subscription()),
+        )
 
     def test_subscription_mrr(self):
         forever = {"coupon": {"percent_off": 20, "duration": "forever"}, "end": None}
@@ -542,6 +620,107 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertIn("Upgrade", activity.summary)
         self.assertEqual(self.sub.payment_status, "paid")
         self.assertEqual(self.sub.next_payment_date, date(2027, 1, 1))
+
+    # ------------------------------------------------------------------
+    # Subscription schedules: a change of plan set for a later day
+    # ------------------------------------------------------------------
+    def send_schedule(self, event_type, schedule, created):
+        event = stripe_event(event_type, schedule, created)
+        self.assertEqual(self.post(event).status_code, 200)
+        return self.Event.search([("external_id", "=", event["id"])])
+
+    def schedule_todos(self):
+        return self.sub.activity_ids.filtered(lambda a: "scheduled" in a.summary)
+
+    def test_a_downgrade_scheduled_at_stripe_is_the_csm_s_before_it_happens(self):
+        self.account.api_key = "rk_test_read_subscriptions"
+        created = self.send_schedule("subscription_schedule.created", stripe_schedule(), 1790000100)
+        # The event names the next plan's price by id: its worth is asked of the API.
+        fetched = stripe_schedule(next_price=stripe_price("price_start", 5000))
+        fetched["phases"][0]["items"][0]["price"] = stripe_price("price_pro", 10000)
+        answer = stripe.SubscriptionSchedule.construct_from(fetched, "rk")
+        with patch.object(stripe.SubscriptionSchedule, "retrieve", return_value=answer) as api:
+            self.process()
+        api.assert_called_once_with(
+            SCHEDULE_REF,
+            expand=["phases.items.price.tiers"],
+            api_key="rk_test_read_subscriptions",
+            stripe_version="2025-03-31.basil",
+        )
+        self.assertEqual(created.state, "processed", created.error)
+        self.assertEqual(
+            created.result, "Downgrade scheduled for 01/01/2027: MRR 100.00 → 50.00 USD"
+        )
+        todo = self.schedule_todos()
+        self.assertEqual(todo.summary, "Downgrade scheduled: %s" % self.customer.name)
+        self.assertEqual(todo.user_id, self.cs_user)
+        self.assertIn("Find out why and try to keep them on their plan", todo.note)
+        self.assertIn(
+            "Downgrade scheduled for 01/01/2027", str(self.sub.message_ids.mapped("body"))
+        )
+        # Nothing has changed yet: the MRR and the ledger wait for the day.
+        self.assertAlmostEqual(self.sub.mrr, 100.0)
+        self.assertFalse(self.stripe_movements())
+        # The customer thinks better of it: Stripe cancels the schedule.
+        cancelled = self.send_schedule(
+            "subscription_schedule.canceled",
+            dict(stripe_schedule(), status="canceled", canceled_at=1790000500),
+            1790000500,
+        )
+        self.process()
+        self.assertEqual(cancelled.result, "The plan change scheduled at Stripe was cancelled")
+        self.assertFalse(self.schedule_todos())
+        done = self.sub.message_ids.filtered(lambda m: m.mail_activity_type_id)
+        self.assertIn("Downgrade scheduled", str(done.mapped("body")))
+        # Its creation delivered again late, as Stripe may: older, not applied.
+        late = self.send_schedule("subscription_schedule.updated", stripe_schedule(), 1790000200)
+        self.process()
+        self.assertEqual(late.state, "ignored")
+        self.assertFalse(self.schedule_todos())
+
+    def test_a_scheduled_change_without_an_api_key_or_worth_more(self):
+        # No API key: the worth of the next plan is unknown, the CSM talks to them.
+        self.account.user_id = self.cs_manager
+        event = self.send_schedule("subscription_schedule.created", stripe_schedule(), 1790000100)
+        self.process()
+        self.assertEqual(event.state, "processed", event.error)
+        self.assertIn("Plan change scheduled for 01/01/2027", event.result)
+        self.assertIn("(price_start) are named by id only", event.result)
+        todo = self.schedule_todos()
+        self.assertEqual(todo.summary, "Plan change scheduled: %s" % self.customer.name)
+        self.assertTrue(
+            self.account.activity_ids.filtered(lambda a: "API key" in a.summary)
+        )  # the account's responsible is asked for a key, once
+        # A key entered, the schedule changed to more seats: an upgrade coming, a
+        # note and no to-do (the unknown change's is done).
+        self.account.api_key = "rk_test_read_subscriptions"
+        more = stripe_schedule(next_price="price_pro", quantity=3)
+        fetched = copy.deepcopy(more)
+        for phase in fetched["phases"]:
+            phase["items"][0]["price"] = stripe_price("price_pro", 10000)
+        answer = stripe.SubscriptionSchedule.construct_from(fetched, "rk")
+        event = self.send_schedule("subscription_schedule.updated", more, 1790000300)
+        with patch.object(stripe.SubscriptionSchedule, "retrieve", return_value=answer):
+            self.process()
+        self.assertEqual(event.result, "Upgrade scheduled for 01/01/2027: MRR 100.00 → 300.00 USD")
+        self.assertFalse(self.schedule_todos())
+        # Released once its last phase began: nothing to come.
+        released = self.send_schedule(
+            "subscription_schedule.released",
+            dict(more, status="released", released_subscription=SUB_REF),
+            1798761700,
+        )
+        self.process()
+        self.assertIn("no plan change to come", released.result)
+        # A schedule of a subscription it has yet to create is not ours to link.
+        pending = self.send_schedule(
+            "subscription_schedule.created",
+            dict(stripe_schedule(subscription=None), id="sub_sched_new", status="not_started"),
+            1790000400,
+        )
+        self.process()
+        self.assertEqual(pending.state, "ignored")
+        self.assertIn("of no subscription yet", pending.result)
 
     def discounted_update(self, created=1790000000):
         """A signed update that adds a discount, named by id as Stripe sends it."""

@@ -45,7 +45,20 @@ HANDLED = {
     "charge.dispute.funds_reinstated",
     "charge.dispute.closed",
     "refund.failed",
+    "subscription_schedule.created",
+    "subscription_schedule.updated",
+    "subscription_schedule.canceled",
+    "subscription_schedule.released",
+    "subscription_schedule.completed",
+    "subscription_schedule.aborted",
 }
+# A subscription schedule's events after which it changes nothing more.
+SCHEDULE_ENDED_TYPES = (
+    "subscription_schedule.canceled",
+    "subscription_schedule.released",
+    "subscription_schedule.completed",
+    "subscription_schedule.aborted",
+)
 
 # Events about a charge (the charge itself, its disputes and refunds): their provider
 # object is the charge, so that a later one finds the subscription an earlier one was
@@ -63,6 +76,7 @@ CHARGE_EVENT_TYPES = (
 # The kind of object (``data.object.object``) each handled event carries, by prefix.
 _OBJECT_KINDS = (
     ("customer.subscription.", "subscription"),
+    ("subscription_schedule.", "subscription_schedule"),
     ("invoice.", "invoice"),
     ("charge.dispute.", "dispute"),
     ("charge.", "charge"),
@@ -140,6 +154,8 @@ def parse(text):
         event.object_status = status_of(data["data"]["object"])
     elif event.event_type in CHARGE_EVENT_TYPES:
         event.object_ref = charge_ref(data["data"]["object"]) or ""
+    elif event.event_type.startswith("subscription_schedule."):
+        event.object_ref = _id(data["data"]["object"].get("id")) or ""
     return event
 
 
@@ -580,6 +596,78 @@ def plan_refs(obj):
         refs = [price.get("id"), price.get("lookup_key"), _id(price.get("product"))]
         return [ref for ref in refs if isinstance(ref, str) and ref]
     return []
+
+
+def next_phase(schedule, now):
+    """The phase of a subscription schedule that starts after ``now`` (Unix time),
+    the soonest; None when no change is scheduled any more (or the schedule says no
+    phases in a shape we read)."""
+    phases = [
+        phase
+        for phase in map(as_dict, as_dict(schedule).get("phases") or [])
+        if isinstance(phase.get("start_date"), int) and phase["start_date"] > now
+    ]
+    return min(phases, key=lambda phase: phase["start_date"]) if phases else None
+
+
+def phase_subscription(phase, currency=None):
+    """A phase of a schedule in the shape of a subscription object, so that its MRR
+    is read by :func:`subscription_mrr` and its unread prices by
+    :func:`prices_without_tiers`: its items (a price given by id only reads as
+    unknown, see :func:`phase_prices_missing`), not its discounts (see
+    :func:`phase_discounts`)."""
+    items = [
+        {"price": as_dict(item.get("price")) or {}, "quantity": item.get("quantity")}
+        for item in map(as_dict, phase.get("items") or [])
+    ]
+    return {
+        "object": "subscription",
+        "status": "active",
+        "currency": phase.get("currency") or currency,
+        "items": {"object": "list", "data": items, "has_more": False},
+    }
+
+
+def phase_prices_missing(phase):
+    """The prices a schedule's phase names by id only (an event never expands them)
+    or whose tiers it lacks: the phase's MRR is unknown without them."""
+    missing = []
+    for item in map(as_dict, phase.get("items") or []):
+        price = item.get("price")
+        if isinstance(price, dict):
+            if _tiers_missing(price):
+                missing.append(str(price.get("id") or "?"))
+        else:
+            missing.append(str(price or "?"))
+    return list(dict.fromkeys(missing))
+
+
+def phase_discounts(phase):
+    """Whether a schedule's phase (or one of its items) carries discounts, which
+    its MRR leaves out."""
+    return bool(phase.get("discounts")) or any(
+        as_dict(item).get("discounts") for item in phase.get("items") or []
+    )
+
+
+def fetch_schedule(api_key, schedule_id, api_version):
+    """The subscription schedule as Stripe's API gives it now, its phases' prices
+    expanded with their tiers.
+
+    :raises AuthenticityError: no API key on the billing account
+    :raises ApiError: Stripe could not be reached or refused the request
+    """
+    if not api_key:
+        raise AuthenticityError("No Stripe API key is configured for this account.")
+    try:
+        return stripe.SubscriptionSchedule.retrieve(
+            schedule_id,
+            expand=["phases.items.price.tiers"],
+            api_key=api_key,
+            stripe_version=api_version,
+        ).to_dict()
+    except stripe.StripeError as exc:
+        raise ApiError("Stripe did not give the subscription schedule: %s" % exc) from exc
 
 
 def subscription_quantity(obj):
