@@ -621,6 +621,15 @@ class CsBillingEventStripe(models.Model):
             messages += self._stripe_free_earlier_write_offs(subscription)
         elif was_collection_paused and not subscription.cs_collection_paused:
             messages.append(self.env._("Payment collection resumed"))
+        scheduled = subscription.cs_scheduled_change_date
+        if scheduled and self._event_date() >= scheduled:
+            took = self.env._(
+                "The plan change scheduled for %(date)s took effect",
+                date=tools.format_date(self.env, scheduled),
+            )
+            self._done_by_itself(self._schedule_todos(subscription), took)
+            subscription.cs_scheduled_change_date = False
+            messages.append(took)
         if paid_again:
             messages.append(self._paid_again_note(subscription))
         if written_off:
@@ -826,9 +835,11 @@ class CsBillingEventStripe(models.Model):
                 ),
             }.get(self.event_type) or self.env._("No plan change to come at Stripe any more")
             self._done_by_itself(self._schedule_todos(subscription), result)
+            subscription.cs_scheduled_change_date = False
             subscription._message_log(body=self._stripe_note(result))
             return "processed", result
         day = self._provider_date(phase["start_date"])
+        subscription.cs_scheduled_change_date = day
         new_mrr, unread = self._stripe_phase_mrr(schedule, phase, subscription.currency_id)
         old_mrr, currency = subscription.mrr, subscription.currency_id
         partner = subscription.commercial_partner_id
@@ -1242,6 +1253,8 @@ class CsBillingEventStripe(models.Model):
                 and not (
                     sub.cs_is_trial or sub.cs_delinquent or sub.cs_paused or sub.cs_cancel_scheduled
                 )
+                # a plan change scheduled that takes effect closes its to-dos one by one
+                and not sub.cs_scheduled_change_date
                 # a grace period starting or ending is told one by one
                 and not sub.cs_collection_paused
                 and not obj.get("pause_collection")
@@ -1630,6 +1643,13 @@ class SaleSubscriptionBilling(models.Model):
         readonly=True,
         copy=False,
         help="The customer asked to cancel at the end of the paid period.",
+    )
+    cs_scheduled_change_date = fields.Date(
+        string="Plan Change Scheduled On",
+        readonly=True,
+        copy=False,
+        help="Stripe: the day a change of plan set in a subscription schedule takes effect "
+        "(its next phase); empty once it took effect or the schedule was cancelled.",
     )
     cs_payment_synced_at = fields.Datetime(
         string="Provider Payment Time", readonly=True, copy=False

@@ -678,6 +678,31 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertEqual(late.state, "ignored")
         self.assertFalse(self.schedule_todos())
 
+    def test_a_scheduled_downgrade_taking_effect_closes_its_to_do(self):
+        self.account.api_key = "rk_test_read_subscriptions"
+        self.send_schedule("subscription_schedule.created", stripe_schedule(), 1790000100)
+        fetched = stripe_schedule(next_price=stripe_price("price_start", 5000))
+        answer = stripe.SubscriptionSchedule.construct_from(fetched, "rk")
+        with patch.object(stripe.SubscriptionSchedule, "retrieve", return_value=answer):
+            self.process()
+        self.assertEqual(self.sub.cs_scheduled_change_date, date(2027, 1, 1))
+        self.assertTrue(self.schedule_todos())
+        # The day comes: Stripe moves the subscription to the new plan.
+        event = stripe_event(
+            "customer.subscription.updated",
+            stripe_subscription(unit_amount=5000),
+            created=1798761700,
+            previous={"items": stripe_subscription(unit_amount=10000)["items"]},
+        )
+        self.post(event)
+        self.process()
+        stored = self.Event.search([("external_id", "=", event["id"])])
+        self.assertIn("The plan change scheduled for 01/01/2027 took effect", stored.result)
+        self.assertFalse(self.schedule_todos())
+        self.assertFalse(self.sub.cs_scheduled_change_date)
+        self.assertAlmostEqual(self.sub.mrr, 50.0)
+        self.assertEqual(self.stripe_movements().movement_type, "contraction")
+
     def test_a_scheduled_change_without_an_api_key_or_worth_more(self):
         # No API key: the worth of the next plan is unknown, the CSM talks to them.
         self.account.user_id = self.cs_manager
