@@ -756,6 +756,23 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
             _requests, create = self.charge(other)
         create.assert_not_called()
 
+    def test_a_retry_called_off_in_the_browser(self):
+        self.save_card()
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        first, _create = self.charge(invoice, answer=self.pending(1))
+        self.decline(first)
+        retry = self.env["cs.billing.payment.request"].search(
+            [("invoice_id", "=", invoice.id), ("state", "=", "draft")]
+        )
+        self.cs_user.write({"password": "cs_user"})
+        self.start_tour(
+            "/odoo/action-subscription_oca.sale_subscription_action/%d" % self.sub.id,
+            "customer_success_autopay_retry_tour",
+            login="cs_user",
+        )
+        self.assertEqual(retry.state, "cancelled")
+        self.assertFalse(self.sub.cs_autopay_retry_at)
+
     def test_declines_a_retry_cannot_pass_are_not_retried(self):
         Request = self.env["cs.billing.payment.request"]
         self.save_card()
