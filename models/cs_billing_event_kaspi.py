@@ -19,6 +19,12 @@ _logger = logging.getLogger(__name__)
 
 LINK_PROVIDERS = ("kaspi", "yookassa", "robokassa")  # accounts that make payment links
 POLLED_PROVIDERS = ("kaspi",)  # links whose payment only polling sees
+# Requests whose invoice was settled another way (a domain on the request).
+SETTLED_INVOICE = [
+    "|",
+    ("invoice_id.state", "=", "cancel"),
+    ("invoice_id.payment_state", "in", ("paid", "in_payment", "reversed")),
+]
 
 
 class CsBillingEventKaspi(models.Model):
@@ -331,9 +337,7 @@ class CsBillingPaymentRequest(models.Model):
                 ("invoice_id", "!=", False),
                 ("account_id.provider", "not in", POLLED_PROVIDERS),
                 ("autopayment", "=", False),
-                "|",
-                ("invoice_id.state", "=", "cancel"),
-                ("invoice_id.payment_state", "in", ("paid", "in_payment", "reversed")),
+                *SETTLED_INVOICE,
             ]
         )
         for link in links:
@@ -359,9 +363,7 @@ class CsBillingPaymentRequest(models.Model):
             [
                 ("state", "=", "draft"),
                 ("retry_at", "!=", False),
-                "|",
-                ("invoice_id.state", "=", "cancel"),
-                ("invoice_id.payment_state", "in", ("paid", "in_payment", "reversed")),
+                *SETTLED_INVOICE,
             ]
         )
         for retry in retries:

@@ -830,13 +830,7 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(link.state, "withdrawn")
         self.assertIn("%s was settled another way" % invoice.name, link.last_message)
         # Never paid, YooKassa lets it expire: nobody owes it, nothing is chased.
-        expired = dict(self.created_payment(), status="canceled")
-        expired["cancellation_details"] = {
-            "party": "yoo_money",
-            "reason": "expired_on_confirmation",
-        }
-        self.post(notification("payment.canceled", expired))
-        self.process_with_api(expired)
+        self.expire_unopened()
         event = self.Event.search([("account_id", "=", self.account.id)])
         self.assertEqual(
             event.result, "The payment of a withdrawn link was not made: nothing to chase."
@@ -871,6 +865,16 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         create.assert_not_called()
         self.assertEqual(again.state, "waiting")
 
+    def expire_unopened(self):
+        """YooKassa cancels the payment of the link the customer never opened."""
+        expired = dict(self.created_payment(), status="canceled")
+        expired["cancellation_details"] = {
+            "party": "yoo_money",
+            "reason": "expired_on_confirmation",
+        }
+        self.post(notification("payment.canceled", expired))
+        self.process_with_api(expired)
+
     def declined_with_a_link(self):
         """An autopayment of a new invoice declined, with Payment Link on Failure: the
         invoice, the declined charge, the link in the email, the retry queued."""
@@ -890,13 +894,7 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
 
     def test_a_failure_link_expiring_before_the_retry_is_not_chased(self):
         _invoice, _first, link, _retry = self.declined_with_a_link()
-        expired = dict(self.created_payment(), status="canceled")
-        expired["cancellation_details"] = {
-            "party": "yoo_money",
-            "reason": "expired_on_confirmation",
-        }
-        self.post(notification("payment.canceled", expired))
-        self.process_with_api(expired)
+        self.expire_unopened()
         self.assertEqual(link.state, "expired")
         self.assertNotIn("Payment link expired", str(self.sub.activity_ids.mapped("summary")))
 
@@ -921,13 +919,7 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
 
     def test_an_invoice_link_expired_unpaid_is_chased_by_the_csm(self):
         invoice, link = self.invoice_link()
-        expired = dict(self.created_payment(), status="canceled")
-        expired["cancellation_details"] = {
-            "party": "yoo_money",
-            "reason": "expired_on_confirmation",
-        }
-        self.post(notification("payment.canceled", expired))
-        self.process_with_api(expired)
+        self.expire_unopened()
         self.assertEqual(link.state, "expired")
         # Not a failed payment (no email, no status), but the invoice is still owed.
         self.assertNotEqual(self.sub.payment_status, "failed")
