@@ -345,7 +345,7 @@ class CsBillingEventYookassa(models.Model):
         next: the day the card is charged again, or that it is not."""
         day = retry and self._company_day(retry.retry_at)
         retries = len(self.account_id.sudo()._autopay_retry_schedule())
-        last = 1 < attempt > retries
+        last = attempt > 1 and attempt > retries  # a retry, and the last one
 
         def told(env):
             if retry:
