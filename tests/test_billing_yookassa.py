@@ -12,6 +12,7 @@ from odoo.exceptions import UserError
 from odoo.exceptions import ValidationError
 from odoo.tests import HttpCase
 from odoo.tests import TransactionCase
+from odoo.tests import new_test_user
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -746,6 +747,11 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         first, _create = self.charge(other, answer=self.pending(2))
         self.decline(first)
         retry = Request.search([("invoice_id", "=", other.id), ("state", "=", "draft")])
+        accountant = new_test_user(
+            self.env, login="retry_accountant", groups="account.group_account_invoice"
+        )
+        with self.assertRaises(AccessError):  # not an accountant's to call off
+            retry.with_user(accountant).action_cancel_retry()
         retry.with_user(self.cs_user).action_cancel_retry()
         self.assertEqual(retry.state, "cancelled")
         self.assertIn("called off by", retry.last_message)
