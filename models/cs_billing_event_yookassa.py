@@ -1,6 +1,7 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import json
+from datetime import timedelta
 
 from markupsafe import Markup
 
@@ -8,9 +9,11 @@ from odoo import api
 from odoo import fields
 from odoo import models
 from odoo import tools
+from odoo.exceptions import AccessError
 from odoo.exceptions import UserError
 
 from ..services.providers import yookassa_adapter
+from ..services.providers.common import AuthenticityError
 from ..services.providers.common import PayloadError
 from ..services.providers.common import WebhookError
 from .cs_billing_event import asks_payment
@@ -572,3 +575,91 @@ class CsBillingPaymentRequestYookassa(models.Model):
             raise UserError(
                 self.env._("YooKassa refused the payment: %(reason)s", reason=exc)
             ) from exc
+
+
+class CsBillingAccountYookassa(models.Model):
+    """Cards customers saved before the account charged them: found at YooKassa."""
+
+    _inherit = "cs.billing.account"
+
+    SAVED_CARDS_SINCE_DAYS = 400  # a yearly plan's last payment, and a month more
+
+    def action_yookassa_find_saved_cards(self):
+        """Keep, for each subscription of this YooKassa account that has no saved card
+        yet, the card of its newest payment that saved one (a shop's integration from
+        before this CRM, or links paid before Charge Saved Cards was on): its invoices
+        are then charged to it. Payments of the last 400 days are read through the API,
+        newest first, and matched by the subscription reference in their metadata."""
+        self.ensure_one()
+        if not self.env.user.has_group("customer_success.group_cs_manager"):
+            raise AccessError(
+                self.env._("Only Customer Success managers look for customers' saved cards.")
+            )
+        account = self.sudo()
+        if account.provider != "yookassa" or not account.autopayments:
+            raise UserError(
+                self.env._("Saved cards are looked for on a YooKassa account that charges them.")
+            )
+        since = fields.Datetime.now() - timedelta(days=self.SAVED_CARDS_SINCE_DAYS)
+        try:
+            payments, more = yookassa_adapter.saved_card_payments(
+                account.provider_account_ref,
+                account.api_key,
+                since.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            )
+        except (yookassa_adapter.ApiRefusal, AuthenticityError) as exc:
+            raise UserError(
+                self.env._("YooKassa did not list the payments: %(reason)s", reason=str(exc))
+            ) from exc
+        refs = {yookassa_adapter.subscription_ref(payment) for payment in payments} - {None}
+        subscriptions = (
+            self.env["sale.subscription"]
+            .sudo()
+            .search(
+                [
+                    ("billing_account_id", "=", account.id),
+                    "|",
+                    ("external_subscription_ref", "in", list(refs)),
+                    ("code", "in", list(refs)),
+                ]
+            )
+        )
+        by_ref = {sub.code: sub for sub in subscriptions if sub.code}
+        by_ref.update(
+            {
+                sub.external_subscription_ref: sub
+                for sub in subscriptions
+                if sub.external_subscription_ref
+            }
+        )
+        Event = self.env["cs.billing.event"].sudo()
+        kept = self.env["sale.subscription"]
+        for payment in payments:  # newest first: a subscription keeps its newest card
+            subscription = by_ref.get(yookassa_adapter.subscription_ref(payment))
+            if subscription and not subscription.cs_payment_method_ref:
+                Event._yookassa_save_method(subscription, payment["payment_method"])
+                kept |= subscription
+        message = self.env._(
+            "Saved cards found for %(count)s subscriptions, in %(payments)s payments of the "
+            "last %(days)s days that saved one.",
+            count=len(kept),
+            payments=len(payments),
+            days=self.SAVED_CARDS_SINCE_DAYS,
+        )
+        if more:
+            message += " " + self.env._(
+                "YooKassa lists more payments of that time than one search reads "
+                "(%(pages)s pages of 100): only the newest were read.",
+                pages=yookassa_adapter.SAVED_PAGES,
+            )
+        account.message_post(body=message)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Saved Cards"),
+                "message": message,
+                "type": "success" if kept else "info",
+                "sticky": bool(more),
+            },
+        }

@@ -801,6 +801,65 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         self.decline(by_hand)
         self.assertFalse(Request.search([("state", "=", "draft")]))
 
+    def test_cards_saved_before_are_found_at_yookassa(self):
+        from types import SimpleNamespace  # noqa: PLC0415
+
+        self.account.autopayments = True
+        other = self._subscription(
+            partner=self.env["res.partner"].create({"name": "Zhuldyz LLP", "is_company": True}),
+            price=9000.0,
+            currency=self.kzt,
+            billing_account_id=self.account.id,
+        )
+
+        def paid(number, ref, card, saved=True):
+            obj = dict(payment(ref=ref), id="2d2a5a5e-0040-5000-9000-%012d" % number)
+            obj["payment_method"] = dict(self.CARD, id=card, title="Bank card *%s" % card[-4:])
+            obj["payment_method"]["saved"] = saved
+            return obj
+
+        pages = [  # newest first, as the API lists them
+            SimpleNamespace(
+                items=[
+                    paid(1, "SUB-KZ-1", "card-0000-0000-1111"),
+                    paid(2, other.code, "card-0000-0000-2222", saved=False),
+                ],
+                next_cursor="cursor-2",
+            ),
+            SimpleNamespace(
+                items=[
+                    paid(3, "SUB-KZ-1", "card-0000-0000-0000"),  # older: not kept
+                    paid(4, other.code, "card-0000-0000-3333"),
+                    paid(5, "SUB-UNKNOWN", "card-0000-0000-4444"),
+                ],
+                next_cursor=None,
+            ),
+        ]
+        with patch("yookassa.Payment.list", side_effect=pages) as listed:
+            action = self.account.with_user(self.cs_manager).action_yookassa_find_saved_cards()
+        params = listed.call_args_list[0].args[0]
+        self.assertEqual((params["status"], params["limit"]), ("succeeded", 100))
+        self.assertIn("created_at.gte", params)
+        self.assertEqual(listed.call_args_list[1].args[0]["cursor"], "cursor-2")
+        self.assertEqual(self.sub.cs_payment_method_ref, "card-0000-0000-1111")
+        self.assertEqual(other.cs_payment_method_ref, "card-0000-0000-3333")
+        self.assertIn("Saved cards found for 2 subscriptions", action["params"]["message"])
+        self.assertIn(
+            "the customer saved Bank card *1111 for autopayments",
+            str(self.sub.message_ids.mapped("body")),
+        )
+        # A CSM may not; YooKassa's refusal is said, nothing kept.
+        with self.assertRaises(AccessError):
+            self.account.with_user(self.cs_user).action_yookassa_find_saved_cards()
+        from yookassa.domain.exceptions import UnauthorizedError  # noqa: PLC0415
+
+        refusal = UnauthorizedError({"type": "error", "description": "Invalid secret key"})
+        with (
+            patch("yookassa.Payment.list", side_effect=refusal),
+            self.assertRaisesRegex(UserError, "Invalid secret key"),
+        ):
+            self.account.with_user(self.cs_manager).action_yookassa_find_saved_cards()
+
     def test_the_retry_schedule_is_checked(self):
         for value in ("3, x", "0", "3, 90", "1, 2, 3, 4, 5, 6, 7, 8, 9"):
             with self.subTest(value=value), self.assertRaises(ValidationError):

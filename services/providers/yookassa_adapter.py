@@ -159,6 +159,45 @@ def create_payment(shop_id, secret_key, amount, currency, description, metadata,
     return to_dict(obj)
 
 
+SAVED_PAGES = 50  # pages of 100 payments read at most by one search for saved cards
+
+
+def saved_card_payments(shop_id, secret_key, since, pages=SAVED_PAGES):
+    """The succeeded payments created since ``since`` (an ISO 8601 time) whose payment
+    method is saved for autopayments, newest first (plain dicts, as the API lists
+    them: ``GET /v3/payments``, 100 a page, ``next_cursor``), and whether pages were
+    left unread after ``pages``.
+
+    :raises ApiRefusal: YooKassa refused the request or could not be reached
+    """
+    if not shop_id or not secret_key:
+        raise AuthenticityError("The YooKassa shop ID and secret key are not configured.")
+    from yookassa import Configuration  # noqa: PLC0415
+    from yookassa import Payment  # noqa: PLC0415
+    from yookassa.domain.exceptions import ApiError  # noqa: PLC0415
+
+    params = {"status": "succeeded", "limit": 100, "created_at.gte": since}
+    found = []
+    for _page in range(pages):
+        try:
+            with _sdk_lock:
+                Configuration.configure(shop_id, secret_key)
+                response = Payment.list(params)
+        except ApiError as exc:
+            content = getattr(exc, "content", None) or {}
+            raise ApiRefusal(content.get("description") or str(exc)) from exc
+        except (OSError, ValueError) as exc:
+            raise ApiRefusal(str(exc)) from exc
+        for payment in map(to_dict, response.items or []):
+            method = payment.get("payment_method")
+            if isinstance(method, dict) and method.get("saved") and method.get("id"):
+                found.append(payment)
+        if not response.next_cursor:
+            return found, False
+        params["cursor"] = response.next_cursor
+    return found, True
+
+
 def to_dict(obj):
     if isinstance(obj, dict):
         return obj
