@@ -324,7 +324,10 @@ class CsBillingEventYookassa(models.Model):
             ]
         ):
             return None
-        retry_at = fields.Datetime.add(fields.Datetime.now(), days=schedule[link.attempt - 1])
+        # Counted from the decline (YooKassa's time of the payment), not from when the
+        # inbox got to it; one already due is made by the next run of the job.
+        declined_at = min(self.event_created or fields.Datetime.now(), fields.Datetime.now())
+        retry_at = fields.Datetime.add(declined_at, days=schedule[link.attempt - 1])
         return Request.create(
             {
                 "account_id": account.id,

@@ -624,15 +624,16 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         answer.update(id="2d2a5a5e-0020-5000-9000-%012d" % number, payment_method=self.CARD)
         return answer
 
-    def decline(self, request, reason="insufficient_funds", at=None):
-        """YooKassa declines the charge ``request`` made (notified, then read back from
-        the API), and the inbox job applies it at ``at`` (in a minute): returns ``at``."""
+    def decline(self, request, reason="insufficient_funds", at=None, applied_at=None):
+        """YooKassa declines the charge ``request`` made at ``at`` (in a minute; notified,
+        then read back from the API), and the inbox job applies it then (or at
+        ``applied_at``): returns ``at``."""
         at = at or fields.Datetime.now() + timedelta(minutes=1)
         declined = dict(self.charged(status="canceled"), id=request.external_id)
         declined["cancellation_details"] = {"party": "payment_network", "reason": reason}
         declined["created_at"] = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
         self.post(notification("payment.canceled", declined))
-        with freeze_time(at), patch("yookassa.Payment.create") as create:
+        with freeze_time(applied_at or at), patch("yookassa.Payment.create") as create:
             self.process_with_api(declined)
         create.assert_not_called()  # no link asked on failure
         self.assertEqual(request.state, "cancelled")
@@ -695,6 +696,17 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         mails = self.failed_emails()
         self.assertEqual(len(mails), 3)
         self.assertNotIn("We will try again", mails[-1].body_html)
+
+    def test_a_retry_is_counted_from_the_decline_not_from_its_processing(self):
+        self.save_card()
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        first, _create = self.charge(invoice, answer=self.pending(1))
+        declined_at = fields.Datetime.now() - timedelta(days=1)  # the inbox was late
+        self.decline(first, at=declined_at, applied_at=fields.Datetime.now() + timedelta(minutes=1))
+        retry = self.env["cs.billing.payment.request"].search(
+            [("invoice_id", "=", invoice.id), ("state", "=", "draft")]
+        )
+        self.assertEqual(retry.retry_at, declined_at + timedelta(days=3))
 
     def test_a_retry_is_not_made_once_the_invoice_is_paid(self):
         self.save_card()
@@ -949,6 +961,7 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         invoice = self._posted_invoice(self.sub, 15000.0)
         first, _create = self.charge(invoice, answer=self.pending(1))
         declined = dict(self.charged(status="canceled"), id=first.external_id)
+        declined["created_at"] = fields.Datetime.now().strftime("%Y-%m-%dT%H:%M:%S.000Z")
         self.post(notification("payment.canceled", declined))
         with patch("yookassa.Payment.create", return_value=self.created_payment()):
             self.process_with_api(declined)
