@@ -813,7 +813,10 @@ class CsBillingEventStripe(models.Model):
         or with no phase to come, closes those to-dos."""
         if self._stripe_schedule_newer_applied():
             return "ignored", self.env._("Older than the schedule's state already applied.")
-        now = calendar.timegm(self.event_created.timetuple()) if self.event_created else 0
+        # A phase that began before the subscription's state applied is no change to
+        # come (a schedule event Stripe delivers late), whatever the event's own time.
+        moments = [m for m in (self.event_created, subscription.cs_billing_synced_at) if m]
+        now = calendar.timegm(max(moments).timetuple()) if moments else 0
         phase = None
         if self.event_type not in stripe_adapter.SCHEDULE_ENDED_TYPES and schedule.get(
             "status"

@@ -702,6 +702,11 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertFalse(self.sub.cs_scheduled_change_date)
         self.assertAlmostEqual(self.sub.mrr, 50.0)
         self.assertEqual(self.stripe_movements().movement_type, "contraction")
+        # A schedule update of before that day, delivered late: nothing to come.
+        late = self.send_schedule("subscription_schedule.updated", stripe_schedule(), 1790000200)
+        self.process()
+        self.assertEqual(late.result, "No plan change to come at Stripe any more")
+        self.assertFalse(self.schedule_todos() or self.sub.cs_scheduled_change_date)
 
     def test_a_scheduled_change_without_an_api_key_or_worth_more(self):
         # No API key: the worth of the next plan is unknown, the CSM talks to them.
