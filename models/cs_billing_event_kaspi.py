@@ -136,7 +136,7 @@ class CsBillingPaymentRequest(models.Model):
     payment_link = fields.Char(readonly=True, copy=False)
     state = fields.Selection(
         [
-            ("draft", "Draft"),
+            ("draft", "Queued"),
             ("waiting", "Waiting for payment"),
             ("processed", "Paid"),
             ("error", "Error"),

@@ -17,7 +17,7 @@ registry.category("web_tour.tours").add("customer_success_autopay_retry_tour", {
         },
         {
             content: "The charge of the saved card, not before its day",
-            trigger: ".o_list_view .o_data_row:contains('Draft') .o_data_cell[name='subscription_id']",
+            trigger: ".o_list_view .o_data_row:contains('Queued') .o_data_cell[name='subscription_id']",
             run: "click",
         },
         {
