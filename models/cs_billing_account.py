@@ -23,7 +23,7 @@ PROVIDERS = [
     ("robokassa", "Robokassa"),
 ]
 STRIPE_API_VERSION = "2025-03-31.basil"
-MAX_AUTOPAY_RETRIES = 8  # declined autopayments: new charges of one invoice at most
+MAX_AUTOPAY_RETRIES = 8  # retries of a declined autopayment, reminders of a link: at most
 
 
 class WebhookSettings(NamedTuple):
@@ -200,6 +200,15 @@ class CsBillingAccount(models.Model):
         "suspected fraud, a blocked card, an invoice paid or cancelled meanwhile. Empty: "
         "no retry.",
     )
+    link_reminder_days = fields.Char(
+        string="Remind After (Days)",
+        tracking=True,
+        help="Kaspi QR, YooKassa and Robokassa: the days after which a payment link of an "
+        "invoice still unpaid is emailed to the customer again as a reminder, each counted "
+        "from the email before. 3, 7: a reminder 3 days after the link, another 7 days after "
+        "that. Not for a link that expired, was withdrawn or paid, nor for autopayments. "
+        "Empty: no reminder.",
+    )
     invoice_payment_links = fields.Boolean(
         string="Payment Links for Invoices",
         tracking=True,
@@ -369,15 +378,27 @@ class CsBillingAccount(models.Model):
                     )
                 )
 
-    @api.constrains("autopay_retry_days")
-    def _check_autopay_retry_days(self):
+    @api.constrains("autopay_retry_days", "link_reminder_days")
+    def _check_day_schedules(self):
         for account in self:
             account._autopay_retry_schedule()
+            account._link_reminder_schedule()
 
     def _autopay_retry_schedule(self):
         """The days between the attempts of :attr:`autopay_retry_days`, as integers."""
+        return self._day_schedule("autopay_retry_days")
+
+    def _link_reminder_schedule(self):
+        """The days between the reminders of :attr:`link_reminder_days`, as integers."""
+        return self._day_schedule("link_reminder_days")
+
+    def _day_schedule(self, field_name):
+        """A field of days separated by commas (``3, 5, 7``), as integers.
+
+        :raises ValidationError: anything else, said with the field's label
+        """
         self.ensure_one()
-        text = (self.autopay_retry_days or "").replace(";", ",")
+        text = (self[field_name] or "").replace(";", ",")
         days = [part.strip() for part in text.split(",") if part.strip()]
         if (
             not all(day.isdigit() and 1 <= int(day) <= 60 for day in days)
@@ -385,9 +406,10 @@ class CsBillingAccount(models.Model):
         ):
             raise ValidationError(
                 self.env._(
-                    "Retry Declined Charges After (Days): %(value)r is not a list of whole days "
-                    "between 1 and 60 separated by commas (at most %(count)s), such as 3, 5, 7.",
-                    value=self.autopay_retry_days,
+                    "%(field)s: %(value)r is not a list of whole days between 1 and 60 "
+                    "separated by commas (at most %(count)s), such as 3, 5, 7.",
+                    field=self._fields[field_name]._description_string(self.env),
+                    value=self[field_name],
                     count=MAX_AUTOPAY_RETRIES,
                 )
             )

@@ -171,6 +171,25 @@ class CsBillingPaymentRequest(models.Model):
         help="Autopayments: which charge of its invoice this is, 1 the first, 2 the first "
         "retry after a decline; 0 for a charge made by hand.",
     )
+    invoice_name = fields.Char(
+        related="invoice_id.name",
+        string="Invoice Number",
+        help="Read as the system: the email to the customer names the invoice, whoever "
+        "sends it (a CSM need not read invoices).",
+    )
+    reminder_count = fields.Integer(
+        string="Reminders Sent",
+        readonly=True,
+        copy=False,
+        help="How many times the link was emailed again to the customer as a reminder.",
+    )
+    remind_at = fields.Datetime(
+        string="Next Reminder",
+        readonly=True,
+        copy=False,
+        help="When the link is emailed again while its invoice is unpaid, by the billing "
+        "account's Remind After (Days).",
+    )
     retry_at = fields.Datetime(
         string="Not Before",
         readonly=True,
@@ -307,6 +326,7 @@ class CsBillingPaymentRequest(models.Model):
         its own (each is a call to the provider: a link made is never made twice)."""
         testing = getattr(threading.current_thread(), "testing", False)
         self._withdraw_settled_links()
+        self._send_reminders(limit=limit)
         due = [
             ("state", "=", "draft"),
             ("invoice_id", "!=", False),
@@ -378,6 +398,45 @@ class CsBillingPaymentRequest(models.Model):
                 }
             )
         return retries
+
+    @api.model
+    def _send_reminders(self, limit=50):
+        """Email again the links of invoices still unpaid whose reminder is due, by the
+        account's Remind After (Days); each committed on its own, as the links are."""
+        testing = getattr(threading.current_thread(), "testing", False)
+        now = fields.Datetime.now()
+        links = self.search(
+            [
+                ("state", "=", "waiting"),
+                ("remind_at", "<=", now),
+                ("invoice_id.state", "=", "posted"),
+                ("invoice_id.payment_state", "in", ("not_paid", "partial")),
+                ("autopayment", "=", False),
+                "|",
+                ("expires_at", "=", False),
+                ("expires_at", ">", now),
+            ],
+            limit=limit,
+            order="remind_at",
+        )
+        for link in links:
+            link.reminder_count += 1
+            link._email_link(reminder=True)
+            if not testing:
+                self.env.cr.commit()
+        return links
+
+    def _plan_reminder(self):
+        """The next reminder of this link of an invoice, if the account's schedule has
+        one left."""
+        self.ensure_one()
+        schedule = self.account_id.sudo()._link_reminder_schedule()
+        if not self.invoice_id or self.autopayment or self.reminder_count >= len(schedule):
+            self.remind_at = False
+            return
+        self.remind_at = fields.Datetime.add(
+            fields.Datetime.now(), days=schedule[self.reminder_count]
+        )
 
     @api.model
     def _withdraw_partly_paid_links(self):
@@ -563,28 +622,41 @@ class CsBillingPaymentRequest(models.Model):
         self.ensure_one()
         return False
 
-    def _email_link(self):
+    def _email_link(self, reminder=False):
         """Send the link by email as *Send by Email* does, from the customer's CSM
-        (else the account's responsible) when that user may see the link."""
+        (else the account's responsible) when that user may see the link; a
+        ``reminder`` says the invoice is still unpaid. The next reminder is planned
+        then."""
         self.ensure_one()
         customer = self.subscription_id.partner_id
+        self._plan_reminder()
         if not customer.email:
             self.last_message = self.env._(
                 "Not emailed: %(customer)s has no email address.", customer=customer.name
             )
+            self.remind_at = False
             return
         sender = self.subscription_id.commercial_partner_id.csm_id or self.account_id.user_id
         if not sender or not self.with_user(sender).has_access("read"):
             sender = self.env.user
         request = self.with_user(sender)
         context = request.action_send_by_email()["context"]
+        if reminder:
+            context["default_template_id"] = self.env.ref(
+                "customer_success.mail_template_payment_link_reminder"
+            ).id
         composer = self.env["mail.compose.message"].with_user(sender).with_context(context)
         try:
             with self.env.cr.savepoint():
                 composer.create({}).action_send_mail()
         except Exception as exc:  # noqa: BLE001 - the link is made: it stays, said not emailed
             _logger.warning("Payment link %s not emailed: %s", self.id, exc)
-            self.last_message = self.env._("Not emailed: %(reason)s", reason=str(exc))
+            self.write(
+                {
+                    "last_message": self.env._("Not emailed: %(reason)s", reason=str(exc)),
+                    "remind_at": False,  # no reminder of an email the customer never got
+                }
+            )
 
     def _link_description(self):
         """What the customer reads on the provider's payment page."""

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
 import requests
+from freezegun import freeze_time
 
 from odoo.exceptions import AccessError
 from odoo.exceptions import UserError
@@ -474,6 +475,54 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
         request.sudo().state = "processed"
         with self.assertRaises(UserError):
             request.action_send_by_email()
+
+    def test_an_unpaid_invoice_link_is_emailed_again_as_a_reminder(self):
+        Request = self.env["cs.billing.payment.request"]
+        self.account.write({"invoice_payment_links": True, "link_reminder_days": "3, 7"})
+
+        def emails(link):
+            link.invalidate_recordset(["message_ids"])
+            return link.message_ids.filtered(lambda m: m.message_type == "comment")
+
+        with freeze_time("2027-01-10 09:00:00"):
+            invoice = self._posted_invoice(self.sub, 15000.0)
+            Request._cron_send_invoice_links()
+        link = Request.search([("invoice_id", "=", invoice.id)])
+        self.assertEqual((link.state, len(emails(link))), ("waiting", 1))
+        self.assertEqual(str(link.remind_at), "2027-01-13 09:00:00")
+        with freeze_time("2027-01-13 08:00:00"):
+            Request._cron_send_invoice_links()
+        self.assertEqual(len(emails(link)), 1)  # not before its day
+        with freeze_time("2027-01-13 10:00:00"):
+            Request._cron_send_invoice_links()
+        reminder = emails(link)[0]  # newest first
+        self.assertEqual(len(emails(link)), 2)
+        self.assertIn("reminder", reminder.subject)
+        self.assertIn("is still unpaid", reminder.body)
+        self.assertIn(invoice.name, reminder.body)
+        self.assertIn(html_escape(link.payment_link), reminder.body)
+        self.assertEqual((link.reminder_count, str(link.remind_at)), (1, "2027-01-20 10:00:00"))
+        with freeze_time("2027-01-20 11:00:00"):
+            Request._cron_send_invoice_links()
+        self.assertEqual((len(emails(link)), link.reminder_count), (3, 2))
+        self.assertFalse(link.remind_at)  # the schedule is done
+        with freeze_time("2027-02-20 11:00:00"):
+            Request._cron_send_invoice_links()
+        self.assertEqual(len(emails(link)), 3)
+        # Paid another way before its reminder: withdrawn, not reminded.
+        with freeze_time("2027-01-10 09:00:00"):
+            other = self._posted_invoice(self.sub, 9000.0)
+            Request._cron_send_invoice_links()
+        link = Request.search([("invoice_id", "=", other.id)])
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=other.ids
+        ).create({})._create_payments()
+        with freeze_time("2027-01-13 10:00:00"):
+            Request._cron_send_invoice_links()
+        self.assertEqual((link.state, len(emails(link))), ("withdrawn", 1))
+        # The schedule is checked as the retries' is.
+        with self.assertRaisesRegex(ValidationError, "Remind After"):
+            self.account.link_reminder_days = "3, soon"
 
     def test_a_posted_invoice_gets_its_payment_link_by_email(self):
         Request = self.env["cs.billing.payment.request"]
