@@ -420,6 +420,9 @@ class CsBillingPaymentRequest(models.Model):
             order="remind_at",
         )
         for link in links:
+            if link.reminder_count >= len(link.account_id.sudo()._link_reminder_schedule()):
+                link.remind_at = False  # the account's schedule was shortened or cleared
+                continue
             link.reminder_count += 1
             link._email_link(reminder=True)
             if not testing:

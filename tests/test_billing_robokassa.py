@@ -509,6 +509,17 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
         with freeze_time("2027-02-20 11:00:00"):
             Request._cron_send_invoice_links()
         self.assertEqual(len(emails(link)), 3)
+        # Reminders turned off on the account: the one planned is not sent.
+        with freeze_time("2027-01-10 09:00:00"):
+            third = self._posted_invoice(self.sub, 7000.0)
+            Request._cron_send_invoice_links()
+        link = Request.search([("invoice_id", "=", third.id)])
+        self.assertTrue(link.remind_at)
+        self.account.link_reminder_days = False
+        with freeze_time("2027-01-13 10:00:00"):
+            Request._cron_send_invoice_links()
+        self.assertEqual((len(emails(link)), link.remind_at), (1, False))
+        self.account.link_reminder_days = "3, 7"
         # Paid another way before its reminder: withdrawn, not reminded.
         with freeze_time("2027-01-10 09:00:00"):
             other = self._posted_invoice(self.sub, 9000.0)
