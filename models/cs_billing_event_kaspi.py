@@ -437,9 +437,9 @@ class CsBillingPaymentRequest(models.Model):
         if not self.invoice_id or self.autopayment or self.reminder_count >= len(schedule):
             self.remind_at = False
             return
-        self.remind_at = fields.Datetime.add(
-            fields.Datetime.now(), days=schedule[self.reminder_count]
-        )
+        remind_at = fields.Datetime.add(fields.Datetime.now(), days=schedule[self.reminder_count])
+        # none after the link's end (Kaspi's): it could not be paid any more
+        self.remind_at = remind_at if not self.expires_at or remind_at < self.expires_at else False
 
     @api.model
     def _withdraw_partly_paid_links(self):

@@ -3,11 +3,13 @@
 import xml.etree.ElementTree as ET
 from datetime import date
 from datetime import datetime
+from datetime import timedelta
 from unittest.mock import MagicMock
 from unittest.mock import patch
 
 from freezegun import freeze_time
 
+from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import HttpCase
 from odoo.tests import TransactionCase
@@ -280,6 +282,35 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
         self.assertIn(invoice.payment_state, ("paid", "in_payment"))
         self.assertFalse(self.env["cs.billing.payment.request"]._withdraw_settled_links())
         self.assertEqual(request.state, "waiting")
+
+    def test_a_kaspi_link_is_reminded_only_before_its_end(self):
+        Request = self.env["cs.billing.payment.request"]
+        self.account.write({"invoice_payment_links": True, "link_reminder_days": "3"})
+        self.customer.email = "finance@vostok.example"
+        for number, expires, reminded in ((21, "2030-01-01T12:00:00", True), (22, None, True)):
+            data = {"QrPaymentId": number, "PaymentLink": "https://pay.kaspi.kz/pay/%d" % number}
+            if expires:
+                data["ExpireDate"] = expires
+            created = {"StatusCode": 0, "Message": "OK", "Data": data}
+            invoice = self._posted_invoice(self.sub, 1000.0 * number)
+            with patch("requests.Session.request", return_value=fake_response(created)):
+                Request._cron_send_invoice_links()
+            link = Request.search([("invoice_id", "=", invoice.id)])
+            self.assertEqual((link.state, bool(link.remind_at)), ("waiting", reminded))
+        # A link that ends before its reminder is due (in 6 hours, not 3 days) gets none.
+        soon = (fields.Datetime.now() + timedelta(hours=6)).replace(microsecond=0)
+        almaty = soon + timedelta(hours=5)  # Kaspi writes Kazakhstan's time
+        created = {
+            "StatusCode": 0,
+            "Message": "OK",
+            "Data": {"QrPaymentId": 23, "PaymentLink": "https://pay.kaspi.kz/pay/23",
+                     "ExpireDate": almaty.strftime("%Y-%m-%dT%H:%M:%S")},
+        }  # fmt: skip
+        invoice = self._posted_invoice(self.sub, 23000.0)
+        with patch("requests.Session.request", return_value=fake_response(created)):
+            Request._cron_send_invoice_links()
+        link = Request.search([("invoice_id", "=", invoice.id)])
+        self.assertEqual((link.state, link.expires_at, link.remind_at), ("waiting", soon, False))
 
     def test_a_kaspi_link_of_an_unpaid_invoice_expired_is_chased_by_the_csm(self):
         self.customer.csm_id = self.cs_user
