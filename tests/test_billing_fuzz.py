@@ -96,6 +96,45 @@ class TestWebhookFuzz(CustomerSuccessMixin, HttpCase):
         self.assertFalse(failures)
         self.assertTrue({r.status_code for _label, r in responses} <= {200, 400, 401, 403, 404})
 
+    def test_stripe_schedules(self):
+        phase = {
+            "start_date": 1798761600, "end_date": None, "currency": "usd", "discounts": [],
+            "items": [{"price": "price_fuzz", "quantity": 2, "discounts": []}],
+        }  # fmt: skip
+        obj = {
+            "id": "sub_sched_fuzz", "object": "subscription_schedule", "customer": "cus_fuzz",
+            "subscription": "sub_fuzz", "status": "active",
+            "current_phase": {"start_date": 1790000000, "end_date": 1798761600},
+            "phases": [dict(phase, start_date=1790000000, end_date=1798761600), phase],
+        }  # fmt: skip
+        types = sorted(t for t in stripe_adapter.HANDLED if t.startswith("subscription_schedule."))
+        with mute_logger("odoo.addons.customer_success.controllers.webhook"):
+            responses = []
+            for index in range(ROUNDS):
+                event = {
+                    "id": "evt_fuzz_schedule_%d" % index,
+                    "object": "event",
+                    "type": self.rng.choice(types),
+                    "created": 1790000000 + index,
+                    "data": {"object": obj},
+                }
+                body = json.dumps(mutate(self.rng, event)).encode()
+                headers = {
+                    "Content-Type": "application/json",
+                    "Stripe-Signature": stripe_adapter.sign(body, "whsec_fuzz"),
+                }
+                responses.append((body, self.url_open(self.url("stripe"), body, headers=headers)))
+        self.assert_no_server_error(responses)
+        with mute_logger("odoo.addons.customer_success.models.cs_billing_event", "odoo.sql_db"):
+            self.env["cs.billing.event"]._process_due()
+        stored = self.env["cs.billing.event"].search(
+            [("account_id", "=", self.accounts["stripe"].id)]
+        )
+        self.assertTrue(stored.filtered(lambda e: e.state == "processed"))
+        self.assertFalse(stored.filtered(lambda e: e.state == "received" and not e.error))
+        for event in stored.filtered(lambda e: e.state == "failed"):
+            self.assertIn("cannot be read in", event.error)
+
     def test_stripe(self):
         obj = {
             "id": "in_fuzz", "object": "invoice", "customer": "cus_fuzz", "currency": "usd",
