@@ -629,15 +629,14 @@ class CsBillingPaymentRequest(models.Model):
         """Send the link by email as *Send by Email* does, from the customer's CSM
         (else the account's responsible) when that user may see the link; a
         ``reminder`` says the invoice is still unpaid. The next reminder is planned
-        then."""
+        once the email is posted (:meth:`_message_post_after_hook`)."""
         self.ensure_one()
         customer = self.subscription_id.partner_id
-        self._plan_reminder()
+        self.remind_at = False
         if not customer.email:
             self.last_message = self.env._(
                 "Not emailed: %(customer)s has no email address.", customer=customer.name
             )
-            self.remind_at = False
             return
         sender = self.subscription_id.commercial_partner_id.csm_id or self.account_id.user_id
         if not sender or not self.with_user(sender).has_access("read"):
@@ -660,6 +659,19 @@ class CsBillingPaymentRequest(models.Model):
                     "remind_at": False,  # no reminder of an email the customer never got
                 }
             )
+
+    def _message_post_after_hook(self, message, msg_values):
+        """A link emailed to the customer, by the job or by hand with *Send by Email*:
+        its next reminder is planned (the account's Remind After (Days))."""
+        result = super()._message_post_after_hook(message, msg_values)
+        if (
+            message.message_type == "comment"
+            and self.state == "waiting"
+            and self.payment_link
+            and tools.html_escape(self.payment_link) in (message.body or "")
+        ):
+            self._plan_reminder()
+        return result
 
     def _link_description(self):
         """What the customer reads on the provider's payment page."""

@@ -535,6 +535,24 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
         with self.assertRaisesRegex(ValidationError, "Remind After"):
             self.account.link_reminder_days = "3, soon"
 
+    def test_a_link_sent_by_hand_is_reminded_too(self):
+        self.account.link_reminder_days = "3"
+        invoice = self._posted_invoice(self.sub, 15000.0)  # no link for it by itself
+        self.sub.amount_due = 15000.0
+        action = self.sub.with_user(self.cs_user).action_cs_payment_link()
+        link = self.env["cs.billing.payment.request"].browse(action["res_id"])
+        self.assertEqual((link.invoice_id, link.remind_at), (invoice, False))
+        # The CSM presses Send by Email and sends it as it comes.
+        context = link.with_user(self.cs_user).action_send_by_email()["context"]
+        composer = self.env["mail.compose.message"].with_user(self.cs_user).with_context(context)
+        with freeze_time("2027-01-10 09:00:00"):
+            composer.create({}).action_send_mail()
+        self.assertEqual(str(link.remind_at), "2027-01-13 09:00:00")
+        # A note on the link plans nothing.
+        link.remind_at = False
+        link.message_post(body="Called the customer", message_type="comment")
+        self.assertFalse(link.remind_at)
+
     def test_a_posted_invoice_gets_its_payment_link_by_email(self):
         Request = self.env["cs.billing.payment.request"]
         invoice = self._posted_invoice(self.sub, 15000.0)
