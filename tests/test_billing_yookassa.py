@@ -697,6 +697,33 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(len(mails), 3)
         self.assertNotIn("We will try again", mails[-1].body_html)
 
+    def test_a_retry_that_goes_through_pays_the_invoice_and_closes_the_chase(self):
+        Request = self.env["cs.billing.payment.request"]
+        self.save_card()
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        first, _create = self.charge(invoice, answer=self.pending(1))
+        self.decline(first)
+        retry = Request.search([("invoice_id", "=", invoice.id), ("state", "=", "draft")])
+        self.assertEqual(self.sub.activity_ids.activity_type_id.name, "Payment issue")
+        with freeze_time(retry.retry_at + timedelta(minutes=1)):
+            self.charge(invoice, answer=self.pending(2))
+        # The customer topped up: YooKassa says the retry went through.
+        paid = dict(self.charged(value="%.2f" % invoice.amount_total), id=retry.external_id)
+        charged_at = retry.retry_at + timedelta(minutes=1)
+        paid["created_at"] = charged_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        paid["captured_at"] = (charged_at + timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        self.post(notification("payment.succeeded", paid))
+        with freeze_time(retry.retry_at + timedelta(minutes=2)):
+            self.process_with_api(paid)
+        event = self.Event.search([("external_id", "=", "payment.succeeded:%s" % paid["id"])])
+        self.assertEqual((event.state, retry.state), ("processed", "processed"), event.error)
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        self.assertTrue(event.recovered)  # revenue won back by the retry
+        self.assertEqual(self.sub.payment_status, "paid")
+        self.assertFalse(self.sub.activity_ids)  # the Payment issue to-do is done
+        self.assertFalse(self.sub.cs_autopay_retry_at)
+        self.assertFalse(Request.search([("invoice_id", "=", invoice.id), ("state", "=", "draft")]))
+
     def test_a_retry_is_counted_from_the_decline_not_from_its_processing(self):
         self.save_card()
         invoice = self._posted_invoice(self.sub, 15000.0)
