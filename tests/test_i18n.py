@@ -56,6 +56,9 @@ class TestTranslations(CustomerSuccessMixin, TransactionCase):
         self.assertEqual(ru._("Billing events failed"), "Платёжные события не обработаны")
         template = ru.ref("customer_success.mail_template_payment_link")
         self.assertIn("Оплатить", template.body_html)
+        reminder = ru.ref("customer_success.mail_template_payment_link_reminder")
+        self.assertIn("ещё не оплачен", reminder.body_html)
+        self.assertIn("напоминание", reminder.subject)
         # subscription_oca has no Russian of its own: the addon's i18n_extra gives it.
         field = ru["ir.model.fields"]._get("sale.subscription", "recurring_next_date")
         self.assertEqual(field.field_description, "Дата следующего счёта")
