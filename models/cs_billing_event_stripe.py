@@ -903,7 +903,8 @@ class CsBillingEventStripe(models.Model):
     def _stripe_phase_mrr(self, schedule, phase, currency):
         """The MRR of a schedule's ``phase`` in ``currency`` and what is said of what it
         leaves out; None when it cannot be read: its prices are named by id only (read
-        through the API when the billing account has a key) or in another currency.
+        through the API when the billing account has a key, with its coupons) or in
+        another currency.
 
         :raises ApiError: Stripe could not be asked (the event is retried)
         """
@@ -918,7 +919,8 @@ class CsBillingEventStripe(models.Model):
                     ids=", ".join(missing),
                 )
             ]
-        if missing:
+        # the coupons of its discounts are asked for with the prices, or for themselves
+        if missing or (account.api_key and stripe_adapter.phase_discounts(phase)):
             fetched = stripe_adapter.fetch_schedule(
                 account.api_key,
                 schedule.get("id"),
@@ -940,8 +942,13 @@ class CsBillingEventStripe(models.Model):
             ]
         obj = stripe_adapter.phase_subscription(phase, code)
         notes = []
-        if stripe_adapter.phase_discounts(phase):
-            notes.append(self.env._("Discounts of the scheduled plan not counted"))
+        unread = stripe_adapter.phase_discounts(phase)
+        if unread:
+            notes.append(
+                self.env._(
+                    "Discounts of the scheduled plan not counted: %(ids)s", ids=", ".join(unread)
+                )
+            )
         return stripe_adapter.subscription_mrr(obj), notes
 
     @staticmethod

@@ -330,9 +330,18 @@ class TestStripeAdapter(TransactionCase):
         self.assertEqual(stripe_adapter.phase_prices_missing(phase), [])
         mrr = stripe_adapter.subscription_mrr(stripe_adapter.phase_subscription(phase))
         self.assertEqual(mrr, 100.0)
-        self.assertFalse(stripe_adapter.phase_discounts(phase))
+        self.assertEqual(stripe_adapter.phase_discounts(phase), [])
+        # A coupon named by id (as an event names it) is not counted, and said.
         phase["discounts"] = [{"coupon": "WELCOME20", "discount": None}]
-        self.assertTrue(stripe_adapter.phase_discounts(phase))
+        phase["items"][0]["discounts"] = [{"coupon": None, "discount": "di_kept"}]
+        self.assertEqual(stripe_adapter.phase_discounts(phase), ["WELCOME20", "di_kept"])
+        # Given (as the API expands it), it is.
+        welcome = {"id": "WELCOME20", "percent_off": 20, "duration": "forever"}
+        phase["discounts"] = [{"coupon": welcome, "discount": None}]
+        phase["items"][0]["discounts"] = []
+        self.assertEqual(stripe_adapter.phase_discounts(phase), [])
+        mrr = stripe_adapter.subscription_mrr(stripe_adapter.phase_subscription(phase))
+        self.assertEqual(mrr, 80.0)
         self.assertIsNone(stripe_adapter.wrong_object("subscription_schedule.created", schedule))
         self.assertIn(
             "not a subscription_schedule",
@@ -643,7 +652,11 @@ class TestStripeWebhook(StripeWebhookCase):
             self.process()
         api.assert_called_once_with(
             SCHEDULE_REF,
-            expand=["phases.items.price.tiers"],
+            expand=[
+                "phases.items.price.tiers",
+                "phases.discounts.coupon",
+                "phases.items.discounts.coupon",
+            ],
             api_key="rk_test_read_subscriptions",
             stripe_version="2025-03-31.basil",
         )
@@ -677,6 +690,31 @@ class TestStripeWebhook(StripeWebhookCase):
         self.process()
         self.assertEqual(late.state, "ignored")
         self.assertFalse(self.schedule_todos())
+
+    def test_a_scheduled_plan_s_coupon_is_read_with_its_prices(self):
+        self.account.api_key = "rk_test_read_subscriptions"
+        sent = stripe_schedule(next_price="price_pro")
+        sent["phases"][1]["discounts"] = [{"coupon": "HALF", "discount": None}]
+        event = self.send_schedule("subscription_schedule.updated", sent, 1790000100)
+        fetched = copy.deepcopy(sent)
+        fetched["phases"][1]["items"][0]["price"] = stripe_price("price_pro", 10000)
+        half = {"id": "HALF", "percent_off": 50, "duration": "forever"}
+        fetched["phases"][1]["discounts"] = [{"coupon": half, "discount": None}]
+        answer = stripe.SubscriptionSchedule.construct_from(fetched, "rk")
+        with patch.object(stripe.SubscriptionSchedule, "retrieve", return_value=answer):
+            self.process()
+        self.assertEqual(event.result, "Downgrade scheduled for 01/01/2027: MRR 100.00 → 50.00 USD")
+        # Without a key the coupon is said not counted: the same plan is no change.
+        self.account.api_key = False
+        sent = stripe_schedule(next_price=stripe_price("price_pro", 10000))
+        sent["phases"][1]["discounts"] = [{"coupon": "HALF", "discount": None}]
+        event = self.send_schedule("subscription_schedule.updated", sent, 1790000200)
+        self.process()
+        self.assertEqual(
+            event.result,
+            "Plan change scheduled for 01/01/2027, MRR unchanged; "
+            "Discounts of the scheduled plan not counted: HALF",
+        )
 
     def test_a_scheduled_downgrade_taking_effect_closes_its_to_do(self):
         self.account.api_key = "rk_test_read_subscriptions"

@@ -612,18 +612,26 @@ def next_phase(schedule, now):
 
 def phase_subscription(phase, currency=None):
     """A phase of a schedule in the shape of a subscription object, so that its MRR
-    is read by :func:`subscription_mrr` and its unread prices by
-    :func:`prices_without_tiers`: its items (a price given by id only reads as
-    unknown, see :func:`phase_prices_missing`), not its discounts (see
-    :func:`phase_discounts`)."""
+    is read by :func:`subscription_mrr`: its items (a price given by id only reads
+    as unknown, see :func:`phase_prices_missing`) and its discounts and its items'
+    (a coupon given by id only is not applied, see :func:`phase_discounts`)."""
+
+    def discounts(entries):
+        return entries if isinstance(entries, list) else []
+
     items = [
-        {"price": as_dict(item.get("price")) or {}, "quantity": item.get("quantity")}
+        {
+            "price": as_dict(item.get("price")) or {},
+            "quantity": item.get("quantity"),
+            "discounts": discounts(item.get("discounts")),
+        }
         for item in map(as_dict, phase.get("items") or [])
     ]
     return {
         "object": "subscription",
         "status": "active",
         "currency": phase.get("currency") or currency,
+        "discounts": discounts(phase.get("discounts")),
         "items": {"object": "list", "data": items, "has_more": False},
     }
 
@@ -643,16 +651,33 @@ def phase_prices_missing(phase):
 
 
 def phase_discounts(phase):
-    """Whether a schedule's phase (or one of its items) carries discounts, which
-    its MRR leaves out."""
-    return bool(phase.get("discounts")) or any(
+    """The discounts of a schedule's phase and of its items whose coupon it does not
+    give (an event names coupons by id; an existing discount carried over is named by
+    its id): its MRR leaves them out."""
+    entries = [phase.get("discounts")] + [
         as_dict(item).get("discounts") for item in phase.get("items") or []
-    )
+    ]
+    unread = []
+    for entry in (e for entries in entries if isinstance(entries, list) for e in entries):
+        coupon = as_dict(entry).get("coupon")
+        if not isinstance(coupon, dict):
+            ref = as_dict(entry).get("discount") or coupon or entry
+            unread.append(ref if isinstance(ref, str) else "?")
+    return unread
+
+
+# What a schedule must be asked for to read the MRR of its phases: the prices with
+# their tiers and the coupons of the phases' discounts and of their items'.
+SCHEDULE_EXPAND = [
+    "phases.items.price.tiers",
+    "phases.discounts.coupon",
+    "phases.items.discounts.coupon",
+]
 
 
 def fetch_schedule(api_key, schedule_id, api_version):
-    """The subscription schedule as Stripe's API gives it now, its phases' prices
-    expanded with their tiers.
+    """The subscription schedule as Stripe's API gives it now, with what the MRR of
+    its phases needs expanded (:data:`SCHEDULE_EXPAND`).
 
     :raises AuthenticityError: no API key on the billing account
     :raises ApiError: Stripe could not be reached or refused the request
@@ -662,7 +687,7 @@ def fetch_schedule(api_key, schedule_id, api_version):
     try:
         return stripe.SubscriptionSchedule.retrieve(
             schedule_id,
-            expand=["phases.items.price.tiers"],
+            expand=SCHEDULE_EXPAND,
             api_key=api_key,
             stripe_version=api_version,
         ).to_dict()
