@@ -654,7 +654,7 @@ class TestStripeWebhook(StripeWebhookCase):
             SCHEDULE_REF,
             expand=[
                 "phases.items.price.tiers",
-                "phases.discounts.coupon",
+                "phases.discounts.coupon.currency_options",
                 "phases.items.discounts.coupon",
             ],
             api_key="rk_test_read_subscriptions",

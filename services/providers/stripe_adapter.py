@@ -667,10 +667,11 @@ def phase_discounts(phase):
 
 
 # What a schedule must be asked for to read the MRR of its phases: the prices with
-# their tiers and the coupons of the phases' discounts and of their items'.
+# their tiers and the coupons of the phases' discounts (with their amounts in other
+# currencies) and of their items' (Stripe expands four levels at most).
 SCHEDULE_EXPAND = [
     "phases.items.price.tiers",
-    "phases.discounts.coupon",
+    "phases.discounts.coupon.currency_options",
     "phases.items.discounts.coupon",
 ]
 
