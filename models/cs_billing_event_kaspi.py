@@ -653,12 +653,8 @@ class CsBillingPaymentRequest(models.Model):
                 composer.create({}).action_send_mail()
         except Exception as exc:  # noqa: BLE001 - the link is made: it stays, said not emailed
             _logger.warning("Payment link %s not emailed: %s", self.id, exc)
-            self.write(
-                {
-                    "last_message": self.env._("Not emailed: %(reason)s", reason=str(exc)),
-                    "remind_at": False,  # no reminder of an email the customer never got
-                }
-            )
+            # remind_at stays cleared: no reminder of an email the customer never got
+            self.last_message = self.env._("Not emailed: %(reason)s", reason=str(exc))
 
     def _message_post_after_hook(self, message, msg_values):
         """A link emailed to the customer, by the job or by hand with *Send by Email*:

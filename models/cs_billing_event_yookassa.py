@@ -232,10 +232,9 @@ class CsBillingEventYookassa(models.Model):
                 )
             if pay_url:
                 advice = self._with_link_sent(advice, code)
-            retry_day = None
+            retry_day = retry and self._company_day(retry.retry_at)
             if link.autopayment and link.attempt:
-                advice = self._with_retry(advice, retry, link.attempt)
-                retry_day = retry and self._company_day(retry.retry_at)
+                advice = self._with_retry(advice, retry, retry_day, link.attempt)
             return self._effect_payment_failed(
                 subscription,
                 amount,
@@ -346,10 +345,9 @@ class CsBillingEventYookassa(models.Model):
             }
         )
 
-    def _with_retry(self, advice, retry, attempt):
+    def _with_retry(self, advice, retry, day, attempt):
         """``advice`` after the declined autopayment ``attempt``, said with what comes
-        next: the day the card is charged again, or that it is not."""
-        day = retry and self._company_day(retry.retry_at)
+        next: the ``day`` the card is charged again (by ``retry``), or that it is not."""
         retries = len(self.account_id.sudo()._autopay_retry_schedule())
         last = attempt > 1 and attempt > retries  # a retry, and the last one
 
