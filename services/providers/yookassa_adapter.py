@@ -13,6 +13,7 @@ Our subscription reference travels in the payment's ``metadata``.
 
 import json
 import threading
+from contextlib import contextmanager
 from datetime import datetime
 
 from .common import AuthenticityError
@@ -87,6 +88,24 @@ class ApiRefusal(Exception):
     """YooKassa refused or could not take a request; the message is YooKassa's."""
 
 
+@contextmanager
+def _asking(shop_id, secret_key):
+    """The SDK set up for this shop, for the calls made within: YooKassa's refusal and
+    an unreachable API are raised as :class:`ApiRefusal`, with YooKassa's words."""
+    from yookassa import Configuration  # noqa: PLC0415
+    from yookassa.domain.exceptions import ApiError  # noqa: PLC0415
+
+    try:
+        with _sdk_lock:  # the SDK keeps its credentials in module globals
+            Configuration.configure(shop_id, secret_key)
+            yield
+    except ApiError as exc:
+        content = getattr(exc, "content", None) or {}
+        raise ApiRefusal(content.get("description") or str(exc)) from exc
+    except (OSError, ValueError) as exc:
+        raise ApiRefusal(str(exc)) from exc
+
+
 def receipt(description, amount, currency, vat_code, email=None, phone=None, tax_system=None):
     """The 54-FZ receipt of a payment for one service paid in full: what a shop that
     sends its receipts through YooKassa must attach to every payment.
@@ -127,9 +146,7 @@ def create_payment(shop_id, secret_key, amount, currency, description, metadata,
     """
     if not shop_id or not secret_key:
         raise AuthenticityError("The YooKassa shop ID and secret key are not configured.")
-    from yookassa import Configuration  # noqa: PLC0415
     from yookassa import Payment  # noqa: PLC0415
-    from yookassa.domain.exceptions import ApiError  # noqa: PLC0415
 
     params = {
         "amount": {"value": "%.2f" % amount, "currency": currency},
@@ -147,15 +164,8 @@ def create_payment(shop_id, secret_key, amount, currency, description, metadata,
         params["merchant_customer_id"] = email
     if receipt:
         params["receipt"] = receipt
-    try:
-        with _sdk_lock:
-            Configuration.configure(shop_id, secret_key)
-            obj = Payment.create(params, idempotency_key)
-    except ApiError as exc:
-        content = getattr(exc, "content", None) or {}
-        raise ApiRefusal(content.get("description") or str(exc)) from exc
-    except (OSError, ValueError) as exc:
-        raise ApiRefusal(str(exc)) from exc
+    with _asking(shop_id, secret_key):
+        obj = Payment.create(params, idempotency_key)
     return to_dict(obj)
 
 
@@ -172,22 +182,13 @@ def saved_card_payments(shop_id, secret_key, since, pages=SAVED_PAGES):
     """
     if not shop_id or not secret_key:
         raise AuthenticityError("The YooKassa shop ID and secret key are not configured.")
-    from yookassa import Configuration  # noqa: PLC0415
     from yookassa import Payment  # noqa: PLC0415
-    from yookassa.domain.exceptions import ApiError  # noqa: PLC0415
 
     params = {"status": "succeeded", "limit": 100, "created_at.gte": since}
     found = []
     for _page in range(pages):
-        try:
-            with _sdk_lock:
-                Configuration.configure(shop_id, secret_key)
-                response = Payment.list(params)
-        except ApiError as exc:
-            content = getattr(exc, "content", None) or {}
-            raise ApiRefusal(content.get("description") or str(exc)) from exc
-        except (OSError, ValueError) as exc:
-            raise ApiRefusal(str(exc)) from exc
+        with _asking(shop_id, secret_key):
+            response = Payment.list(params)
         for payment in map(to_dict, response.items or []):
             method = payment.get("payment_method")
             if isinstance(method, dict) and method.get("saved") and method.get("id"):
