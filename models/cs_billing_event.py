@@ -986,6 +986,15 @@ class CsBillingEvent(models.Model):
         issues = self._open_todos(subscription, ("activity_type_id", "=", issue_type.id))
         self._done_by_itself(issues, result)
 
+    def _csm_todos(self, subscription, *summaries):
+        """The open to-dos of ``subscription`` with one of ``summaries`` (texts, or
+        functions of an environment, see :meth:`_schedule`) as its CSM, who got them,
+        reads them."""
+        user = self._csm_of(subscription)
+        env = self.with_context(lang=user.lang or self.env.lang).env
+        titles = [self._text(summary, env) for summary in summaries]
+        return self._open_todos(subscription, ("summary", "in", titles))
+
     def _open_todos(self, subscription, condition):
         """The open to-dos of ``subscription`` that meet ``condition`` (a domain term)."""
         return self.env["mail.activity"].search(

@@ -293,7 +293,7 @@ class CsBillingEventStripe(models.Model):
             )
             # The call still matters (the customer got the money back through their
             # bank): the open to-do says how it ended.
-            for todo in self._stripe_dispute_todos(subscription, summary):
+            for todo in self._csm_todos(subscription, summary):
                 env = todo.with_context(lang=todo.user_id.lang or self.env.lang).env
                 outcome = env._(
                     "The bank decided for the customer: %(amount)s %(currency)s went back to them.",
@@ -311,7 +311,7 @@ class CsBillingEventStripe(models.Model):
                 "Dispute closed: %(status)s", status=self._stripe_dispute_status(status)
             )
             # Won, or an inquiry closed without a chargeback: no evidence is due any more.
-            self._done_by_itself(self._stripe_dispute_todos(subscription, summary), message)
+            self._done_by_itself(self._csm_todos(subscription, summary), message)
         subscription._message_log(body=self._stripe_note(message))
         return "processed", message
 
@@ -376,18 +376,6 @@ class CsBillingEventStripe(models.Model):
             )
         )
         return bool(self.env.cr.fetchone())
-
-    def _stripe_dispute_todos(self, subscription, summary):
-        """The open dispute to-dos of ``subscription``: ``summary`` as its CSM reads it."""
-        user = self._csm_of(subscription)
-        env = self.with_context(lang=user.lang or self.env.lang).env
-        return self.env["mail.activity"].search(
-            [
-                ("res_model", "=", "sale.subscription"),
-                ("res_id", "=", subscription.id),
-                ("summary", "=", self._text(summary, env)),
-            ]
-        )
 
     def _stripe_voided(self, subscription, invoice):
         """A voided invoice is owed no more: what it asked for leaves the amount due,
@@ -775,14 +763,9 @@ class CsBillingEventStripe(models.Model):
         }
 
     def _schedule_todos(self, subscription, kinds=("downgrade", "change")):
-        """The open to-dos of a scheduled change of ``subscription`` (their summaries
-        in the language of its CSM, who got them)."""
-        user = self._csm_of(subscription)
-        env = self.with_context(lang=user.lang or self.env.lang).env
+        """The open to-dos of a scheduled change of ``subscription``."""
         summaries = self._schedule_summaries(subscription.commercial_partner_id)
-        return self._open_todos(
-            subscription, ("summary", "in", [summaries[kind](env) for kind in kinds])
-        )
+        return self._csm_todos(subscription, *(summaries[kind] for kind in kinds))
 
     def _stripe_schedule_newer_applied(self):
         """Whether an event of the same subscription schedule, newer than this one,
@@ -982,12 +965,10 @@ class CsBillingEventStripe(models.Model):
         return (subscription, self._cancellation_summary(partner), note, 0)
 
     def _cancellation_todos(self, subscription):
-        """The open to-dos of a scheduled cancellation of ``subscription`` (their summary,
-        in the language of its CSM, who got them)."""
-        user = self._csm_of(subscription)
-        env = self.with_context(lang=user.lang or self.env.lang).env
-        summary = self._cancellation_summary(subscription.commercial_partner_id)(env)
-        return self._open_todos(subscription, ("summary", "=", summary))
+        """The open to-dos of a scheduled cancellation of ``subscription``."""
+        return self._csm_todos(
+            subscription, self._cancellation_summary(subscription.commercial_partner_id)
+        )
 
     def _stripe_subscription_vals(self, subscription, obj, previous=None):
         """The subscription's values for the provider state ``obj`` (``previous``: the
