@@ -3,7 +3,11 @@
 import ipaddress
 import json
 import secrets
+from collections import Counter
+from collections import defaultdict
 from typing import NamedTuple
+
+from markupsafe import Markup
 
 from odoo import api
 from odoo import fields
@@ -14,6 +18,7 @@ from odoo.tools import SQL
 
 from ..services.providers import cloudpayments_adapter
 from ..services.providers import robokassa_adapter
+from .sale_subscription import RENEWED_BY_PROVIDER
 
 PROVIDERS = [
     ("stripe", "Stripe"),
@@ -200,6 +205,18 @@ class CsBillingAccount(models.Model):
         "suspected fraud, a blocked card, an invoice paid or cancelled meanwhile. Empty: "
         "no retry.",
     )
+    unheard_after_days = fields.Integer(
+        string="Silence Alert After (Days)",
+        default=2,
+        tracking=True,
+        help="Stripe and CloudPayments renew subscriptions on their own schedule and tell "
+        "of each renewal. When a running subscription's renewal was due this many days "
+        "ago and the provider has told nothing of it since (no payment, no failure, no "
+        "new period), its webhooks may no longer arrive: the daily job gives the "
+        "responsible one to-do listing those subscriptions, done by itself once each is "
+        "heard of. 0: no alert.",
+    )
+    unheard_count = fields.Integer(string="Renewals Unheard Of", compute="_compute_unheard_count")
     link_reminder_days = fields.Char(
         string="Remind After (Days)",
         tracking=True,
@@ -300,6 +317,16 @@ class CsBillingAccount(models.Model):
         )
         for account in self:
             account.subscription_count = counts.get(account, 0)
+
+    def _compute_unheard_count(self):
+        counts = Counter(
+            account_id
+            for account_id, _sub_id in self.env["sale.subscription"]._cs_unheard_rows(
+                account_ids=self.ids
+            )
+        )
+        for account in self:
+            account.unheard_count = counts.get(account.id, 0)
 
     def _compute_last_event_at(self):
         last = dict(
@@ -415,6 +442,17 @@ class CsBillingAccount(models.Model):
             )
         return [int(day) for day in days]
 
+    @api.constrains("unheard_after_days")
+    def _check_unheard_after_days(self):
+        for account in self:
+            if not 0 <= account.unheard_after_days <= 60:
+                raise ValidationError(
+                    self.env._(
+                        "Silence Alert After (Days) is a whole number of days between 1 and "
+                        "60, or 0 for no alert."
+                    )
+                )
+
     @api.constrains("ip_allowlist")
     def _check_ip_allowlist(self):
         for account in self:
@@ -516,6 +554,92 @@ class CsBillingAccount(models.Model):
         action["domain"] = [("billing_account_id", "=", self.id)]
         action["context"] = {"default_billing_account_id": self.id}
         return action
+
+    def action_view_unheard(self):
+        action = self.action_view_subscriptions()
+        action["domain"] = [("billing_account_id", "=", self.id), ("cs_renewal_unheard", "=", True)]
+        return action
+
+    @api.model
+    def _alert_unheard(self, today=None):
+        """The daily look for renewals unheard of (see
+        ``sale.subscription._cs_unheard_rows``): on each account that Stripe or
+        CloudPayments renews subscriptions for, one to-do for its responsible listing
+        them, brought up to date each day, and done once every one is heard of."""
+        today = today or fields.Date.context_today(self)
+        unheard = defaultdict(list)
+        for account_id, sub_id in self.env["sale.subscription"]._cs_unheard_rows(today=today):
+            unheard[account_id].append(sub_id)
+        Sub = self.env["sale.subscription"]
+        for account in self.search([("provider", "in", RENEWED_BY_PROVIDER)]):
+            account._sync_unheard_alert(Sub.browse(unheard.get(account.id, [])))
+
+    def _sync_unheard_alert(self, subscriptions, listed=10):
+        """The responsible's to-do about ``subscriptions``, whose renewals are unheard
+        of, in the responsible's language: the oldest ``listed`` of them named."""
+        self.ensure_one()
+        user = self.user_id
+        if not user.active:
+            return
+        env = self.with_context(lang=user.lang, tz=user.tz).env
+        summary = env._("Renewals unheard of")
+        todo = self._cs_alert_todo(user, summary)
+        if not subscriptions:
+            if todo:
+                todo.action_feedback(feedback=env._("Every renewal is heard of now."))
+            return
+        provider = dict(self._fields["provider"]._description_selection(env))[self.provider]
+        intro = env._(
+            "%(provider)s has told nothing of the renewals of these subscriptions of "
+            "%(account)s, due more than %(days)s days ago (no payment, no failure, no new "
+            "period): %(count)s.",
+            provider=provider,
+            count=len(subscriptions),
+            account=self.name,
+            days=self.unheard_after_days,
+        )
+        if self.last_event_at:
+            last = env._(
+                "The newest event of this account came on %(moment)s.",
+                moment=tools.format_datetime(env, self.last_event_at, tz=user.tz),
+            )
+        else:
+            last = env._("No event of this account has come yet.")
+        if self.provider == "stripe":
+            check = env._(
+                "Its webhooks may no longer arrive. In Stripe's dashboard (Developers → "
+                "Webhooks), check that the endpoint is enabled, that its URL is this "
+                "account's Webhook URL, that its signing secret is the one stored here, that "
+                "it sends the events the README lists, and whether its recent deliveries failed."
+            )
+        else:
+            check = env._(
+                "Its notifications may no longer arrive. In CloudPayments' back office "
+                "(Settings → Notifications), check that Pay, Fail and Recurrent go to this "
+                "account's notification URLs, and that the API secret stored here is the "
+                "site's current one."
+            )
+        items = Markup().join(
+            Markup("<li>%s — %s — %s</li>")
+            % (
+                sub.display_name,
+                sub.commercial_partner_id.display_name,
+                env._("due %(day)s", day=tools.format_date(env, sub.next_payment_date)),
+            )
+            for sub in subscriptions[:listed]
+        )
+        if len(subscriptions) > listed:
+            items += Markup("<li>%s</li>") % env._(
+                "and %(count)s more: the Renewals Unheard Of button of the account lists them all.",
+                count=len(subscriptions) - listed,
+            )
+        note = Markup("<p>%s %s</p><p>%s</p><ul>%s</ul>") % (intro, last, check, items)
+        if not todo:
+            self.activity_schedule(
+                "mail.mail_activity_data_todo", summary=summary, note=note, user_id=user.id
+            )
+        elif todo.note != note:
+            todo.note = note
 
     def action_view_events(self):
         self.ensure_one()

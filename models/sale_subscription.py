@@ -26,6 +26,11 @@ PAYMENT_STATUSES = [
 # Payment statuses of a subscription that owes money: its payment failed or is overdue.
 OWING = ("failed", "overdue")
 
+# Providers that renew a subscription on their own schedule and tell of each renewal (a
+# payment, a failure, a new period): one due days ago without a word of it points at
+# webhooks that no longer arrive.
+RENEWED_BY_PROVIDER = ("stripe", "cloudpayments")
+
 # What the inbox matches a billing event to a subscription by.
 _BILLING_MATCH_FIELDS = {"billing_account_id", "external_subscription_ref", "code"}
 # Fields whose change can move a subscription's MRR (ledger sync after write).
@@ -150,6 +155,15 @@ class SaleSubscription(models.Model):
         groups="customer_success.group_cs_user,account.group_account_invoice",
         help="YooKassa autopayments: when the card YooKassa declined is charged again, "
         "by the billing account's retry schedule.",
+    )
+    cs_renewal_unheard = fields.Boolean(
+        string="Renewal Unheard Of",
+        compute="_compute_cs_renewal_unheard",
+        search="_search_cs_renewal_unheard",
+        help="Renewed by Stripe or CloudPayments on their own schedule, due for renewal longer "
+        "ago than its billing account's Silence Alert After, and the provider has told "
+        "nothing of it since: no payment, no failure, no new period. Its webhooks may no "
+        "longer arrive.",
     )
     cs_is_trial = fields.Boolean(
         string="Trial", copy=False, help="Trials are not MRR until they convert."
@@ -488,6 +502,64 @@ class SaleSubscription(models.Model):
         for subscription in self:
             subscription.cs_autopay_retry_at = retries.get(subscription, False)
 
+    def _compute_cs_renewal_unheard(self):
+        unheard = {sub_id for _account, sub_id in self._cs_unheard_rows(subscription_ids=self.ids)}
+        for subscription in self:
+            subscription.cs_renewal_unheard = subscription.id in unheard
+
+    def _search_cs_renewal_unheard(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise UserError(self.env._("Renewal Unheard Of is searched as set or not set."))
+        unheard = [sub_id for _account, sub_id in self._cs_unheard_rows()]
+        return [("id", "in" if (operator == "=") == value else "not in", unheard)]
+
+    @api.model
+    def _cs_unheard_rows(self, today=None, account_ids=None, subscription_ids=None):
+        """``(billing account id, subscription id)`` of the running subscriptions a
+        provider renews on its own schedule (see ``RENEWED_BY_PROVIDER``) whose renewal
+        was due longer ago than their account's ``unheard_after_days``, with no word of
+        it since, oldest due first; in one query.
+
+        A word of it is anything that moves the next payment date: a payment (the
+        paid period), a failure (the next attempt), a new period. A subscription that
+        owes is left out (its failure was heard of, its to-dos are the CSM's), and so
+        is one paused at the provider, which renews nothing.
+        """
+        today = today or fields.Date.context_today(self)
+        self.flush_model(
+            ["billing_account_id", "stage_id", "active", "external_subscription_ref"]
+            + ["next_payment_date", "cs_paused", "payment_status"]
+        )
+        self.env["cs.billing.account"].flush_model(["active", "provider", "unheard_after_days"])
+        only = SQL()
+        if account_ids is not None:
+            only = SQL("AND a.id = ANY(%s)", list(account_ids))
+        if subscription_ids is not None:
+            only = SQL("%s AND s.id = ANY(%s)", only, list(subscription_ids))
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT a.id, s.id
+                  FROM sale_subscription s
+                  JOIN cs_billing_account a ON a.id = s.billing_account_id
+                  JOIN sale_subscription_stage st ON st.id = s.stage_id
+                 WHERE a.active AND a.provider IN %(providers)s AND a.unheard_after_days > 0
+                   AND s.active AND st.type = 'in_progress'
+                   AND s.external_subscription_ref IS NOT NULL
+                   AND s.next_payment_date < %(today)s::date - a.unheard_after_days
+                   AND s.cs_paused IS NOT TRUE
+                   AND COALESCE(s.payment_status, 'none') NOT IN %(owing)s
+                   %(only)s
+              ORDER BY s.next_payment_date, s.id
+                """,
+                providers=RENEWED_BY_PROVIDER,
+                today=today,
+                owing=OWING,
+                only=only,
+            )
+        )
+        return self.env.cr.fetchall()
+
     def _compute_cs_billing_event_count(self):
         counts = dict(
             self.env["cs.billing.event"]._read_group(
@@ -697,7 +769,7 @@ class SaleSubscription(models.Model):
     @in_office_language
     def _cron_customer_success_daily(self, today=None):
         """Daily upkeep: trials ending, payment status, delinquency, lapsed collection
-        pauses, FX refresh."""
+        pauses, FX refresh, renewals a provider told nothing of."""
         today = today or fields.Date.context_today(self)
         # Trials that ended convert into paying subscriptions (a "new" movement).
         ended = self.search([("cs_is_trial", "=", True), ("cs_trial_end_date", "<", today)])
@@ -711,6 +783,7 @@ class SaleSubscription(models.Model):
         self._cs_update_delinquency(today=today)
         self._cs_end_lapsed_collection_pauses(today=today)
         self._cs_refresh_fx(today=today)
+        self.env["cs.billing.account"]._alert_unheard(today=today)
 
     @api.model
     def _cs_update_delinquency(self, today=None):

@@ -6,6 +6,7 @@ from . import test_billing_kaspi
 from . import test_billing_reconcile
 from . import test_billing_robokassa
 from . import test_billing_stripe
+from . import test_billing_unheard
 from . import test_billing_yookassa
 from . import test_customer_card
 from . import test_demo_generator

@@ -630,6 +630,36 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertEqual(self.sub.payment_status, "paid")
         self.assertEqual(self.sub.next_payment_date, date(2027, 1, 1))
 
+    def test_a_renewal_stripe_tells_nothing_of_reaches_the_responsible(self):
+        self.account.user_id = self.cs_manager
+        paid = stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1790000000)
+        self.assertEqual(self.post(paid).status_code, 200)
+        self.process()
+        self.assertEqual(self.sub.next_payment_date, date(2027, 1, 1))
+        Account = self.env["cs.billing.account"]
+
+        def alert():
+            return self.account.activity_ids.filtered(lambda a: a.summary == "Renewals unheard of")
+
+        Account._alert_unheard(today=date(2027, 1, 3))
+        self.assertFalse(alert(), "due two days ago: Stripe may still be retrying")
+        Account._alert_unheard(today=date(2027, 1, 4))
+        self.assertEqual(alert().user_id, self.cs_manager)
+        self.assertIn(self.sub.display_name, alert().note)
+        self.assertIn("The newest event of this account came on", alert().note)
+        # Stripe's news of the new period comes at last: the to-do is done.
+        renewed = stripe_event(
+            "customer.subscription.updated",
+            stripe_subscription(period_end=1801440000),
+            created=1798765200,
+            previous={"current_period_end": 1798761600},
+        )
+        self.assertEqual(self.post(renewed).status_code, 200)
+        self.process()
+        self.assertEqual(self.sub.next_payment_date, date(2027, 2, 1))
+        Account._alert_unheard(today=date(2027, 1, 5))
+        self.assertFalse(alert())
+
     # ------------------------------------------------------------------
     # Subscription schedules: a change of plan set for a later day
     # ------------------------------------------------------------------
