@@ -769,7 +769,8 @@ class SaleSubscription(models.Model):
     @in_office_language
     def _cron_customer_success_daily(self, today=None):
         """Daily upkeep: trials ending, payment status, delinquency, lapsed collection
-        pauses, FX refresh, renewals a provider told nothing of."""
+        pauses, FX refresh, renewals a provider told nothing of, YooKassa notifications
+        missed."""
         today = today or fields.Date.context_today(self)
         # Trials that ended convert into paying subscriptions (a "new" movement).
         ended = self.search([("cs_is_trial", "=", True), ("cs_trial_end_date", "<", today)])
@@ -784,6 +785,7 @@ class SaleSubscription(models.Model):
         self._cs_end_lapsed_collection_pauses(today=today)
         self._cs_refresh_fx(today=today)
         self.env["cs.billing.account"]._alert_unheard(today=today)
+        self.env["cs.billing.account"]._alert_missed_notifications()
 
     @api.model
     def _cs_update_delinquency(self, today=None):

@@ -19,6 +19,7 @@ from odoo.tools import mute_logger
 from ..services.providers import yookassa_adapter
 from ..services.providers.common import PayloadError
 from .common import CustomerSuccessMixin
+from .common import load_migration
 
 PAYMENT_ID = "2d2a5a5e-000f-5000-8000-18db351245c7"
 
@@ -321,6 +322,92 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(event.state, "processed", event.error)
         self.assertEqual((request.state, request.event_id), ("processed", event))
         self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+
+    def ask_yookassa(self, answer=None, side_effect=None, at=None):
+        """The job that asks YooKassa about payments left waiting, ``at`` a time (the
+        API call stubbed, as the one place the network is)."""
+        Request = self.env["cs.billing.payment.request"]
+        with (
+            freeze_time(at or fields.Datetime.now()),
+            patch("yookassa.Payment.find_one", return_value=answer, side_effect=side_effect) as f,
+        ):
+            Request._cron_poll_yookassa()
+        return f
+
+    def missed_alerts(self):
+        return self.account.activity_ids.filtered(
+            lambda a: a.summary == "YooKassa notifications missed"
+        )
+
+    def test_a_payment_whose_notification_never_came_is_asked_of_yookassa(self):
+        self.account.user_id = self.cs_manager
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        made = fields.Datetime.now()
+        with freeze_time(made):
+            request, _create = self.send_link()
+        self.assertEqual(request.next_poll_at, made + timedelta(hours=1))
+        # Not before the hour: its notification comes within seconds when it comes.
+        self.ask_yookassa(at=made + timedelta(minutes=30)).assert_not_called()
+        # An hour on, the customer has yet to pay: asked again an hour later.
+        find = self.ask_yookassa(self.created_payment(), at=made + timedelta(hours=1))
+        find.assert_called_once_with(PAYMENT_ID)
+        self.assertEqual(request.next_poll_at, made + timedelta(hours=2))
+        self.assertFalse(self.Event.search([("account_id", "=", self.account.id)]))
+        # YooKassa unreachable: said on the link, asked again later.
+        self.ask_yookassa(side_effect=ConnectionError("timed out"), at=made + timedelta(hours=2))
+        self.assertIn("YooKassa was not reached about this payment", request.last_message)
+        self.assertEqual(request.next_poll_at, made + timedelta(hours=3))
+        # Paid, and no notification came: the outcome goes into the inbox and applies.
+        paid = payment(ref=self.sub.code)
+        self.ask_yookassa(paid, at=made + timedelta(hours=3))
+        event = self.Event.search([("external_id", "=", "payment.succeeded:%s" % PAYMENT_ID)])
+        self.assertEqual((event.state, request.event_id), ("received", event))
+        self.assertFalse(request.next_poll_at)
+        self.assertEqual(request.notification_missed_at, made + timedelta(hours=3))
+        self.assertIn("notification of this payment did not come", request.message_ids[0].body)
+        with freeze_time(made + timedelta(hours=3)):
+            self.process_with_api(paid)
+        self.assertEqual((event.state, request.state), ("processed", "processed"))
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        # The responsible is told what to check in YooKassa's cabinet.
+        alert = self.missed_alerts()
+        self.assertEqual(alert.user_id, self.cs_manager)
+        self.assertIn("did not come in the last 7 days: 1.", alert.note)
+        self.assertIn("Integration → HTTP notifications", alert.note)
+        self.assertIn(PAYMENT_ID, alert.note)
+        # The notification comes late after all: a duplicate, nothing paid twice.
+        response = self.post(notification("payment.succeeded", paid))
+        self.assertEqual(response.json()["duplicate"], True)
+        self.assertEqual(len(invoice.matched_payment_ids), 1)
+        # A week without another missed one: the daily job marks the to-do done.
+        with freeze_time(made + timedelta(days=8)):
+            self.env["cs.billing.account"]._alert_missed_notifications()
+        self.assertFalse(self.missed_alerts())
+
+    def test_a_notification_that_came_is_not_a_missed_one(self):
+        request, _create = self.send_link()
+        # The notification came, but waits in the inbox (or could not be applied).
+        self.post(notification("payment.succeeded", payment(ref=self.sub.code)))
+        self.ask_yookassa(payment(ref=self.sub.code), at=request.next_poll_at)
+        self.assertFalse(request.notification_missed_at)
+        self.assertFalse(request.next_poll_at, "the inbox has it: asked no more")
+        self.assertFalse(self.missed_alerts())
+        self.assertEqual(len(self.Event.search([("account_id", "=", self.account.id)])), 1)
+
+    def test_a_link_left_unopened_is_asked_of_yookassa_less_often_after_a_day(self):
+        request, _create = self.send_link()
+        later = (request.create_date + timedelta(days=1, hours=1)).replace(microsecond=0)
+        self.ask_yookassa(self.created_payment(), at=later)
+        self.assertEqual(request.next_poll_at, later + timedelta(hours=6))
+
+    def test_payments_waiting_before_the_upgrade_are_asked_at_once(self):
+        request, _create = self.send_link()
+        request.next_poll_at = False
+        request.flush_recordset()
+        load_migration("18.0.1.17.0").migrate(self.env.cr, "18.0.1.16.0")
+        request.invalidate_recordset()
+        self.assertTrue(request.next_poll_at)
+        self.assertLessEqual(request.next_poll_at, fields.Datetime.now())
 
     def test_payment_link_carries_the_receipt_the_shop_must_send(self):
         request, create = self.send_link()
