@@ -387,6 +387,31 @@ class CsBillingAccount(models.Model):
             limit=1,
         )
 
+    def _cs_keep_alert(self, summary, note, feedback, create=True):
+        """Bring the responsible's to-do ``summary`` on this account up to date: its
+        note is ``note``, and it is created when there is none (if ``create``); with no
+        note (nothing left to do), it is marked done with ``feedback``. Each argument
+        is a function of an environment in the responsible's language and time zone:
+        one to-do per account and summary, in the language of the person it is for."""
+        self.ensure_one()
+        user = self.user_id
+        if not user.active:
+            return
+        env = self.with_context(lang=user.lang, tz=user.tz).env
+        title = summary(env)
+        todo = self._cs_alert_todo(user, title)
+        text = note(env)
+        if not text:
+            if todo:
+                todo.action_feedback(feedback=feedback(env))
+        elif todo:
+            if todo.note != text:
+                todo.note = text
+        elif create:
+            self.activity_schedule(
+                "mail.mail_activity_data_todo", summary=title, note=text, user_id=user.id
+            )
+
     @api.constrains("provider", "receipt_tax_system")
     def _check_receipt_tax_system(self):
         for account in self:
@@ -576,70 +601,66 @@ class CsBillingAccount(models.Model):
 
     def _sync_unheard_alert(self, subscriptions, listed=10):
         """The responsible's to-do about ``subscriptions``, whose renewals are unheard
-        of, in the responsible's language: the oldest ``listed`` of them named."""
+        of: the oldest ``listed`` of them named."""
         self.ensure_one()
-        user = self.user_id
-        if not user.active:
-            return
-        env = self.with_context(lang=user.lang, tz=user.tz).env
-        summary = env._("Renewals unheard of")
-        todo = self._cs_alert_todo(user, summary)
-        if not subscriptions:
-            if todo:
-                todo.action_feedback(feedback=env._("Every renewal is heard of now."))
-            return
-        provider = dict(self._fields["provider"]._description_selection(env))[self.provider]
-        intro = env._(
-            "%(provider)s has told nothing of the renewals of these subscriptions of "
-            "%(account)s, due more than %(days)s days ago (no payment, no failure, no new "
-            "period): %(count)s.",
-            provider=provider,
-            count=len(subscriptions),
-            account=self.name,
-            days=self.unheard_after_days,
+
+        def note(env):
+            if not subscriptions:
+                return None
+            provider = dict(self._fields["provider"]._description_selection(env))[self.provider]
+            intro = env._(
+                "%(provider)s has told nothing of the renewals of these subscriptions of "
+                "%(account)s, due more than %(days)s days ago (no payment, no failure, no new "
+                "period): %(count)s.",
+                provider=provider,
+                count=len(subscriptions),
+                account=self.name,
+                days=self.unheard_after_days,
+            )
+            if self.last_event_at:
+                last = env._(
+                    "The newest event of this account came on %(moment)s.",
+                    moment=tools.format_datetime(env, self.last_event_at, tz=env.context.get("tz")),
+                )
+            else:
+                last = env._("No event of this account has come yet.")
+            if self.provider == "stripe":
+                check = env._(
+                    "Its webhooks may no longer arrive. In Stripe's dashboard (Developers → "
+                    "Webhooks), check that the endpoint is enabled, that its URL is this "
+                    "account's Webhook URL, that its signing secret is the one stored here, that "
+                    "it sends the events the README lists, and whether its recent deliveries "
+                    "failed."
+                )
+            else:
+                check = env._(
+                    "Its notifications may no longer arrive. In CloudPayments' back office "
+                    "(Settings → Notifications), check that Pay, Fail and Recurrent go to this "
+                    "account's notification URLs, and that the API secret stored here is the "
+                    "site's current one."
+                )
+            items = Markup().join(
+                Markup("<li>%s — %s — %s</li>")
+                % (
+                    sub.display_name,
+                    sub.commercial_partner_id.display_name,
+                    env._("due %(day)s", day=tools.format_date(env, sub.next_payment_date)),
+                )
+                for sub in subscriptions[:listed]
+            )
+            if len(subscriptions) > listed:
+                items += Markup("<li>%s</li>") % env._(
+                    "and %(count)s more: the Renewals Unheard Of button of the account lists "
+                    "them all.",
+                    count=len(subscriptions) - listed,
+                )
+            return Markup("<p>%s %s</p><p>%s</p><ul>%s</ul>") % (intro, last, check, items)
+
+        self._cs_keep_alert(
+            lambda env: env._("Renewals unheard of"),
+            note,
+            lambda env: env._("Every renewal is heard of now."),
         )
-        if self.last_event_at:
-            last = env._(
-                "The newest event of this account came on %(moment)s.",
-                moment=tools.format_datetime(env, self.last_event_at, tz=user.tz),
-            )
-        else:
-            last = env._("No event of this account has come yet.")
-        if self.provider == "stripe":
-            check = env._(
-                "Its webhooks may no longer arrive. In Stripe's dashboard (Developers → "
-                "Webhooks), check that the endpoint is enabled, that its URL is this "
-                "account's Webhook URL, that its signing secret is the one stored here, that "
-                "it sends the events the README lists, and whether its recent deliveries failed."
-            )
-        else:
-            check = env._(
-                "Its notifications may no longer arrive. In CloudPayments' back office "
-                "(Settings → Notifications), check that Pay, Fail and Recurrent go to this "
-                "account's notification URLs, and that the API secret stored here is the "
-                "site's current one."
-            )
-        items = Markup().join(
-            Markup("<li>%s — %s — %s</li>")
-            % (
-                sub.display_name,
-                sub.commercial_partner_id.display_name,
-                env._("due %(day)s", day=tools.format_date(env, sub.next_payment_date)),
-            )
-            for sub in subscriptions[:listed]
-        )
-        if len(subscriptions) > listed:
-            items += Markup("<li>%s</li>") % env._(
-                "and %(count)s more: the Renewals Unheard Of button of the account lists them all.",
-                count=len(subscriptions) - listed,
-            )
-        note = Markup("<p>%s %s</p><p>%s</p><ul>%s</ul>") % (intro, last, check, items)
-        if not todo:
-            self.activity_schedule(
-                "mail.mail_activity_data_todo", summary=summary, note=note, user_id=user.id
-            )
-        elif todo.note != note:
-            todo.note = note
 
     def action_view_events(self):
         self.ensure_one()

@@ -530,33 +530,29 @@ class CsBillingEvent(models.Model):
 
     def _sync_alert(self, account, state, create=False):
         """The to-do of ``account``'s responsible about its events in ``state``, written
-        from what waits now (the newest five listed), in the responsible's language."""
-        user = account.user_id
-        if not user.active:
-            return
-        env = self.with_context(lang=user.lang).env
+        from what waits now (the newest five listed)."""
         domain = [("account_id", "=", account.id), ("state", "=", state)]
         count = self.search_count(domain)
-        summary, introduction = self._alert_texts(env, state, account, count)
-        todo = account._cs_alert_todo(user, summary)
-        if not count:
-            if todo:
-                todo.action_feedback(feedback=env._("All of them are applied now."))
-            return
-        note = Markup("<p>%s</p><ul>%s</ul>") % (
-            introduction,
-            Markup().join(
-                Markup("<li>%s %s: %s</li>")
-                % (e.event_type, e.external_id, e.error if state == "failed" else e.result)
-                for e in self.search(domain, order="id desc", limit=5)
-            ),
-        )
-        if todo:
-            todo.note = note
-        elif create:
-            account.activity_schedule(
-                "mail.mail_activity_data_todo", summary=summary, note=note, user_id=user.id
+        waiting = self.search(domain, order="id desc", limit=5) if count else self.browse()
+
+        def note(env):
+            if not count:
+                return None
+            return Markup("<p>%s</p><ul>%s</ul>") % (
+                self._alert_texts(env, state, account, count)[1],
+                Markup().join(
+                    Markup("<li>%s %s: %s</li>")
+                    % (e.event_type, e.external_id, e.error if state == "failed" else e.result)
+                    for e in waiting
+                ),
             )
+
+        account._cs_keep_alert(
+            lambda env: self._alert_texts(env, state, account, count)[0],
+            note,
+            lambda env: env._("All of them are applied now."),
+            create=create,
+        )
 
     @api.depends("state", "payload", "company_id")
     def _compute_candidate_subscription_ids(self):

@@ -524,11 +524,13 @@ class CsBillingPaymentRequestYookassa(models.Model):
         return True
 
     def _yookassa_store_outcome(self, payment):
-        """An autopayment YooKassa settled at once (it mostly does): its outcome goes in
-        the inbox as the notification that follows would, under the same key, so the
-        invoice is paid (or the failure chased) without waiting for it, and the
-        notification is then a duplicate. Applying it fetches the payment again, as for
-        any notification."""
+        """A payment YooKassa settled — an autopayment at once (it mostly is), or one
+        asked about because its notification did not come: its outcome goes in the
+        inbox as the notification would, under the same key, so the invoice is paid (or
+        the failure chased) without waiting for it, and the notification is then a
+        duplicate. Applying it fetches the payment again, as for any notification.
+        Returns ``(event, created)`` as ``_store`` does, or None while the payment is
+        pending."""
         status = payment.get("status")
         if status not in ("succeeded", "canceled"):
             return None  # pending: the notification settles it
@@ -680,12 +682,6 @@ class CsBillingAccountYookassa(models.Model):
         ``MISSED_DAYS`` days whose notification did not come (asked of the API
         instead), brought up to date, and done once none is left in that time."""
         self.ensure_one()
-        user = self.user_id
-        if not user.active:
-            return
-        env = self.with_context(lang=user.lang, tz=user.tz).env
-        summary = env._("YooKassa notifications missed")
-        todo = self._cs_alert_todo(user, summary)
         missed = self.env["cs.billing.payment.request"].search(
             [
                 ("account_id", "=", self.id),
@@ -697,40 +693,36 @@ class CsBillingAccountYookassa(models.Model):
             ],
             order="id desc",
         )
-        if not missed:
-            if todo:
-                todo.action_feedback(
-                    feedback=env._(
-                        "No notification missed for %(days)s days.", days=self.MISSED_DAYS
-                    )
-                )
-            return
-        intro = env._(
-            "Payments of %(account)s whose notification from YooKassa did not come in the last "
-            "%(days)s days: %(count)s. Each was asked of YooKassa an hour after it was made, "
-            "and its outcome applied; until notifications come again, payments are known an "
-            "hour late.",
-            account=self.name,
-            days=self.MISSED_DAYS,
-            count=len(missed),
-        )
-        check = env._(
-            "In YooKassa's cabinet (Integration → HTTP notifications), check that the URL is "
-            "this account's Webhook URL and that payment.succeeded, payment.canceled and "
-            "refund.succeeded are ticked; and that the account's allow-list, if it has one, "
-            "lets YooKassa's addresses in."
-        )
-        items = Markup().join(
-            Markup("<li>%s — %s</li>") % (request.display_name, request.external_id)
-            for request in missed[:listed]
-        )
-        note = Markup("<p>%s</p><p>%s</p><ul>%s</ul>") % (intro, check, items)
-        if not todo:
-            self.activity_schedule(
-                "mail.mail_activity_data_todo", summary=summary, note=note, user_id=user.id
+
+        def note(env):
+            if not missed:
+                return None
+            intro = env._(
+                "Payments of %(account)s whose notification from YooKassa did not come in the "
+                "last %(days)s days: %(count)s. Each was asked of YooKassa an hour after it was "
+                "made, and its outcome applied; until notifications come again, payments are "
+                "known an hour late.",
+                account=self.name,
+                days=self.MISSED_DAYS,
+                count=len(missed),
             )
-        elif todo.note != note:
-            todo.note = note
+            check = env._(
+                "In YooKassa's cabinet (Integration → HTTP notifications), check that the URL "
+                "is this account's Webhook URL and that payment.succeeded, payment.canceled and "
+                "refund.succeeded are ticked; and that the account's allow-list, if it has one, "
+                "lets YooKassa's addresses in."
+            )
+            items = Markup().join(
+                Markup("<li>%s — %s</li>") % (request.display_name, request.external_id)
+                for request in missed[:listed]
+            )
+            return Markup("<p>%s</p><p>%s</p><ul>%s</ul>") % (intro, check, items)
+
+        self._cs_keep_alert(
+            lambda env: env._("YooKassa notifications missed"),
+            note,
+            lambda env: env._("No notification missed for %(days)s days.", days=self.MISSED_DAYS),
+        )
 
     @api.model
     def _alert_missed_notifications(self):

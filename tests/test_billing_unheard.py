@@ -5,9 +5,11 @@ from datetime import date
 from freezegun import freeze_time
 
 from odoo.exceptions import ValidationError
+from odoo.tests import HttpCase
 from odoo.tests import tagged
 
 from .common import CustomerSuccessCase
+from .common import CustomerSuccessMixin
 
 TODAY = date(2026, 12, 1)
 
@@ -142,3 +144,24 @@ class TestUnheardRenewals(CustomerSuccessCase):
         self.assertIn("Stripe ничего не сообщил о продлении этих подписок", alert.note)
         self.assertIn("срок 25.11.2026", alert.note)
         self.assertIn("Developers → Webhooks", alert.note)
+
+
+@tagged("post_install", "-at_install", "customer_success")
+class TestUnheardRenewalsInTheBrowser(CustomerSuccessMixin, HttpCase):
+    def test_the_responsible_finds_the_subscriptions_unheard_of(self):
+        self._setup_customer_success()
+        account = self.env["cs.billing.account"].create(
+            {"name": "Stripe USD", "provider": "stripe", "user_id": self.cs_manager.id}
+        )
+        self._subscription(
+            billing_account_id=account.id,
+            external_subscription_ref="sub_due",
+            next_payment_date=date(2026, 11, 1),
+            payment_status="paid",
+        )
+        self.cs_manager.write({"password": "cs_manager"})
+        self.start_tour(
+            "/odoo/action-customer_success.cs_billing_account_action/%d" % account.id,
+            "customer_success_renewals_unheard_tour",
+            login="cs_manager",
+        )
