@@ -11,6 +11,7 @@ from odoo import api
 from odoo import fields
 from odoo import models
 from odoo import tools
+from odoo.exceptions import AccessError
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 from odoo.tools.sql import create_index
@@ -1765,3 +1766,98 @@ class SaleSubscriptionBilling(models.Model):
         quantity = first.product_uom_qty or 1.0
         commands = [(1, first.id, {"price_unit": mrr * months / quantity, "discount": 0.0})]
         return commands + [(2, line.id) for line in lines[1:]]
+
+
+class CsBillingAccountStripe(models.Model):
+    _inherit = "cs.billing.account"
+
+    def action_stripe_check_endpoint(self):
+        """Ask Stripe how it sends this account's events: whether an endpoint sends to
+        its Webhook URL, enabled, with every event type the addon uses, in the pinned
+        API version. What is found is posted on the account and shown."""
+        self.ensure_one()
+        if not self.env.user.has_group("customer_success.group_cs_manager"):
+            raise AccessError(
+                self.env._("Only Customer Success managers check a billing account at Stripe.")
+            )
+        account = self.sudo()
+        if account.provider != "stripe":
+            raise UserError(self.env._("Only a Stripe account is checked at Stripe."))
+        if not account.api_key:
+            raise UserError(
+                self.env._(
+                    "Checking at Stripe needs the account's API Secret Key (a restricted key "
+                    "with Webhook Endpoints: read is enough); an administrator enters it."
+                )
+            )
+        pinned = account.stripe_api_version or STRIPE_API_VERSION
+        try:
+            endpoints = stripe_adapter.webhook_endpoints(account.api_key, pinned)
+        except stripe_adapter.ApiError as exc:
+            raise UserError(str(exc)) from exc
+        found = stripe_adapter.check_endpoints(endpoints, account.webhook_url, pinned)
+        problems = []
+        if not found["endpoint"]:
+            problems.append(
+                self.env._(
+                    "No webhook endpoint at Stripe sends to %(url)s. In Stripe's dashboard "
+                    "(Developers → Webhooks), add one with that URL, API version %(version)s and "
+                    "the events the README lists, then paste its signing secret here.",
+                    url=account.webhook_url,
+                    version=pinned,
+                )
+            )
+            if found["elsewhere"]:
+                problems.append(
+                    self.env._(
+                        "Endpoints send this account's events to another address: %(urls)s. "
+                        "Did Odoo's address change? Point one of them to the Webhook URL.",
+                        urls=", ".join(found["elsewhere"]),
+                    )
+                )
+        else:
+            if found["disabled"]:
+                problems.append(
+                    self.env._(
+                        "The endpoint is disabled at Stripe (Stripe disables one whose "
+                        "deliveries kept failing): enable it in Developers → Webhooks."
+                    )
+                )
+            if found["missing"]:
+                problems.append(
+                    self.env._(
+                        "Event types the addon uses that it does not send (%(count)s): "
+                        "%(types)s. Add them to the endpoint.",
+                        count=len(found["missing"]),
+                        types=", ".join(found["missing"]),
+                    )
+                )
+            if found["version"]:
+                problems.append(
+                    self.env._(
+                        "It sends events in API version %(sent)s, and this account is pinned to "
+                        "%(pinned)s: add the endpoint again with the pinned version and paste "
+                        "its new signing secret here.",
+                        sent=found["version"],
+                        pinned=pinned,
+                    )
+                )
+        if problems:
+            message = " ".join(problems)
+        else:
+            message = self.env._(
+                "Stripe sends this account's events to %(url)s: the endpoint is enabled and "
+                "sends every event type the addon uses.",
+                url=account.webhook_url,
+            )
+        account.message_post(body=message)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Checked at Stripe"),
+                "message": message,
+                "type": "warning" if problems else "success",
+                "sticky": bool(problems),
+            },
+        }

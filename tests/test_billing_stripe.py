@@ -21,6 +21,7 @@ from odoo import api
 from odoo import fields
 from odoo import sql_db
 from odoo.exceptions import AccessError
+from odoo.exceptions import UserError
 from odoo.exceptions import ValidationError
 from odoo.tests import Form
 from odoo.tests import HttpCase
@@ -562,6 +563,41 @@ class TestStripeAdapter(TransactionCase):
         self.assertEqual(stripe_adapter.subscription_ref({"subscription": "sub_old"}), "sub_old")
         self.assertEqual(stripe_adapter.customer_ref({"customer": {"id": "cus_x"}}), "cus_x")
 
+    def test_how_stripe_sends_to_the_webhook_url(self):
+        url = "https://odoo.example/customer_success/webhook/stripe/7"
+        everything = sorted(stripe_adapter.HANDLED)
+
+        def endpoint(address=url, status="enabled", events=None, version="2025-03-31.basil"):
+            return {
+                "url": address,
+                "status": status,
+                "enabled_events": everything if events is None else events,
+                "api_version": version,
+            }
+
+        old_host = "https://crm.old.example/customer_success/webhook/stripe/7"
+        cases = [
+            # endpoints, endpoint found, elsewhere, disabled, missing, version
+            ([endpoint()], True, [], False, [], None),
+            ([endpoint(url + "/")], True, [], False, [], None),  # a trailing slash
+            ([endpoint(events=["*"])], True, [], False, [], None),
+            ([endpoint(version=None)], True, [], False, [], None),  # the account's default
+            ([endpoint(status="disabled")], True, [], True, [], None),
+            ([endpoint(version="2024-06-20")], True, [], False, [], "2024-06-20"),
+            ([endpoint(events=everything[1:])], True, [], False, everything[:1], None),
+            ([endpoint(old_host)], False, [old_host], False, [], None),
+            ([endpoint("https://other.example/hook")], False, [], False, [], None),
+            ([], False, [], False, [], None),
+        ]
+        for endpoints, found, elsewhere, disabled, missing, version in cases:
+            with self.subTest(endpoints=endpoints):
+                result = stripe_adapter.check_endpoints(endpoints, url, "2025-03-31.basil")
+                self.assertEqual(bool(result["endpoint"]), found)
+                self.assertEqual(result["elsewhere"], elsewhere)
+                self.assertEqual(result["disabled"], disabled)
+                self.assertEqual(result["missing"], missing)
+                self.assertEqual(result["version"], version)
+
 
 class StripeWebhookCase(CustomerSuccessMixin, HttpCase):
     """A Stripe billing account and subscription, signed requests over HTTP."""
@@ -659,6 +695,67 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertEqual(self.sub.next_payment_date, date(2027, 2, 1))
         Account._alert_unheard(today=date(2027, 1, 5))
         self.assertFalse(alert())
+
+    def check_at_stripe(self, *endpoints, user=None):
+        """The account checked at Stripe, whose API (the one place the network is
+        stubbed) lists ``endpoints``."""
+        listed = stripe.ListObject.construct_from(
+            {"object": "list", "url": "/v1/webhook_endpoints", "has_more": False,
+             "data": list(endpoints)},
+            "sk_test_key",
+        )  # fmt: skip
+        with patch("stripe.WebhookEndpoint.list", return_value=listed) as asked:
+            action = self.account.with_user(user or self.cs_manager).action_stripe_check_endpoint()
+        return action["params"], asked
+
+    def test_the_account_is_checked_at_stripe(self):
+        self.account.api_key = "sk_test_key"
+        endpoint = {
+            "id": "we_1",
+            "object": "webhook_endpoint",
+            "url": self.account.webhook_url,
+            "status": "enabled",
+            "enabled_events": sorted(stripe_adapter.HANDLED),
+            "api_version": "2025-03-31.basil",
+        }
+        told, asked = self.check_at_stripe(endpoint)
+        asked.assert_called_once_with(
+            limit=100, api_key="sk_test_key", stripe_version="2025-03-31.basil"
+        )
+        self.assertEqual(told["type"], "success")
+        self.assertIn("sends every event type the addon uses", told["message"])
+        self.assertIn(told["message"], self.account.message_ids[0].body)
+        # Disabled, two events left out, another API version.
+        endpoint.update(
+            status="disabled",
+            enabled_events=sorted(stripe_adapter.HANDLED - {"invoice.paid", "refund.failed"}),
+            api_version="2024-06-20",
+        )
+        told, _asked = self.check_at_stripe(endpoint)
+        self.assertEqual(told["type"], "warning")
+        self.assertIn("The endpoint is disabled at Stripe", told["message"])
+        self.assertIn("does not send (2): invoice.paid, refund.failed", told["message"])
+        self.assertIn("API version 2024-06-20", told["message"])
+        # Only an endpoint of the Odoo address before.
+        endpoint["url"] = "https://crm.old.example/customer_success/webhook/stripe/%d" % (
+            self.account.id
+        )
+        told, _asked = self.check_at_stripe(endpoint)
+        self.assertIn("No webhook endpoint at Stripe sends to", told["message"])
+        self.assertIn("crm.old.example", told["message"])
+
+    def test_checking_at_stripe_needs_a_manager_and_a_key(self):
+        with self.assertRaisesRegex(UserError, "needs the account's API Secret Key"):
+            self.account.with_user(self.cs_manager).action_stripe_check_endpoint()
+        self.account.api_key = "sk_test_key"
+        with self.assertRaises(AccessError):
+            self.account.with_user(self.cs_user).action_stripe_check_endpoint()
+        refusal = stripe.PermissionError("The provided key does not have the permission")
+        with (
+            patch("stripe.WebhookEndpoint.list", side_effect=refusal),
+            self.assertRaisesRegex(UserError, "Stripe did not list the webhook endpoints"),
+        ):
+            self.account.with_user(self.cs_manager).action_stripe_check_endpoint()
 
     # ------------------------------------------------------------------
     # Subscription schedules: a change of plan set for a later day

@@ -696,6 +696,58 @@ def fetch_schedule(api_key, schedule_id, api_version):
         raise ApiError("Stripe did not give the subscription schedule: %s" % exc) from exc
 
 
+def webhook_endpoints(api_key, api_version):
+    """The webhook endpoints of the Stripe account (plain dicts with ``url``,
+    ``status``, ``enabled_events``, ``api_version``), every page of them.
+
+    :raises AuthenticityError: no API key on the billing account
+    :raises ApiError: Stripe could not be reached or refused the request (a restricted
+        key without the *Webhook Endpoints: read* permission)
+    """
+    if not api_key:
+        raise AuthenticityError("No Stripe API key is configured for this account.")
+    try:
+        listed = stripe.WebhookEndpoint.list(limit=100, api_key=api_key, stripe_version=api_version)
+        return [endpoint.to_dict() for endpoint in listed.auto_paging_iter()]
+    except stripe.StripeError as exc:
+        raise ApiError("Stripe did not list the webhook endpoints: %s" % exc) from exc
+
+
+def check_endpoints(endpoints, url, pinned_version):
+    """How the Stripe account sends events to ``url``, from its ``endpoints``.
+
+    Returns a dict: ``endpoint`` (the one sending to ``url``, or None), ``elsewhere``
+    (the URLs of endpoints sending to the same path at another address: the Odoo
+    address changed), ``disabled``, ``missing`` (the event types the addon handles that
+    the endpoint does not send, sorted) and ``version`` (the endpoint's API version
+    when it is not ``pinned_version``; None when it is, or when the endpoint follows
+    the Stripe account's default)."""
+
+    def normalized(address):
+        return (address or "").strip().rstrip("/").lower()
+
+    wanted = normalized(url)
+    path = wanted.split("://", 1)[-1].partition("/")[2]
+    endpoint = next((e for e in endpoints if normalized(e.get("url")) == wanted), None)
+    elsewhere = [
+        e.get("url")
+        for e in endpoints
+        if normalized(e.get("url")) != wanted
+        and path
+        and normalized(e.get("url")).split("://", 1)[-1].partition("/")[2] == path
+    ]
+    result = {"endpoint": endpoint, "elsewhere": elsewhere, "disabled": False, "missing": []}
+    result["version"] = None
+    if endpoint is None:
+        return result
+    enabled = set(endpoint.get("enabled_events") or [])
+    result["disabled"] = endpoint.get("status") != "enabled"
+    result["missing"] = [] if "*" in enabled else sorted(HANDLED - enabled)
+    version = endpoint.get("api_version")
+    result["version"] = version if version and version != pinned_version else None
+    return result
+
+
 def subscription_quantity(obj):
     """The licensed quantity the subscription bills, summed over its items; 0 if none."""
     items = as_dict(as_dict(obj).get("items")).get("data")
