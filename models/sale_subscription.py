@@ -520,10 +520,12 @@ class SaleSubscription(models.Model):
         was due longer ago than their account's ``unheard_after_days``, with no word of
         it since, oldest due first; in one query.
 
-        A word of it is anything that moves the next payment date: a payment (the
-        paid period), a failure (the next attempt), a new period. A subscription that
-        owes is left out (its failure was heard of, its to-dos are the CSM's), and so
-        is one paused at the provider, which renews nothing.
+        A word of it is anything that moves the next payment date on — a payment (the
+        paid period), a failure (the next attempt), a new period — or any event of the
+        subscription received since the day it was due (a payment whose period the
+        event does not tell: CloudPayments' Pay). A subscription that owes is left out
+        (its failure was heard of, its to-dos are the CSM's), and so is one paused at
+        the provider, which renews nothing.
         """
         today = today or fields.Date.context_today(self)
         self.flush_model(
@@ -531,6 +533,7 @@ class SaleSubscription(models.Model):
             + ["next_payment_date", "cs_paused", "payment_status"]
         )
         self.env["cs.billing.account"].flush_model(["active", "provider", "unheard_after_days"])
+        self.env["cs.billing.event"].flush_model(["subscription_id"])
         only = SQL()
         if account_ids is not None:
             only = SQL("AND a.id = ANY(%s)", list(account_ids))
@@ -549,6 +552,10 @@ class SaleSubscription(models.Model):
                    AND s.next_payment_date < %(today)s::date - a.unheard_after_days
                    AND s.cs_paused IS NOT TRUE
                    AND COALESCE(s.payment_status, 'none') NOT IN %(owing)s
+                   AND NOT EXISTS (
+                       SELECT 1 FROM cs_billing_event e
+                        WHERE e.subscription_id = s.id AND e.create_date >= s.next_payment_date
+                   )
                    %(only)s
               ORDER BY s.next_payment_date, s.id
                 """,

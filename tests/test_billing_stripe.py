@@ -672,6 +672,11 @@ class TestStripeWebhook(StripeWebhookCase):
         self.assertEqual(self.post(paid).status_code, 200)
         self.process()
         self.assertEqual(self.sub.next_payment_date, date(2027, 1, 1))
+        # Received when Stripe sent it, whatever the day the test runs on.
+        self.env.cr.execute(
+            "UPDATE cs_billing_event SET create_date = '2026-09-21 10:00' WHERE account_id = %s",
+            [self.account.id],
+        )
         Account = self.env["cs.billing.account"]
 
         def alert():

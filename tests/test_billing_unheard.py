@@ -83,6 +83,38 @@ class TestUnheardRenewals(CustomerSuccessCase):
             action = self.stripe.action_view_unheard()
             self.assertEqual(self.env["sale.subscription"].search(action["domain"]), self.due)
 
+    def test_an_event_since_the_due_day_is_word_of_the_renewal(self):
+        """CloudPayments' Pay of a renewal does not tell the period it pays: any event
+        of the subscription received since the day it was due is word of it."""
+        Event = self.env["cs.billing.event"]
+        Event.create(
+            {
+                "account_id": self.cloudpayments.id,
+                "provider": "cloudpayments",
+                "external_id": "pay:7001",
+                "event_type": "pay",
+                "state": "processed",
+                "subscription_id": self.by_cloudpayments.id,
+            }
+        )
+        self.env.cr.execute(
+            "UPDATE cs_billing_event SET create_date = %s WHERE external_id = 'pay:7001'",
+            ["2026-11-20 09:00:00"],
+        )
+        self.assertEqual(
+            self.env["sale.subscription"]._cs_unheard_rows(today=TODAY),
+            [(self.stripe.id, self.due.id)],
+        )
+        # An event from before the due day is no word of this renewal.
+        self.env.cr.execute(
+            "UPDATE cs_billing_event SET create_date = %s WHERE external_id = 'pay:7001'",
+            ["2026-11-19 23:59:00"],
+        )
+        self.assertIn(
+            (self.cloudpayments.id, self.by_cloudpayments.id),
+            self.env["sale.subscription"]._cs_unheard_rows(today=TODAY),
+        )
+
     def test_the_responsible_is_told_once_until_each_is_heard_of(self):
         Account = self.env["cs.billing.account"]
         Account._alert_unheard(today=TODAY)
