@@ -99,6 +99,16 @@ class CsHealthModel(models.Model):
     measure_ids = fields.One2many("cs.health.measure", "model_id", string="Measures", copy=True)
     note = fields.Text(translate=True)
 
+    @api.model
+    def _seed_measures(self, model_id, commands):
+        """Data: the measures of a shipped health model, given once. In the model's
+        record they would be added again each time the module is initialised over an
+        installed database (``odoo -i customer_success``): the weights would add up to
+        200 % and the database would not load. Measures an admin edited are kept."""
+        model = self.browse(model_id).exists()
+        if model and not model.with_context(active_test=False).measure_ids:
+            model.write({"measure_ids": commands})
+
     @api.constrains("measure_ids", "green_min", "yellow_min")
     def _check_model(self):
         for model in self:

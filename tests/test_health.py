@@ -9,6 +9,7 @@ from freezegun import freeze_time
 from odoo.exceptions import ValidationError
 from odoo.tests import TransactionCase
 from odoo.tests import tagged
+from odoo.tools.convert import convert_file
 
 from ..services import health
 from .common import CustomerSuccessCase
@@ -79,6 +80,18 @@ class TestHealthScoring(CustomerSuccessCase):
         for model in models:
             self.assertAlmostEqual(sum(model.measure_ids.mapped("weight")), 100.0)
         self.assertTrue(self.model.active)
+
+    def test_the_shipped_models_survive_a_second_initialisation(self):
+        """``odoo -i customer_success`` over an installed database loads the data files
+        again in init mode: the seed models keep their measures, not twice as many."""
+        models = self.Model.with_context(active_test=False).search([])
+        before = {model: model.measure_ids.mapped("name") for model in models}
+        convert_file(
+            self.env, "customer_success", "data/cs_health_data.xml", {}, mode="init", noupdate=True
+        )
+        for model, names in before.items():
+            self.assertEqual(model.measure_ids.mapped("name"), names)
+            self.assertAlmostEqual(sum(model.measure_ids.mapped("weight")), 100.0)
 
     def test_invalid_models(self):
         with self.assertRaises(ValidationError):
