@@ -61,6 +61,24 @@ class CsDemoGenerator(models.AbstractModel):
     _description = "Customer Success Demo Data Generator"
 
     @api.model
+    @api.model
+    def _demo_generated(self, company):
+        return bool(
+            self.env["cs.mrr.movement"].search_count(
+                [("company_id", "=", company.id), ("source", "=", "demo")], limit=1
+            )
+        )
+
+    @api.model
+    def _demo_data(self, customers, months, seed):
+        """The module's demo data (``demo/customer_success_demo.xml``): a book generated
+        once. Initialising the module again over a database that has it (``odoo -i``)
+        keeps it, where generating would refuse and the database would not load."""
+        if self._demo_generated(self.env.company):
+            _logger.info("Customer Success demo data is there already: kept as it is.")
+            return None
+        return self._generate(customers=customers, months=months, seed=seed)
+
     def _generate(
         self,
         customers=200,
@@ -77,9 +95,7 @@ class CsDemoGenerator(models.AbstractModel):
         started = time.time()
         company = company or self.env.company
         self = self.with_company(company)
-        if self.env["cs.mrr.movement"].search_count(
-            [("company_id", "=", company.id), ("source", "=", "demo")], limit=1
-        ):
+        if self._demo_generated(company):
             raise UserError(
                 self.env._("Demo data was already generated for %(company)s.", company=company.name)
             )

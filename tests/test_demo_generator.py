@@ -53,6 +53,10 @@ class TestDemoGenerator(TransactionCase):
         )
         with self.assertRaises(UserError):
             self.env["cs.demo.generator"]._generate(customers=5, company=company)
+        # The module's demo data loaded again (odoo -i over this database): kept.
+        partners = self.env["res.partner"].search_count([])
+        self.assertIsNone(self.env["cs.demo.generator"].with_company(company)._demo_data(5, 6, 1))
+        self.assertEqual(self.env["res.partner"].search_count([]), partners)
         self.assertEqual(stats["customers"], 40)
         # One billing account per provider, each in the company, with its webhook URL.
         billing = self.env["cs.billing.account"].search([("company_id", "=", company.id)])
