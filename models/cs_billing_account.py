@@ -387,6 +387,17 @@ class CsBillingAccount(models.Model):
             limit=1,
         )
 
+    def _cs_told(self, title, message, kind="info", sticky=False):
+        """``message`` posted on the account, and the notification that shows it to the
+        user who pressed a button (kind: success, info or warning)."""
+        self.ensure_one()
+        self.message_post(body=message)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"title": title, "message": message, "type": kind, "sticky": sticky},
+        }
+
     def _cs_keep_alert(self, summary, note, feedback, create=True):
         """Bring the responsible's to-do ``summary`` on this account up to date: its
         note is ``note``, and it is created when there is none (if ``create``); with no

@@ -1850,14 +1850,9 @@ class CsBillingAccountStripe(models.Model):
                 "sends every event type the addon uses.",
                 url=account.webhook_url,
             )
-        account.message_post(body=message)
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": self.env._("Checked at Stripe"),
-                "message": message,
-                "type": "warning" if problems else "success",
-                "sticky": bool(problems),
-            },
-        }
+        return account._cs_told(
+            self.env._("Checked at Stripe"),
+            message,
+            kind="warning" if problems else "success",
+            sticky=bool(problems),
+        )

@@ -801,14 +801,9 @@ class CsBillingAccountYookassa(models.Model):
                 "(%(pages)s pages of 100): only the newest were read.",
                 pages=yookassa_adapter.SAVED_PAGES,
             )
-        account.message_post(body=message)
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": self.env._("Saved Cards"),
-                "message": message,
-                "type": "success" if kept else "info",
-                "sticky": bool(more),
-            },
-        }
+        return account._cs_told(
+            self.env._("Saved Cards"),
+            message,
+            kind="success" if kept else "info",
+            sticky=bool(more),
+        )
