@@ -470,6 +470,8 @@ class CsBillingPaymentRequestYookassa(models.Model):
     # day, and every six hours after (a link the customer has yet to open).
     ASK_YOOKASSA_AFTER = timedelta(hours=1)
     ASK_YOOKASSA_LATER = timedelta(hours=6)
+    # ... for a month at most: a link still pending then is left to its notification.
+    ASK_YOOKASSA_FOR = timedelta(days=30)
 
     @api.depends("autopayment", "retry_at")
     def _compute_display_name(self):
@@ -578,10 +580,11 @@ class CsBillingPaymentRequestYookassa(models.Model):
         self.ensure_one()
         account = self.account_id.sudo()
         now = fields.Datetime.now()
-        young = now - self.create_date < timedelta(days=1)
+        made = max(self.create_date, self.retry_at or self.create_date)  # a retry: when due
+        young = now - made < timedelta(days=1)
         next_ask = now + (self.ASK_YOOKASSA_AFTER if young else self.ASK_YOOKASSA_LATER)
         try:
-            payment = yookassa_adapter.fetch(
+            payment = yookassa_adapter.fetch(  # a payment's event type: Payment.find_one
                 "payment.succeeded", self.external_id, account.provider_account_ref, account.api_key
             )
         except Exception as exc:  # noqa: BLE001 - YooKassa unreachable or refusing: next time
@@ -597,7 +600,18 @@ class CsBillingPaymentRequestYookassa(models.Model):
             return False
         stored = self._yookassa_store_outcome(payment)
         if not stored:  # still pending: the customer has yet to pay
-            self.next_poll_at = next_ask
+            if now - made < self.ASK_YOOKASSA_FOR:
+                self.next_poll_at = next_ask
+            else:
+                self.write(
+                    {
+                        "next_poll_at": False,
+                        "last_message": self.env._(
+                            "Still pending at YooKassa a month after it was made: not asked "
+                            "any more, its notification settles it."
+                        ),
+                    }
+                )
             return False
         event, created = stored
         self.write({"next_poll_at": False, "event_id": event.id})

@@ -399,6 +399,12 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         later = (request.create_date + timedelta(days=1, hours=1)).replace(microsecond=0)
         self.ask_yookassa(self.created_payment(), at=later)
         self.assertEqual(request.next_poll_at, later + timedelta(hours=6))
+        # A month on, still pending: left to its notification.
+        request.next_poll_at = later + timedelta(days=29)
+        self.ask_yookassa(self.created_payment(), at=request.next_poll_at)
+        self.assertFalse(request.next_poll_at)
+        self.assertIn("not asked any more", request.last_message)
+        self.assertEqual(request.state, "waiting")
 
     def test_payments_waiting_before_the_upgrade_are_asked_at_once(self):
         request, _create = self.send_link()
