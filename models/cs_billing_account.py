@@ -610,6 +610,12 @@ class CsBillingAccount(models.Model):
         for account in self.search([("provider", "in", RENEWED_BY_PROVIDER)]):
             account._sync_unheard_alert(Sub.browse(unheard.get(account.id, [])))
 
+    def _cs_unheard_diagnosis(self):
+        """What the provider itself says is wrong with how it sends this account's
+        events, for the to-do about renewals unheard of (the Stripe account asks
+        Stripe); None when it says nothing."""
+        return None
+
     def _sync_unheard_alert(self, subscriptions, listed=10):
         """The responsible's to-do about ``subscriptions``, whose renewals are unheard
         of: the oldest ``listed`` of them named."""
@@ -665,6 +671,9 @@ class CsBillingAccount(models.Model):
                     "them all.",
                     count=len(subscriptions) - listed,
                 )
+            said = self.with_env(env)._cs_unheard_diagnosis()
+            if said:
+                check = Markup("<strong>%s</strong> %s") % (said, check)
             return Markup("<p>%s %s</p><p>%s</p><ul>%s</ul>") % (intro, last, check, items)
 
         self._cs_keep_alert(

@@ -1,6 +1,7 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import calendar
+import logging
 from collections import Counter
 from collections import defaultdict
 from datetime import datetime
@@ -22,6 +23,8 @@ from ..services.providers.common import as_dict
 from ..services.providers.common import to_major
 from .cs_billing_account import STRIPE_API_VERSION
 from .cs_billing_event import OWING
+
+_logger = logging.getLogger(__name__)
 
 
 def _minor(value):
@@ -1790,11 +1793,35 @@ class CsBillingAccountStripe(models.Model):
                     "with Webhook Endpoints: read is enough); an administrator enters it."
                 )
             )
-        pinned = account.stripe_api_version or STRIPE_API_VERSION
         try:
-            endpoints = stripe_adapter.webhook_endpoints(account.api_key, pinned)
+            problems = account._stripe_endpoint_problems()
         except stripe_adapter.ApiError as exc:
             raise UserError(str(exc)) from exc
+        if problems:
+            message = " ".join(problems)
+        else:
+            message = self.env._(
+                "Stripe sends this account's events to %(url)s: the endpoint is enabled and "
+                "sends every event type the addon uses.",
+                url=account.webhook_url,
+            )
+        return account._cs_told(
+            self.env._("Checked at Stripe"),
+            message,
+            kind="warning" if problems else "success",
+            sticky=bool(problems),
+        )
+
+    def _stripe_endpoint_problems(self):
+        """What is wrong with how Stripe sends this account's events, as sentences in
+        the language of the environment; none when all is well.
+
+        :raises ApiError: Stripe could not be reached or refused the request
+        """
+        self.ensure_one()
+        account = self.sudo()
+        pinned = account.stripe_api_version or STRIPE_API_VERSION
+        endpoints = stripe_adapter.webhook_endpoints(account.api_key, pinned)
         found = stripe_adapter.check_endpoints(endpoints, account.webhook_url, pinned)
         problems = []
         if not found["endpoint"]:
@@ -1842,17 +1869,18 @@ class CsBillingAccountStripe(models.Model):
                         pinned=pinned,
                     )
                 )
-        if problems:
-            message = " ".join(problems)
-        else:
-            message = self.env._(
-                "Stripe sends this account's events to %(url)s: the endpoint is enabled and "
-                "sends every event type the addon uses.",
-                url=account.webhook_url,
-            )
-        return account._cs_told(
-            self.env._("Checked at Stripe"),
-            message,
-            kind="warning" if problems else "success",
-            sticky=bool(problems),
-        )
+        return problems
+
+    def _cs_unheard_diagnosis(self):
+        """Stripe's word on the endpoint, for the to-do about renewals unheard of (the
+        account has an API key): what is wrong with it, else nothing."""
+        if self.provider != "stripe" or not self.sudo().api_key:
+            return super()._cs_unheard_diagnosis()
+        try:
+            problems = self._stripe_endpoint_problems()
+        except stripe_adapter.ApiError as exc:
+            _logger.info("Stripe not asked about account %s's endpoint: %s", self.id, exc)
+            return super()._cs_unheard_diagnosis()
+        if not problems:
+            return super()._cs_unheard_diagnosis()
+        return self.env._("Stripe says: %(problems)s", problems=" ".join(problems))

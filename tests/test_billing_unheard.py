@@ -1,7 +1,9 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from datetime import date
+from unittest.mock import patch
 
+import stripe
 from freezegun import freeze_time
 
 from odoo.exceptions import ValidationError
@@ -140,6 +142,34 @@ class TestUnheardRenewals(CustomerSuccessCase):
         self.assertFalse(self.alerts(self.stripe))
         self.assertIn("Every renewal is heard of now.", self.stripe.message_ids[0].body)
         self.assertTrue(self.alerts(self.cloudpayments), "CloudPayments' is still unheard of")
+
+    def test_stripe_says_what_is_wrong_when_the_account_has_a_key(self):
+        self.stripe.api_key = "sk_test_key"
+        disabled = {
+            "id": "we_1",
+            "object": "webhook_endpoint",
+            "url": self.stripe.webhook_url,
+            "status": "disabled",
+            "enabled_events": ["*"],
+            "api_version": "2025-03-31.basil",
+        }
+        listed = stripe.ListObject.construct_from(
+            {"object": "list", "url": "/v1/webhook_endpoints", "has_more": False,
+             "data": [disabled]},
+            "sk_test_key",
+        )  # fmt: skip
+        with patch("stripe.WebhookEndpoint.list", return_value=listed):
+            self.env["cs.billing.account"]._alert_unheard(today=TODAY)
+        note = self.alerts(self.stripe).note
+        self.assertIn("Stripe says: The endpoint is disabled at Stripe", note)
+        # Stripe unreachable or refusing: the to-do says what to check all the same.
+        self.alerts(self.stripe).unlink()
+        refusal = stripe.AuthenticationError("Invalid API Key provided")
+        with patch("stripe.WebhookEndpoint.list", side_effect=refusal):
+            self.env["cs.billing.account"]._alert_unheard(today=TODAY)
+        note = self.alerts(self.stripe).note
+        self.assertNotIn("Stripe says", note)
+        self.assertIn("Developers → Webhooks", note)
 
     def test_the_daily_job_looks(self):
         with freeze_time(TODAY):
