@@ -667,8 +667,7 @@ class CsBillingAccount(models.Model):
             )
             if len(subscriptions) > listed:
                 items += Markup("<li>%s</li>") % env._(
-                    "and %(count)s more: the Renewals Unheard Of button of the account lists "
-                    "them all.",
+                    "and %(count)s more: the account's Unheard Of button lists them all.",
                     count=len(subscriptions) - listed,
                 )
             said = self.with_env(env)._cs_unheard_diagnosis()
