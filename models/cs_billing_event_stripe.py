@@ -5,6 +5,8 @@ import logging
 from collections import Counter
 from collections import defaultdict
 from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 
 from markupsafe import Markup
 
@@ -1790,7 +1792,8 @@ class CsBillingAccountStripe(models.Model):
             raise UserError(
                 self.env._(
                     "Checking at Stripe needs the account's API Secret Key (a restricted key "
-                    "with Webhook Endpoints: read is enough); an administrator enters it."
+                    "with Webhook Endpoints: read and Events: read is enough); an administrator "
+                    "enters it."
                 )
             )
         try:
@@ -1869,7 +1872,43 @@ class CsBillingAccountStripe(models.Model):
                         pinned=pinned,
                     )
                 )
+        problems += account._stripe_undelivered_problems(pinned)
         return problems
+
+    UNDELIVERED_DAYS = 3  # days of Stripe's undelivered events looked at
+
+    def _stripe_undelivered_problems(self, pinned):
+        """Events Stripe could not deliver lately that this inbox does not have: the
+        signing secret stored here is not the endpoint's, or the allow-list refuses
+        Stripe (requests refused here store nothing, only a log line)."""
+        since = fields.Datetime.now() - timedelta(days=self.UNDELIVERED_DAYS)
+        try:
+            events, more = stripe_adapter.undelivered_events(
+                self.api_key, pinned, since.replace(tzinfo=timezone.utc).timestamp()
+            )
+        except stripe_adapter.ApiError as exc:
+            return [str(exc) + "."]
+        ids = [e.get("id") for e in events if isinstance(e.get("id"), str)]
+        here = set(
+            self.env["cs.billing.event"]
+            .sudo()
+            .search([("account_id", "=", self.id), ("external_id", "in", ids)])
+            .mapped("external_id")
+        )
+        missing = [event_id for event_id in ids if event_id not in here]
+        if not missing:
+            return []
+        return [
+            self.env._(
+                "Events Stripe could not deliver in the last %(days)s days that this account "
+                "never received: %(count)s (%(sample)s). If Stripe's dashboard shows them "
+                "refused here, the signing secret stored here is not the endpoint's, or the "
+                "allow-list refuses Stripe's addresses.",
+                count=("%d+" % len(missing)) if more else len(missing),
+                days=self.UNDELIVERED_DAYS,
+                sample=", ".join(missing[:3]),
+            )
+        ]
 
     def _cs_unheard_diagnosis(self):
         """Stripe's word on the endpoint, for the to-do about renewals unheard of (the

@@ -261,6 +261,13 @@ def stripe_price(price_id, unit_amount, interval="month"):
     }
 
 
+def stripe_list(url, data, has_more=False):
+    """A list as Stripe's API answers it (one page), for the stubbed API calls."""
+    return stripe.ListObject.construct_from(
+        {"object": "list", "url": url, "has_more": has_more, "data": list(data)}, "sk_test_key"
+    )
+
+
 def stripe_event(event_type, obj, created, event_id=None, previous=None):
     data = {"object": obj}
     if previous is not None:
@@ -701,17 +708,20 @@ class TestStripeWebhook(StripeWebhookCase):
         Account._alert_unheard(today=date(2027, 1, 5))
         self.assertFalse(alert())
 
-    def check_at_stripe(self, *endpoints, user=None):
+    def check_at_stripe(self, *endpoints, undelivered=(), user=None):
         """The account checked at Stripe, whose API (the one place the network is
-        stubbed) lists ``endpoints``."""
-        listed = stripe.ListObject.construct_from(
-            {"object": "list", "url": "/v1/webhook_endpoints", "has_more": False,
-             "data": list(endpoints)},
-            "sk_test_key",
-        )  # fmt: skip
-        with patch("stripe.WebhookEndpoint.list", return_value=listed) as asked:
+        stubbed) lists ``endpoints``, and ``undelivered`` events."""
+        with (
+            patch(
+                "stripe.WebhookEndpoint.list",
+                return_value=stripe_list("/v1/webhook_endpoints", endpoints),
+            ) as asked,
+            patch(
+                "stripe.Event.list", return_value=stripe_list("/v1/events", undelivered)
+            ) as events,
+        ):
             action = self.account.with_user(user or self.cs_manager).action_stripe_check_endpoint()
-        return action["params"], asked
+        return action["params"], asked, events
 
     def test_the_account_is_checked_at_stripe(self):
         self.account.api_key = "sk_test_key"
@@ -723,10 +733,11 @@ class TestStripeWebhook(StripeWebhookCase):
             "enabled_events": sorted(stripe_adapter.HANDLED),
             "api_version": "2025-03-31.basil",
         }
-        told, asked = self.check_at_stripe(endpoint)
+        told, asked, events = self.check_at_stripe(endpoint)
         asked.assert_called_once_with(
             limit=100, api_key="sk_test_key", stripe_version="2025-03-31.basil"
         )
+        self.assertFalse(events.call_args.kwargs["delivery_success"])
         self.assertEqual(told["type"], "success")
         self.assertIn("sends every event type the addon uses", told["message"])
         self.assertIn(told["message"], self.account.message_ids[0].body)
@@ -736,7 +747,7 @@ class TestStripeWebhook(StripeWebhookCase):
             enabled_events=sorted(stripe_adapter.HANDLED - {"invoice.paid", "refund.failed"}),
             api_version="2024-06-20",
         )
-        told, _asked = self.check_at_stripe(endpoint)
+        told, _asked, _events = self.check_at_stripe(endpoint)
         self.assertEqual(told["type"], "warning")
         self.assertIn("The endpoint is disabled at Stripe", told["message"])
         self.assertIn("does not send (2): invoice.paid, refund.failed", told["message"])
@@ -745,9 +756,20 @@ class TestStripeWebhook(StripeWebhookCase):
         endpoint["url"] = "https://crm.old.example/customer_success/webhook/stripe/%d" % (
             self.account.id
         )
-        told, _asked = self.check_at_stripe(endpoint)
+        told, _asked, _events = self.check_at_stripe(endpoint)
         self.assertIn("No webhook endpoint at Stripe sends to", told["message"])
         self.assertIn("crm.old.example", told["message"])
+        # Events Stripe could not deliver: those never received here are named.
+        paid = stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1790000000)
+        self.assertEqual(self.post(paid).status_code, 200)
+        lost = stripe_event("invoice.paid", stripe_invoice(amount_paid=10000), 1790003600)
+        endpoint["url"] = self.account.webhook_url
+        endpoint.update(status="enabled", api_version="2025-03-31.basil")
+        endpoint["enabled_events"] = ["*"]
+        told, _asked, _events = self.check_at_stripe(endpoint, undelivered=[paid, lost])
+        self.assertIn("never received: 1 (%s)" % lost["id"], told["message"])
+        self.assertIn(lost["id"], told["message"])
+        self.assertNotIn(paid["id"], told["message"])
 
     def test_checking_at_stripe_needs_a_manager_and_a_key(self):
         with self.assertRaisesRegex(UserError, "needs the account's API Secret Key"):
@@ -761,6 +783,14 @@ class TestStripeWebhook(StripeWebhookCase):
             self.assertRaisesRegex(UserError, "Stripe did not list the webhook endpoints"),
         ):
             self.account.with_user(self.cs_manager).action_stripe_check_endpoint()
+        # A key that may read endpoints but not events: said, the rest checked.
+        with (
+            patch("stripe.WebhookEndpoint.list", return_value=stripe_list("/v1/x", [])),
+            patch("stripe.Event.list", side_effect=refusal),
+        ):
+            told = self.account.with_user(self.cs_manager).action_stripe_check_endpoint()
+        self.assertIn("No webhook endpoint at Stripe sends to", told["params"]["message"])
+        self.assertIn("Stripe did not list its undelivered events", told["params"]["message"])
 
     # ------------------------------------------------------------------
     # Subscription schedules: a change of plan set for a later day

@@ -12,6 +12,7 @@ from odoo.tests import tagged
 
 from .common import CustomerSuccessCase
 from .common import CustomerSuccessMixin
+from .test_billing_stripe import stripe_list
 
 TODAY = date(2026, 12, 1)
 
@@ -153,12 +154,10 @@ class TestUnheardRenewals(CustomerSuccessCase):
             "enabled_events": ["*"],
             "api_version": "2025-03-31.basil",
         }
-        listed = stripe.ListObject.construct_from(
-            {"object": "list", "url": "/v1/webhook_endpoints", "has_more": False,
-             "data": [disabled]},
-            "sk_test_key",
-        )  # fmt: skip
-        with patch("stripe.WebhookEndpoint.list", return_value=listed):
+        with (
+            patch("stripe.WebhookEndpoint.list", return_value=stripe_list("/v1/x", [disabled])),
+            patch("stripe.Event.list", return_value=stripe_list("/v1/events", [])),
+        ):
             self.env["cs.billing.account"]._alert_unheard(today=TODAY)
         note = self.alerts(self.stripe).note
         self.assertIn("Stripe says: The endpoint is disabled at Stripe", note)

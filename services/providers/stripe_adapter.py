@@ -713,6 +713,27 @@ def webhook_endpoints(api_key, api_version):
         raise ApiError("Stripe did not list the webhook endpoints: %s" % exc) from exc
 
 
+def undelivered_events(api_key, api_version, since):
+    """The newest events since ``since`` (a unix time) that Stripe has not delivered to
+    all of its endpoints (``delivery_success=false``: failed or still being retried),
+    one page of at most 100: ``(events as dicts, whether there are more)``.
+
+    :raises ApiError: Stripe could not be reached or refused the request (a restricted
+        key without the *Events: read* permission)
+    """
+    try:
+        listed = stripe.Event.list(
+            delivery_success=False,
+            created={"gte": int(since)},
+            limit=100,
+            api_key=api_key,
+            stripe_version=api_version,
+        )
+    except stripe.StripeError as exc:
+        raise ApiError("Stripe did not list its undelivered events: %s" % exc) from exc
+    return [event.to_dict() for event in listed.data], bool(listed.has_more)
+
+
 def check_endpoints(endpoints, url, pinned_version):
     """How the Stripe account sends events to ``url``, from its ``endpoints``.
 
