@@ -261,6 +261,19 @@ def stripe_price(price_id, unit_amount, interval="month"):
     }
 
 
+def stripe_endpoint(url, status="enabled", events=None, version="2025-03-31.basil"):
+    """Shaped as Stripe's webhook endpoint object: every event type the addon uses
+    unless ``events`` are given."""
+    return {
+        "id": "we_1",
+        "object": "webhook_endpoint",
+        "url": url,
+        "status": status,
+        "enabled_events": sorted(stripe_adapter.HANDLED) if events is None else events,
+        "api_version": version,
+    }
+
+
 def stripe_list(url, data, has_more=False):
     """A list as Stripe's API answers it (one page), for the stubbed API calls."""
     return stripe.ListObject.construct_from(
@@ -574,13 +587,8 @@ class TestStripeAdapter(TransactionCase):
         url = "https://odoo.example/customer_success/webhook/stripe/7"
         everything = sorted(stripe_adapter.HANDLED)
 
-        def endpoint(address=url, status="enabled", events=None, version="2025-03-31.basil"):
-            return {
-                "url": address,
-                "status": status,
-                "enabled_events": everything if events is None else events,
-                "api_version": version,
-            }
+        def endpoint(address=url, **values):
+            return stripe_endpoint(address, **values)
 
         old_host = "https://crm.old.example/customer_success/webhook/stripe/7"
         cases = [
@@ -725,14 +733,7 @@ class TestStripeWebhook(StripeWebhookCase):
 
     def test_the_account_is_checked_at_stripe(self):
         self.account.api_key = "sk_test_key"
-        endpoint = {
-            "id": "we_1",
-            "object": "webhook_endpoint",
-            "url": self.account.webhook_url,
-            "status": "enabled",
-            "enabled_events": sorted(stripe_adapter.HANDLED),
-            "api_version": "2025-03-31.basil",
-        }
+        endpoint = stripe_endpoint(self.account.webhook_url)
         told, asked, events = self.check_at_stripe(endpoint)
         asked.assert_called_once_with(
             limit=100, api_key="sk_test_key", stripe_version="2025-03-31.basil"

@@ -12,6 +12,7 @@ from odoo.tests import tagged
 
 from .common import CustomerSuccessCase
 from .common import CustomerSuccessMixin
+from .test_billing_stripe import stripe_endpoint
 from .test_billing_stripe import stripe_list
 
 TODAY = date(2026, 12, 1)
@@ -146,14 +147,7 @@ class TestUnheardRenewals(CustomerSuccessCase):
 
     def test_stripe_says_what_is_wrong_when_the_account_has_a_key(self):
         self.stripe.api_key = "sk_test_key"
-        disabled = {
-            "id": "we_1",
-            "object": "webhook_endpoint",
-            "url": self.stripe.webhook_url,
-            "status": "disabled",
-            "enabled_events": ["*"],
-            "api_version": "2025-03-31.basil",
-        }
+        disabled = stripe_endpoint(self.stripe.webhook_url, status="disabled")
         with (
             patch("stripe.WebhookEndpoint.list", return_value=stripe_list("/v1/x", [disabled])),
             patch("stripe.Event.list", return_value=stripe_list("/v1/events", [])),
