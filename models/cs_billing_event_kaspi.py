@@ -14,17 +14,13 @@ from ..services.providers.common import BillingEvent
 from ..services.providers.common import WebhookError
 from .cs_billing_event import asks_payment
 from .res_company import in_office_language
+from .sale_subscription import OPEN_INVOICE
+from .sale_subscription import SETTLED_INVOICE
 
 _logger = logging.getLogger(__name__)
 
 LINK_PROVIDERS = ("kaspi", "yookassa", "robokassa")  # accounts that make payment links
 POLLED_PROVIDERS = ("kaspi",)  # links whose payment only polling sees
-# Requests whose invoice was settled another way (a domain on the request).
-SETTLED_INVOICE = [
-    "|",
-    ("invoice_id.state", "=", "cancel"),
-    ("invoice_id.payment_state", "in", ("paid", "in_payment", "reversed")),
-]
 
 
 class CsBillingEventKaspi(models.Model):
@@ -409,8 +405,7 @@ class CsBillingPaymentRequest(models.Model):
             [
                 ("state", "=", "waiting"),
                 ("remind_at", "<=", now),
-                ("invoice_id.state", "=", "posted"),
-                ("invoice_id.payment_state", "in", ("not_paid", "partial")),
+                *OPEN_INVOICE,
                 ("autopayment", "=", False),
                 "|",
                 ("expires_at", "=", False),

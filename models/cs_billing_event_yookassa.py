@@ -614,10 +614,12 @@ class CsBillingPaymentRequestYookassa(models.Model):
                 )
             return False
         event, created = stored
-        self.write({"next_poll_at": False, "event_id": event.id})
-        if not created:  # the notification came and waits in the inbox
+        vals = {"next_poll_at": False, "event_id": event.id}
+        if created:  # else the notification came and waits in the inbox
+            vals["notification_missed_at"] = now
+        self.write(vals)
+        if not created:
             return False
-        self.notification_missed_at = now
         if payment.get("status") == "succeeded":
             told = self.env._(
                 "YooKassa's notification of this payment did not come: YooKassa says it was "

@@ -26,6 +26,18 @@ PAYMENT_STATUSES = [
 # Payment statuses of a subscription that owes money: its payment failed or is overdue.
 OWING = ("failed", "overdue")
 
+# Domains on a payment request: its invoice still asks payment, or was settled another
+# way (paid, reversed or cancelled).
+OPEN_INVOICE = [
+    ("invoice_id.state", "=", "posted"),
+    ("invoice_id.payment_state", "in", ("not_paid", "partial")),
+]
+SETTLED_INVOICE = [
+    "|",
+    ("invoice_id.state", "=", "cancel"),
+    ("invoice_id.payment_state", "in", ("paid", "in_payment", "reversed")),
+]
+
 # Providers that renew a subscription on their own schedule and tell of each renewal (a
 # payment, a failure, a new period): one due days ago without a word of it points at
 # webhooks that no longer arrive.
@@ -492,8 +504,7 @@ class SaleSubscription(models.Model):
                     ("state", "=", "draft"),
                     ("retry_at", "!=", False),
                     # not once the invoice is settled: the job then calls it off
-                    ("invoice_id.state", "=", "posted"),
-                    ("invoice_id.payment_state", "in", ("not_paid", "partial")),
+                    *OPEN_INVOICE,
                 ],
                 ["subscription_id"],
                 ["retry_at:min"],
