@@ -234,6 +234,15 @@ class CsBillingAccount(models.Model):
         "payment link for what it asks is made within a minute and emailed to the customer. "
         "A link the provider refuses is marked Error and the CSM gets a to-do with the reason.",
     )
+    kaspi_remote_invoices = fields.Boolean(
+        string="Invoice to the Kaspi App",
+        tracking=True,
+        help="Kaspi: renewals are sent as an invoice to the customer's phone in the Kaspi "
+        "app (Kaspi's remote payment) instead of a link, when the customer's contact has a "
+        "Kazakh mobile number (else a link is made and emailed as before). The customer "
+        "pays with one tap; nothing is emailed. An invoice paid or cancelled another way "
+        "is taken back at Kaspi, so it cannot be paid twice. Needs the Kaspi device token.",
+    )
     receipt_tax_system = fields.Selection(
         [
             ("1", "General (OSN)"),
@@ -259,6 +268,13 @@ class CsBillingAccount(models.Model):
         string="Kaspi QR API URL",
         groups="base.group_system",
         help="Base URL of the Kaspi QR partner API given by Kaspi with your contract.",
+    )
+    kaspi_device_token = fields.Char(
+        string="Kaspi Device Token",
+        groups="base.group_system",
+        copy=False,
+        help="The DeviceToken Kaspi gave when the trade point's device was registered "
+        "(device/register): invoices to the Kaspi app are made and taken back with it.",
     )
     cloudpayments_api_url = fields.Char(
         string="CloudPayments API URL",

@@ -21,6 +21,15 @@ _logger = logging.getLogger(__name__)
 
 LINK_PROVIDERS = ("kaspi", "yookassa", "robokassa")  # accounts that make payment links
 POLLED_PROVIDERS = ("kaspi",)  # links whose payment only polling sees
+# How often an invoice in the Kaspi app is polled, by its age (seconds): it waits
+# for the customer's tap, which may come days later.
+REMOTE_POLLS = ((3600, 60), (86400, 600), (None, 3600))
+REMOTE_DAYS = 30  # then it is taken back at Kaspi and expires
+
+
+def phone_display(phone):
+    """``77012345678`` as people read it: +7 701 234 56 78."""
+    return "+7 %s %s %s %s" % (phone[1:4], phone[4:7], phone[7:9], phone[9:11])
 
 
 class CsBillingEventKaspi(models.Model):
@@ -144,6 +153,13 @@ class CsBillingPaymentRequest(models.Model):
         required=True,
         index=True,
         readonly=True,
+    )
+    phone = fields.Char(
+        string="Sent to Phone",
+        readonly=True,
+        copy=False,
+        help="Kaspi: the customer's mobile number the invoice was sent to in the Kaspi app "
+        "(Invoice to the Kaspi App); there is no link then.",
     )
     poll_interval = fields.Integer(default=5, readonly=True, help="Seconds between polls.")
     next_poll_at = fields.Datetime(index=True, readonly=True)
@@ -344,31 +360,38 @@ class CsBillingPaymentRequest(models.Model):
         bank transfer, another link, a credit note) are *Withdrawn*, with the reason,
         so nobody chases a customer who owes nothing. The providers
         cannot take a link back; a payment made through one still arrives, marks it
-        paid and waits in *Payments to Reconcile*. Kaspi's are left to their polling,
-        which alone would see such a payment, until they expire; an autopayment under
-        way is left to its notification."""
+        paid and waits in *Payments to Reconcile*. Kaspi's links are left to their
+        polling, which alone would see such a payment, until they expire; invoices in
+        the Kaspi app are cancelled at Kaspi (:meth:`_take_back`). An autopayment
+        under way is left to its notification."""
         links = self.search(
             [
                 ("state", "=", "waiting"),
                 ("invoice_id", "!=", False),
+                "|",
                 ("account_id.provider", "not in", POLLED_PROVIDERS),
+                ("phone", "!=", False),
                 ("autopayment", "=", False),
                 *SETTLED_INVOICE,
             ]
         )
-        for link in links:
-            link.write(
-                {
-                    "state": "withdrawn",
-                    "last_message": self.env._(
-                        "Invoice %(invoice)s was settled another way: link withdrawn. A "
-                        "payment through it still arrives and waits in Payments to Reconcile.",
-                        invoice=link.invoice_id.name,
-                    ),
-                }
+        withdrawn = links._withdraw(
+            lambda link, taken_back: (
+                self.env._(
+                    "Invoice %(invoice)s was settled another way: its invoice in the Kaspi "
+                    "app was cancelled.",
+                    invoice=link.invoice_id.name,
+                )
+                if taken_back
+                else self.env._(
+                    "Invoice %(invoice)s was settled another way: link withdrawn. A "
+                    "payment through it still arrives and waits in Payments to Reconcile.",
+                    invoice=link.invoice_id.name,
+                )
             )
+        )
         self._call_off_settled_retries()
-        return links | self._withdraw_partly_paid_links()
+        return withdrawn | self._withdraw_partly_paid_links()
 
     @api.model
     def _call_off_settled_retries(self):
@@ -448,7 +471,9 @@ class CsBillingPaymentRequest(models.Model):
                 ("state", "=", "waiting"),
                 ("invoice_id.payment_state", "=", "partial"),
                 ("invoice_id.state", "=", "posted"),
+                "|",
                 ("account_id.provider", "not in", POLLED_PROVIDERS),
+                ("phone", "!=", False),
                 ("autopayment", "=", False),
             ]
         ).filtered(
@@ -456,22 +481,30 @@ class CsBillingPaymentRequest(models.Model):
                 link.currency_id.compare_amounts(link.amount, link.invoice_id.amount_residual) > 0
             )
         )
-        for link in links:
-            link.write(
-                {
-                    "state": "withdrawn",
-                    "last_message": self.env._(
-                        "Invoice %(invoice)s was partly paid another way: this link for "
-                        "%(amount)s is withdrawn, %(rest)s remain to pay. A payment through "
-                        "it still arrives and waits in Payments to Reconcile.",
-                        invoice=link.invoice_id.name,
-                        amount=tools.format_amount(self.env, link.amount, link.currency_id),
-                        rest=tools.format_amount(
-                            self.env, link.invoice_id.amount_residual, link.currency_id
-                        ),
+        links = links._withdraw(
+            lambda link, taken_back: (
+                self.env._(
+                    "Invoice %(invoice)s was partly paid another way: its invoice in the Kaspi "
+                    "app for %(amount)s was cancelled, %(rest)s remain to pay.",
+                    invoice=link.invoice_id.name,
+                    amount=tools.format_amount(self.env, link.amount, link.currency_id),
+                    rest=tools.format_amount(
+                        self.env, link.invoice_id.amount_residual, link.currency_id
                     ),
-                }
+                )
+                if taken_back
+                else self.env._(
+                    "Invoice %(invoice)s was partly paid another way: this link for "
+                    "%(amount)s is withdrawn, %(rest)s remain to pay. A payment through "
+                    "it still arrives and waits in Payments to Reconcile.",
+                    invoice=link.invoice_id.name,
+                    amount=tools.format_amount(self.env, link.amount, link.currency_id),
+                    rest=tools.format_amount(
+                        self.env, link.invoice_id.amount_residual, link.currency_id
+                    ),
+                )
             )
+        )
         # A link again, never a charge of a saved card outside its schedule.
         self._request_for_invoices(
             links.invoice_id.filtered(
@@ -554,7 +587,8 @@ class CsBillingPaymentRequest(models.Model):
                 _logger.exception("Payment link %s for invoice %s failed", self.id, invoice.name)
             self._not_sent(invoice, str(exc), lambda env: env._("Payment link not made: send one"))
             return
-        self._email_link()
+        if self.payment_link:  # an invoice in the Kaspi app reaches the customer there
+            self._email_link()
         if refused:
             said = self.env._(
                 "The saved card was not charged (%(reason)s): this link was made instead.",
@@ -582,12 +616,25 @@ class CsBillingPaymentRequest(models.Model):
                 lambda env, partner=partner: env._(
                     "Payment link expired: %(customer)s", customer=partner.name
                 ),
-                lambda env, invoice=invoice, link=link: env._(
-                    "The payment link of invoice %(invoice)s (%(amount)s) expired unpaid. "
-                    "Press Payment Link on the subscription to send the customer a new one, "
-                    "or call them.",
-                    invoice=invoice.name,
-                    amount=tools.format_amount(env, invoice.amount_residual, link.currency_id),
+                lambda env, invoice=invoice, link=link: (
+                    env._(
+                        "The invoice %(invoice)s (%(amount)s) sent to the Kaspi app of "
+                        "%(phone)s was not paid in %(days)s days and was cancelled at Kaspi. "
+                        "Call the customer, then press Payment Link on the subscription to "
+                        "send it again.",
+                        invoice=invoice.name,
+                        amount=tools.format_amount(env, invoice.amount_residual, link.currency_id),
+                        phone=phone_display(link.phone),
+                        days=REMOTE_DAYS,
+                    )
+                    if link.phone
+                    else env._(
+                        "The payment link of invoice %(invoice)s (%(amount)s) expired unpaid. "
+                        "Press Payment Link on the subscription to send the customer a new "
+                        "one, or call them.",
+                        invoice=invoice.name,
+                        amount=tools.format_amount(env, invoice.amount_residual, link.currency_id),
+                    )
                 ),
                 # done by itself once a payment settles the subscription
                 activity_type=Event._payment_issue_type(),
@@ -696,12 +743,38 @@ class CsBillingPaymentRequest(models.Model):
     def _send_kaspi(self):
         for request in self:
             request._check_link_currency(self.env.ref("base.KZT"))  # Kaspi pays in tenge
+            account = request.account_id.sudo()
+            phone = request._kaspi_phone()
+            if phone:
+                data = request._client().create_remote(
+                    amount=request.amount,
+                    phone=phone,
+                    comment=request._link_description(),
+                    organization_bin=account.provider_account_ref,
+                    device_token=account.kaspi_device_token,
+                )
+                request.write(
+                    {
+                        "external_id": str(data.get("QrPaymentId") or ""),
+                        "phone": phone,
+                        "state": "waiting",
+                        "poll_interval": REMOTE_POLLS[0][1],
+                        "next_poll_at": fields.Datetime.add(
+                            fields.Datetime.now(), seconds=REMOTE_POLLS[0][1]
+                        ),
+                        "last_message": self.env._(
+                            "Invoice sent to the Kaspi app of %(phone)s.",
+                            phone=phone_display(phone),
+                        ),
+                    }
+                )
+                continue
             data = request._client().create_link(
                 amount=request.amount,
                 # one operation per link: a subscription has a link per renewal
                 external_id="%s-%d"
                 % (request.subscription_id.code or request.subscription_id.id, request.id),
-                organization_bin=request.account_id.provider_account_ref,
+                organization_bin=account.provider_account_ref,
             )
             expires = data.get("ExpireDate")  # Kazakhstan's time unless it has an offset
             request.write(
@@ -714,8 +787,60 @@ class CsBillingPaymentRequest(models.Model):
                     ),
                     "next_poll_at": fields.Datetime.now(),
                     "expires_at": kaspi_adapter.to_utc(expires) or False,
+                    "last_message": account.kaspi_remote_invoices
+                    and self.env._(
+                        "%(customer)s has no Kazakh mobile number: a payment link was made "
+                        "instead of an invoice to the Kaspi app.",
+                        customer=request.subscription_id.partner_id.display_name,
+                    ),
                 }
             )
+
+    def _kaspi_phone(self):
+        """The Kazakh mobile number of the subscription's customer (its contact first,
+        then the company) the invoice goes to in the Kaspi app, when the account sends
+        them there; "" for a link."""
+        self.ensure_one()
+        if not self.account_id.sudo().kaspi_remote_invoices:
+            return ""
+        contact = self.subscription_id.partner_id
+        company = self.subscription_id.commercial_partner_id
+        return kaspi_adapter.kz_mobile(contact.mobile, contact.phone, company.mobile, company.phone)
+
+    def _take_back(self):
+        """Take this waiting request back at its provider before it is withdrawn: True
+        once it is (an invoice in the Kaspi app, cancelled), None when the provider
+        cannot take it back (a link: a payment through it still arrives).
+
+        :raises Exception: the provider refused or could not be reached
+        """
+        self.ensure_one()
+        if self.provider != "kaspi" or not self.phone:
+            return None
+        account = self.account_id.sudo()
+        self._client().cancel_remote(
+            self.external_id, account.provider_account_ref, account.kaspi_device_token
+        )
+        return True
+
+    def _withdraw(self, reason):
+        """Withdraw these waiting requests with ``reason(taken_back)``, the words for a
+        request taken back at the provider or not; those the provider would not take
+        back (or could not be asked) stay waiting, said why, for the next run.
+        Returns the requests withdrawn."""
+        withdrawn = self.browse()
+        for link in self:
+            try:
+                taken_back = link._take_back()
+            except Exception as exc:  # noqa: BLE001 - asked again at the next run
+                link.last_message = self.env._(
+                    "Not cancelled at Kaspi yet (%(reason)s): tried again within an hour.",
+                    reason=str(exc)[:200],
+                )
+                continue
+            link.write({"state": "withdrawn", "last_message": reason(link, taken_back)})
+            withdrawn |= link
+        return withdrawn
 
     @api.model
     @in_office_language
@@ -732,6 +857,26 @@ class CsBillingPaymentRequest(models.Model):
         remaining = self.search_count(due)
         self.env["ir.cron"]._notify_progress(done=len(requests_), remaining=remaining)
 
+    def _poll_every(self, now):
+        """Seconds until the next poll: Kaspi's polling interval for a link; for an
+        invoice in the Kaspi app, longer as it waits (:data:`REMOTE_POLLS`)."""
+        if not self.phone:
+            return self.poll_interval or 5
+        age = (now - self.create_date).total_seconds()
+        return next(every for until, every in REMOTE_POLLS if until is None or age < until)
+
+    def _remote_abandoned(self, now):
+        """An invoice in the Kaspi app unpaid for :data:`REMOTE_DAYS` days is taken back
+        at Kaspi (True once it is, and it then expires as a link does): nobody polls
+        for ever an invoice the customer left."""
+        if not self.phone or (now - self.create_date).days < REMOTE_DAYS:
+            return False
+        try:
+            return bool(self._take_back())
+        except Exception as exc:  # noqa: BLE001 - asked again at the next poll
+            _logger.warning("Kaspi remote payment %s not cancelled: %s", self.external_id, exc)
+            return False
+
     def _poll(self):
         self.ensure_one()
         now = fields.Datetime.now()
@@ -746,14 +891,14 @@ class CsBillingPaymentRequest(models.Model):
             )
             return
         status = data.get("Status") or ""
-        final = kaspi_adapter.QR_FINAL.get(status)
+        final = kaspi_adapter.final_status(status)
         if not final:
-            expired = self.expires_at and self.expires_at < now
+            expired = (self.expires_at and self.expires_at < now) or self._remote_abandoned(now)
             self.write(
                 {
                     "last_message": status,
                     "state": "expired" if expired else "waiting",
-                    "next_poll_at": fields.Datetime.add(now, seconds=self.poll_interval or 5),
+                    "next_poll_at": fields.Datetime.add(now, seconds=self._poll_every(now)),
                 }
             )
             if expired:

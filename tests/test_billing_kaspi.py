@@ -10,6 +10,7 @@ from unittest.mock import patch
 from freezegun import freeze_time
 
 from odoo import fields
+from odoo.exceptions import AccessError
 from odoo.exceptions import UserError
 from odoo.tests import HttpCase
 from odoo.tests import TransactionCase
@@ -31,6 +32,24 @@ class TestKaspiAdapter(TransactionCase):
         self.assertEqual(to_utc("2026-10-01 18:30:00Z"), datetime(2026, 10, 1, 18, 30))
         for wrong in (None, "", "tomorrow", "2026-13-45T10:00:00", 20261001):
             self.assertIsNone(to_utc(wrong))
+
+    def test_kazakh_mobile_numbers(self):
+        kz_mobile = kaspi_adapter.kz_mobile
+        for written, expected in (
+            ("+7 (701) 234-56-78", "77012345678"),
+            ("8 701 234 56 78", "77012345678"),
+            ("7012345678", "77012345678"),
+            ("+77471112233", "77471112233"),
+            ("+7 775 111 22 33", "77751112233"),
+            ("+7 727 250 00 00", ""),  # a landline of Almaty
+            ("+7 916 123 45 67", ""),  # a Russian mobile: no Kaspi account
+            ("+7 701 234 56", ""),
+            ("", ""),
+            (None, ""),
+        ):
+            self.assertEqual(kz_mobile(written), expected, written)
+        # The first that is one.
+        self.assertEqual(kz_mobile("+7 727 250 00 00", None, "87050001122"), "77050001122")
 
     def test_parse_request(self):
         ok = {
@@ -383,3 +402,245 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(request.state, "waiting")
         self.assertIn("connection refused", request.last_message)
         self.assertEqual(str(request.next_poll_at), "2026-09-21 10:01:00")
+
+    # ------------------------------------------------------------------
+    # Invoices to the customer's phone in the Kaspi app (remote payments)
+    # ------------------------------------------------------------------
+    def _remote_account(self):
+        self.account.write({"kaspi_remote_invoices": True, "kaspi_device_token": "dev-tok-42"})
+        self.customer.mobile = "+7 (701) 234-56-78"
+
+    def test_an_invoice_goes_to_the_kaspi_app_and_is_polled_until_paid(self):
+        self._remote_account()
+        answers = [
+            {"StatusCode": 0, "Message": "OK", "Data": {"QrPaymentId": 12737694350}},
+            {"StatusCode": 0, "Message": "OK", "Data": {"Status": "RemotePaymentCreated"}},
+            {"StatusCode": 0, "Message": "OK", "Data": {"Status": "Processed"}},
+        ]
+        with (
+            freeze_time("2026-09-21 10:00:00"),
+            patch(
+                "requests.Session.request", side_effect=[fake_response(a) for a in answers]
+            ) as call,
+        ):
+            action = self.sub.action_cs_payment_link()
+            request = self.env["cs.billing.payment.request"].browse(action["res_id"])
+            self.assertEqual(
+                (request.state, request.external_id, request.phone, request.payment_link),
+                ("waiting", "12737694350", "77012345678", False),
+            )
+            self.assertEqual(
+                request.last_message, "Invoice sent to the Kaspi app of +7 701 234 56 78."
+            )
+            self.assertEqual(str(request.next_poll_at), "2026-09-21 10:01:00")
+            request._poll()
+            self.assertEqual(request.state, "waiting")
+            request._poll()
+        method, url = call.call_args_list[0].args[:2]
+        self.assertEqual((method, url), ("POST", "https://kaspi.example/qr/v01/remote/create"))
+        self.assertEqual(
+            call.call_args_list[0].kwargs["json"],
+            {
+                "OrganizationBin": "180340021791",
+                "DeviceToken": "dev-tok-42",
+                "PhoneNumber": "77012345678",
+                "Amount": 15000.0,
+                "Comment": "%s: %s" % (self.sub.code, self.sub.template_id.name),
+            },
+        )
+        self.assertEqual(
+            call.call_args_list[2].args[:2],
+            ("GET", "https://kaspi.example/qr/v01/payment/status/12737694350"),
+        )
+        self.assertEqual(request.state, "processed")
+        request.event_id._process()
+        self.assertEqual(request.event_id.state, "processed", request.event_id.error)
+        self.assertEqual(self.sub.payment_status, "paid")
+
+    def test_an_invoice_in_the_kaspi_app_is_polled_less_often_as_it_waits(self):
+        self._remote_account()
+        Request = self.env["cs.billing.payment.request"]
+        wait = {"StatusCode": 0, "Message": "OK", "Data": {"Status": "RemotePaymentCreated"}}
+        request = Request.create(
+            {
+                "account_id": self.account.id,
+                "subscription_id": self.sub.id,
+                "amount": 15000.0,
+                "currency_id": self.kzt.id,
+                "state": "waiting",
+                "external_id": "31",
+                "phone": "77012345678",
+            }
+        )
+        # (the transaction's clock, which Odoo stamps records with, is not frozen)
+        self.env.cr.execute(
+            "UPDATE cs_billing_payment_request SET create_date = %s WHERE id = %s",
+            ["2026-09-21 10:00:00", request.id],
+        )
+        request.invalidate_recordset(["create_date"])
+        for now, next_poll in (
+            ("2026-09-21 10:30:00", "2026-09-21 10:31:00"),  # its first hour: every minute
+            ("2026-09-21 15:00:00", "2026-09-21 15:10:00"),  # its first day: every 10 minutes
+            ("2026-09-25 15:00:00", "2026-09-25 16:00:00"),  # then hourly
+        ):
+            with (
+                freeze_time(now),
+                patch("requests.Session.request", return_value=fake_response(wait)),
+            ):
+                request._poll()
+            self.assertEqual((request.state, str(request.next_poll_at)), ("waiting", next_poll))
+
+    def test_without_a_kazakh_mobile_a_link_is_made_instead(self):
+        self._remote_account()
+        self.customer.mobile = "+7 727 250 00 00"  # the office's landline
+        created = {
+            "StatusCode": 0,
+            "Message": "OK",
+            "Data": {"QrPaymentId": 32, "PaymentLink": "https://pay.kaspi.kz/pay/32"},
+        }
+        with patch("requests.Session.request", return_value=fake_response(created)) as call:
+            action = self.sub.action_cs_payment_link()
+        request = self.env["cs.billing.payment.request"].browse(action["res_id"])
+        self.assertEqual(call.call_args.args[1], "https://kaspi.example/qr/v01/qr/create-link")
+        self.assertEqual(
+            (request.phone, request.payment_link), (False, "https://pay.kaspi.kz/pay/32")
+        )
+        self.assertIn("has no Kazakh mobile number", request.last_message)
+
+    def test_an_invoice_to_the_kaspi_app_needs_the_device_token(self):
+        self._remote_account()
+        self.account.kaspi_device_token = False
+        with (
+            patch("requests.Session.request") as call,
+            self.assertRaises(UserError) as refused,
+        ):
+            self.sub.action_cs_payment_link()
+        call.assert_not_called()
+        self.assertIn("device token is not configured", str(refused.exception))
+
+    def test_the_device_token_is_for_administrators_only(self):
+        field = self.env["cs.billing.account"]._fields["kaspi_device_token"]
+        self.assertEqual(field.groups, "base.group_system")
+        with self.assertRaises(AccessError):
+            self.account.with_user(self.cs_manager).read(["kaspi_device_token"])
+
+    def test_the_invoice_job_sends_posted_invoices_to_the_kaspi_app_without_email(self):
+        self._remote_account()
+        self.account.invoice_payment_links = True
+        self.customer.email = "finance@vostok.example"
+        Request = self.env["cs.billing.payment.request"]
+        created = {"StatusCode": 0, "Message": "OK", "Data": {"QrPaymentId": 33}}
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        with patch("requests.Session.request", return_value=fake_response(created)):
+            Request._cron_send_invoice_links()
+        request = Request.search([("invoice_id", "=", invoice.id)])
+        self.assertEqual(
+            (request.state, request.phone, request.remind_at), ("waiting", "77012345678", False)
+        )
+        self.assertFalse(request.message_ids.filtered(lambda m: m.message_type == "comment"))
+
+    def _remote_request(self, invoice, external_id):
+        return self.env["cs.billing.payment.request"].create(
+            {
+                "account_id": self.account.id,
+                "subscription_id": self.sub.id,
+                "invoice_id": invoice.id,
+                "amount": invoice.amount_residual,
+                "currency_id": self.kzt.id,
+                "state": "waiting",
+                "external_id": external_id,
+                "phone": "77012345678",
+            }
+        )
+
+    def _pay(self, invoice, amount=None):
+        vals = {"amount": amount} if amount else {}
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=invoice.ids
+        ).create(vals)._create_payments()
+
+    def test_an_invoice_paid_another_way_is_cancelled_in_the_kaspi_app(self):
+        self._remote_account()
+        Request = self.env["cs.billing.payment.request"]
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        request = self._remote_request(invoice, "34")
+        self._pay(invoice)
+        # Kaspi cannot be reached: it stays waiting (and polled), said why.
+        with patch("requests.Session.request", side_effect=OSError("connection refused")):
+            self.assertFalse(Request._withdraw_settled_links())
+        self.assertEqual(request.state, "waiting")
+        self.assertIn("Not cancelled at Kaspi yet (connection refused)", request.last_message)
+        # The next run cancels it.
+        cancelled = {"StatusCode": 0, "Message": "OK", "Data": {"Status": "RemotePaymentCanceled"}}
+        with patch("requests.Session.request", return_value=fake_response(cancelled)) as call:
+            self.assertEqual(Request._withdraw_settled_links(), request)
+        self.assertEqual(
+            call.call_args.args[:2], ("POST", "https://kaspi.example/qr/v01/remote/cancel")
+        )
+        self.assertEqual(
+            call.call_args.kwargs["json"],
+            {"OrganizationBin": "180340021791", "DeviceToken": "dev-tok-42", "QrPaymentId": 34},
+        )
+        self.assertEqual(request.state, "withdrawn")
+        self.assertIn("its invoice in the Kaspi app was cancelled", request.last_message)
+
+    def test_an_invoice_partly_paid_another_way_is_sent_again_for_the_rest(self):
+        self._remote_account()
+        self.account.invoice_payment_links = True
+        Request = self.env["cs.billing.payment.request"]
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        Request.search([("invoice_id", "=", invoice.id)]).unlink()  # queued when posted
+        request = self._remote_request(invoice, "35")
+        self._pay(invoice, amount=5000.0)
+        answers = [
+            {"StatusCode": 0, "Message": "OK", "Data": {"Status": "RemotePaymentCanceled"}},
+            {"StatusCode": 0, "Message": "OK", "Data": {"QrPaymentId": 36}},
+        ]
+        with patch(
+            "requests.Session.request", side_effect=[fake_response(a) for a in answers]
+        ) as call:
+            Request._cron_send_invoice_links()
+        self.assertEqual(request.state, "withdrawn")
+        self.assertIn("10,000.00", request.last_message)
+        rest = Request.search([("invoice_id", "=", invoice.id), ("id", "!=", request.id)])
+        self.assertEqual((rest.state, rest.external_id, rest.amount), ("waiting", "36", 10000.0))
+        self.assertEqual(call.call_args.kwargs["json"]["Amount"], 10000.0)
+
+    def test_an_invoice_left_in_the_kaspi_app_for_a_month_is_taken_back(self):
+        self._remote_account()
+        self.customer.csm_id = self.cs_user
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        request = self._remote_request(invoice, "37")
+        self.env.cr.execute(
+            "UPDATE cs_billing_payment_request SET create_date = %s WHERE id = %s",
+            ["2026-09-01 10:00:00", request.id],
+        )
+        request.invalidate_recordset(["create_date"])
+        wait = fake_response({"StatusCode": 0, "Message": "OK", "Data": {"Status": "Wait"}})
+        cancelled = fake_response({"StatusCode": 0, "Message": "OK", "Data": {}})
+        with (
+            freeze_time("2026-09-30 10:00:00"),
+            patch("requests.Session.request", side_effect=[wait]),
+        ):
+            request._poll()  # 29 days: still waiting
+        self.assertEqual(request.state, "waiting")
+        with (
+            freeze_time("2026-10-01 10:00:00"),
+            patch("requests.Session.request", side_effect=[wait, cancelled]) as call,
+        ):
+            request._poll()
+        self.assertEqual(call.call_args.args[1], "https://kaspi.example/qr/v01/remote/cancel")
+        self.assertEqual(request.state, "expired")
+        todo = self.sub.activity_ids
+        self.assertEqual(todo.user_id, self.cs_user)
+        self.assertIn("sent to the Kaspi app of +7 701 234 56 78", todo.note)
+        self.assertIn("was not paid in 30 days", todo.note)
+
+    def test_an_invoice_turned_down_in_the_kaspi_app_is_cancelled(self):
+        request = self._remote_request(self._posted_invoice(self.sub, 15000.0), "38")
+        declined = {"StatusCode": 0, "Message": "OK", "Data": {"Status": "RemotePaymentCanceled"}}
+        with patch("requests.Session.request", return_value=fake_response(declined)):
+            request._poll()
+        self.assertEqual(
+            (request.state, request.last_message), ("cancelled", "RemotePaymentCanceled")
+        )

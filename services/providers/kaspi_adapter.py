@@ -14,6 +14,11 @@ client code, unverified):
 * QR / payment link for a renewal: ``qr/create-link`` then polling
   ``payment/status/{QrPaymentId}`` until Processed, Error, Expired or cancelled;
   envelope ``{"StatusCode": 0, "Message": "OK", "Data": {...}}``.
+* Remote payment (an invoice to the customer's phone in the Kaspi app):
+  ``remote/create`` with ``OrganizationBin``, ``DeviceToken``, ``PhoneNumber``
+  (``77011234567``), ``Amount`` and ``Comment``, answered with ``QrPaymentId``,
+  polled as a link is; ``remote/cancel`` (``OrganizationBin``, ``DeviceToken``,
+  ``QrPaymentId``) takes it back while it is unpaid.
 """
 
 import re
@@ -40,6 +45,34 @@ _ACCOUNT = re.compile(r"^[0-9A-Za-z_/.-]{1,64}$")
 # QR payment statuses, final ones mapped to what they mean for us.
 QR_FINAL = {"Processed": "processed", "Error": "error", "Expired": "expired",
             "Canceled": "cancelled", "Cancelled": "cancelled"}  # fmt: skip
+
+
+def final_status(status):
+    """What a final status of a QR payment means for us (``QR_FINAL``), any status
+    saying it was cancelled included (``RemotePaymentCanceled``: the customer turned
+    down the invoice in the app); None while it waits."""
+    status = str(status or "")
+    return QR_FINAL.get(status) or ("cancelled" if "cancel" in status.lower() else None)
+
+
+# Kazakhstan's mobile numbers: +7, then an operator's code 700-709, 747, 750-779
+# (landlines have a city's code, 71x-72x: Kaspi accounts are opened on a mobile).
+_KZ_MOBILE = re.compile(r"^7(?:70\d|747|7[5-7]\d)\d{7}$")
+
+
+def kz_mobile(*numbers):
+    """The first of ``numbers`` (as people write them: ``+7 (701) 234-56-78``,
+    ``8 701 234 56 78``, ``7012345678``) that is a Kazakh mobile number, in the form
+    Kaspi's remote payment takes it (``77012345678``); "" if none is."""
+    for number in numbers:
+        digits = re.sub(r"\D", "", number or "")
+        if len(digits) == 11 and digits[0] == "8":
+            digits = "7" + digits[1:]
+        elif len(digits) == 10:
+            digits = "7" + digits
+        if _KZ_MOBILE.match(digits):
+            return digits
+    return ""
 
 
 # Kaspi writes its dates in Kazakhstan's time: UTC+5 across the country since

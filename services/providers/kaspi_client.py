@@ -35,5 +35,37 @@ class KaspiQrClient:
             },
         )
 
+    def create_remote(self, amount, phone, comment, organization_bin, device_token):
+        """An invoice to ``phone`` in the Kaspi app (remote payment)."""
+        if not device_token:
+            raise ValueError("The Kaspi device token is not configured.")
+        return self._call(
+            "POST",
+            "remote/create",
+            json={
+                "OrganizationBin": organization_bin,
+                "DeviceToken": device_token,
+                "PhoneNumber": phone,
+                "Amount": round(float(amount), 2),
+                "Comment": comment,
+            },
+        )
+
+    def cancel_remote(self, qr_payment_id, organization_bin, device_token):
+        """Take back an unpaid remote payment."""
+        if not device_token:
+            raise ValueError("The Kaspi device token is not configured.")
+        return self._call(
+            "POST",
+            "remote/cancel",
+            json={
+                "OrganizationBin": organization_bin,
+                "DeviceToken": device_token,
+                "QrPaymentId": int(qr_payment_id)
+                if str(qr_payment_id).isdigit()
+                else qr_payment_id,
+            },
+        )
+
     def status(self, qr_payment_id):
         return self._call("GET", "payment/status/%s" % qr_payment_id)
