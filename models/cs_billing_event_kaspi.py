@@ -27,11 +27,6 @@ REMOTE_POLLS = ((3600, 60), (86400, 600), (None, 3600))
 REMOTE_DAYS = 30  # then it is taken back at Kaspi and expires
 
 
-def phone_display(phone):
-    """``77012345678`` as people read it: +7 701 234 56 78."""
-    return "+7 %s %s %s %s" % (phone[1:4], phone[4:7], phone[7:9], phone[9:11])
-
-
 class CsBillingEventKaspi(models.Model):
     """Kaspi Платежи (check / pay) and the payments of Kaspi QR renewal links."""
 
@@ -209,13 +204,18 @@ class CsBillingPaymentRequest(models.Model):
         help="A charge queued again after a declined autopayment is made from then on.",
     )
 
-    @api.depends("subscription_id", "amount", "currency_id")
+    @api.depends("subscription_id", "amount", "currency_id", "phone")
     def _compute_display_name(self):
         for request in self:
-            request.display_name = self.env._(
-                "Payment link %(subscription)s, %(amount)s",
-                subscription=request.subscription_id.code or request.subscription_id.display_name,
-                amount=tools.format_amount(self.env, request.amount, request.currency_id),
+            names = {
+                "subscription": request.subscription_id.code
+                or request.subscription_id.display_name,
+                "amount": tools.format_amount(self.env, request.amount, request.currency_id),
+            }
+            request.display_name = (
+                self.env._("Invoice in the Kaspi app %(subscription)s, %(amount)s", **names)
+                if request.phone
+                else self.env._("Payment link %(subscription)s, %(amount)s", **names)
             )
 
     def _client(self):
@@ -624,7 +624,7 @@ class CsBillingPaymentRequest(models.Model):
                         "send it again.",
                         invoice=invoice.name,
                         amount=tools.format_amount(env, invoice.amount_residual, link.currency_id),
-                        phone=phone_display(link.phone),
+                        phone=link.phone,
                         days=REMOTE_DAYS,
                     )
                     if link.phone
@@ -756,7 +756,7 @@ class CsBillingPaymentRequest(models.Model):
                 request.write(
                     {
                         "external_id": str(data.get("QrPaymentId") or ""),
-                        "phone": phone,
+                        "phone": kaspi_adapter.phone_display(phone),
                         "state": "waiting",
                         "poll_interval": REMOTE_POLLS[0][1],
                         "next_poll_at": fields.Datetime.add(
@@ -764,7 +764,7 @@ class CsBillingPaymentRequest(models.Model):
                         ),
                         "last_message": self.env._(
                             "Invoice sent to the Kaspi app of %(phone)s.",
-                            phone=phone_display(phone),
+                            phone=kaspi_adapter.phone_display(phone),
                         ),
                     }
                 )

@@ -50,6 +50,7 @@ class TestKaspiAdapter(TransactionCase):
             self.assertEqual(kz_mobile(written), expected, written)
         # The first that is one.
         self.assertEqual(kz_mobile("+7 727 250 00 00", None, "87050001122"), "77050001122")
+        self.assertEqual(kaspi_adapter.phone_display("77050001122"), "+7 705 000 11 22")
 
     def test_parse_request(self):
         ok = {
@@ -427,12 +428,13 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
             request = self.env["cs.billing.payment.request"].browse(action["res_id"])
             self.assertEqual(
                 (request.state, request.external_id, request.phone, request.payment_link),
-                ("waiting", "12737694350", "77012345678", False),
+                ("waiting", "12737694350", "+7 701 234 56 78", False),
             )
             self.assertEqual(
                 request.last_message, "Invoice sent to the Kaspi app of +7 701 234 56 78."
             )
             self.assertEqual(str(request.next_poll_at), "2026-09-21 10:01:00")
+            self.assertTrue(request.display_name.startswith("Invoice in the Kaspi app"))
             request._poll()
             self.assertEqual(request.state, "waiting")
             request._poll()
@@ -469,7 +471,7 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
                 "currency_id": self.kzt.id,
                 "state": "waiting",
                 "external_id": "31",
-                "phone": "77012345678",
+                "phone": "+7 701 234 56 78",
             }
         )
         # (the transaction's clock, which Odoo stamps records with, is not frozen)
@@ -535,7 +537,8 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
             Request._cron_send_invoice_links()
         request = Request.search([("invoice_id", "=", invoice.id)])
         self.assertEqual(
-            (request.state, request.phone, request.remind_at), ("waiting", "77012345678", False)
+            (request.state, request.phone, request.remind_at),
+            ("waiting", "+7 701 234 56 78", False),
         )
         self.assertFalse(request.message_ids.filtered(lambda m: m.message_type == "comment"))
 
@@ -549,7 +552,7 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
                 "currency_id": self.kzt.id,
                 "state": "waiting",
                 "external_id": external_id,
-                "phone": "77012345678",
+                "phone": "+7 701 234 56 78",
             }
         )
 

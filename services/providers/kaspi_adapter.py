@@ -75,6 +75,12 @@ def kz_mobile(*numbers):
     return ""
 
 
+def phone_display(phone):
+    """A number :func:`kz_mobile` gave (``77012345678``) as people read it:
+    ``+7 701 234 56 78``."""
+    return "+7 %s %s %s %s" % (phone[1:4], phone[4:7], phone[7:9], phone[9:11])
+
+
 # Kaspi writes its dates in Kazakhstan's time: UTC+5 across the country since
 # 2024-03-01, without daylight saving (a fixed offset, whatever the server's zone).
 KASPI_TZ = timezone(timedelta(hours=5), "Asia/Almaty")
