@@ -619,13 +619,11 @@ class CsBillingPaymentRequest(models.Model):
                 lambda env, invoice=invoice, link=link: (
                     env._(
                         "The invoice %(invoice)s (%(amount)s) sent to the Kaspi app of "
-                        "%(phone)s was not paid in %(days)s days and was cancelled at Kaspi. "
-                        "Call the customer, then press Payment Link on the subscription to "
-                        "send it again.",
+                        "%(phone)s expired unpaid: it cannot be paid there any more. Call the "
+                        "customer, then press Payment Link on the subscription to send it again.",
                         invoice=invoice.name,
                         amount=tools.format_amount(env, invoice.amount_residual, link.currency_id),
                         phone=link.phone,
-                        days=REMOTE_DAYS,
                     )
                     if link.phone
                     else env._(

@@ -637,7 +637,7 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
         todo = self.sub.activity_ids
         self.assertEqual(todo.user_id, self.cs_user)
         self.assertIn("sent to the Kaspi app of +7 701 234 56 78", todo.note)
-        self.assertIn("was not paid in 30 days", todo.note)
+        self.assertIn("expired unpaid", todo.note)
 
     def test_an_invoice_turned_down_in_the_kaspi_app_is_cancelled(self):
         request = self._remote_request(self._posted_invoice(self.sub, 15000.0), "38")
