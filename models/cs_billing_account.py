@@ -5,6 +5,7 @@ import json
 import secrets
 from collections import Counter
 from collections import defaultdict
+from datetime import timedelta
 from typing import NamedTuple
 
 from markupsafe import Markup
@@ -20,6 +21,9 @@ from ..services.providers import cloudpayments_adapter
 from ..services.providers import robokassa_adapter
 from .sale_subscription import RENEWED_BY_PROVIDER
 
+# Providers whose notifications may fail to come: payments still waiting are asked of
+# their API (``cs.billing.payment.request._ask_<provider>``).
+ASKED_PROVIDERS = ("yookassa", "robokassa")
 PROVIDERS = [
     ("stripe", "Stripe"),
     ("yookassa", "YooKassa"),
@@ -438,6 +442,67 @@ class CsBillingAccount(models.Model):
             self.activity_schedule(
                 "mail.mail_activity_data_todo", summary=title, note=text, user_id=user.id
             )
+
+    MISSED_DAYS = 7  # days a missed notification is counted on the responsible's to-do
+
+    def _sync_missed_alert(self, listed=5):
+        """YooKassa, Robokassa: the responsible's to-do about the payments of the last
+        ``MISSED_DAYS`` days whose notification did not come (asked of the API
+        instead), brought up to date, and done once none is left in that time."""
+        self.ensure_one()
+        missed = self.env["cs.billing.payment.request"].search(
+            [
+                ("account_id", "=", self.id),
+                (
+                    "notification_missed_at",
+                    ">=",
+                    fields.Datetime.now() - timedelta(days=self.MISSED_DAYS),
+                ),
+            ],
+            order="id desc",
+        )
+        provider = dict(PROVIDERS)[self.provider]
+
+        def note(env):
+            if not missed:
+                return None
+            intro = env._(
+                "Payments of %(account)s whose notification from %(provider)s did not come in "
+                "the last %(days)s days: %(count)s. Each was asked of %(provider)s an hour "
+                "after it was made, and its outcome applied; until notifications come again, "
+                "payments are known an hour late.",
+                account=self.name,
+                provider=provider,
+                days=self.MISSED_DAYS,
+                count=len(missed),
+            )
+            items = Markup().join(
+                Markup("<li>%s — %s</li>") % (request.display_name, request.external_id)
+                for request in missed[:listed]
+            )
+            return Markup("<p>%s</p><p>%s</p><ul>%s</ul>") % (
+                intro,
+                self._missed_check(env),
+                items,
+            )
+
+        self._cs_keep_alert(
+            lambda env: env._("%(provider)s notifications missed", provider=provider),
+            note,
+            lambda env: env._("No notification missed for %(days)s days.", days=self.MISSED_DAYS),
+        )
+
+    def _missed_check(self, env):
+        """What to check at the provider when its notifications do not come (each
+        provider that is asked about its payments says it in its own file)."""
+        return ""
+
+    @api.model
+    def _alert_missed_notifications(self):
+        """The daily look: to-dos about missed notifications of accounts that missed
+        none for ``MISSED_DAYS`` days are done."""
+        for account in self.search([("provider", "in", ASKED_PROVIDERS)]):
+            account._sync_missed_alert()
 
     @api.constrains("provider", "receipt_tax_system")
     def _check_receipt_tax_system(self):

@@ -2,6 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
 import threading
+from datetime import timedelta
 
 from odoo import api
 from odoo import fields
@@ -12,6 +13,8 @@ from odoo.exceptions import UserError
 from ..services.providers import kaspi_adapter
 from ..services.providers.common import BillingEvent
 from ..services.providers.common import WebhookError
+from .cs_billing_account import ASKED_PROVIDERS
+from .cs_billing_account import PROVIDERS
 from .cs_billing_event import asks_payment
 from .res_company import in_office_language
 from .sale_subscription import OPEN_INVOICE
@@ -155,6 +158,14 @@ class CsBillingPaymentRequest(models.Model):
         copy=False,
         help="Kaspi: the customer's mobile number the invoice was sent to in the Kaspi app "
         "(Invoice to the Kaspi App); there is no link then.",
+    )
+    notification_missed_at = fields.Datetime(
+        string="Notification Missed",
+        readonly=True,
+        copy=False,
+        help="YooKassa, Robokassa: the provider's notification of this payment did not "
+        "come: when its outcome was asked of the provider's API instead (an hour or more "
+        "after the payment was made) and applied.",
     )
     poll_interval = fields.Integer(default=5, readonly=True, help="Seconds between polls.")
     next_poll_at = fields.Datetime(index=True, readonly=True)
@@ -730,9 +741,7 @@ class CsBillingPaymentRequest(models.Model):
                     "%(account)s takes %(accepted)s: a payment link cannot carry this amount.",
                     subscription=self.subscription_id.display_name,
                     currency=self.currency_id.name,
-                    provider=self.account_id._fields["provider"].convert_to_export(
-                        self.account_id.provider, self.account_id
-                    ),
+                    provider=self._provider_name(),
                     account=self.account_id.name,
                     accepted=currency.name,
                 )
@@ -839,6 +848,93 @@ class CsBillingPaymentRequest(models.Model):
             link.write({"state": "withdrawn", "last_message": reason(link, taken_back)})
             withdrawn |= link
         return withdrawn
+
+    # A payment still waiting this long after it was made is asked of its provider
+    # (YooKassa, Robokassa), whose notification comes within seconds when it comes;
+    # then every hour on its first day, and every six hours after (a link the
+    # customer has yet to open) ...
+    ASK_AFTER = timedelta(hours=1)
+    ASK_LATER = timedelta(hours=6)
+    # ... for a month at most: a link still pending then is left to its notification.
+    ASK_FOR = timedelta(days=30)
+
+    @api.model
+    @in_office_language
+    def _cron_ask_providers(self, limit=100):
+        """Ask YooKassa and Robokassa about the payments still waiting an hour after
+        they were made.
+
+        Their notification comes within seconds; one that did not come (notifications
+        switched off or sent elsewhere in the provider's cabinet, the address refused)
+        would leave a customer who paid chased as if they owed. A payment settled
+        meanwhile goes into the inbox as its notification would, under the same key:
+        the invoice is paid (or the failure chased), and a notification coming later is
+        a duplicate. The account's responsible is told (``_sync_missed_alert``).
+        """
+        due = [
+            ("state", "=", "waiting"),
+            ("next_poll_at", "<=", fields.Datetime.now()),
+            ("account_id.provider", "in", ASKED_PROVIDERS),
+            ("external_id", "!=", False),
+        ]
+        requests_ = self.search(due, limit=limit, order="next_poll_at")
+        missed = self.browse()
+        for request in requests_:
+            if getattr(request, "_ask_%s" % request.provider)():
+                missed |= request
+        for account in missed.account_id:
+            account._sync_missed_alert()
+        remaining = self.search_count(due)
+        self.env["ir.cron"]._notify_progress(done=len(requests_), remaining=remaining)
+
+    def _ask_provider(self, ask):
+        """Ask the provider about this waiting payment with ``ask()``, which returns
+        the inbox's ``(event, created)`` of its outcome once it is final, and None
+        while it is pending; and plan the next question (``ASK_*``). True when the
+        outcome was stored here first: its notification had not come."""
+        self.ensure_one()
+        now = fields.Datetime.now()
+        made = max(self.create_date, self.retry_at or self.create_date)  # a retry: when due
+        next_ask = now + (self.ASK_AFTER if now - made < timedelta(days=1) else self.ASK_LATER)
+        provider = self._provider_name()
+        try:
+            stored = ask()
+        except Exception as exc:  # noqa: BLE001 - unreachable or refusing: next time
+            self.write(
+                {
+                    "last_message": self.env._(
+                        "%(provider)s was not reached about this payment: %(reason)s",
+                        provider=provider,
+                        reason=str(exc)[:200],
+                    ),
+                    "next_poll_at": next_ask,
+                }
+            )
+            return False
+        if not stored:  # still pending: the customer has yet to pay
+            if now - made < self.ASK_FOR:
+                self.next_poll_at = next_ask
+            else:
+                self.write(
+                    {
+                        "next_poll_at": False,
+                        "last_message": self.env._(
+                            "Still pending at %(provider)s a month after it was made: not "
+                            "asked any more, its notification settles it.",
+                            provider=provider,
+                        ),
+                    }
+                )
+            return False
+        event, created = stored
+        vals = {"next_poll_at": False, "event_id": event.id}
+        if created:  # else the notification came and waits in the inbox
+            vals["notification_missed_at"] = now
+        self.write(vals)
+        return created
+
+    def _provider_name(self):
+        return dict(PROVIDERS).get(self.provider, self.provider or "")
 
     @api.model
     @in_office_language

@@ -17,7 +17,6 @@ from ..services.providers.common import AuthenticityError
 from ..services.providers.common import PayloadError
 from ..services.providers.common import WebhookError
 from .cs_billing_event import asks_payment
-from .res_company import in_office_language
 
 # What the API status of the re-fetched object means, whatever the notification said.
 _PAYMENT_EFFECT = {"succeeded": "payment.succeeded", "canceled": "payment.canceled"}
@@ -456,22 +455,6 @@ class CsBillingPaymentRequestYookassa(models.Model):
         copy=False,
         help="YooKassa: charged to the customer's saved card, with no link to pay.",
     )
-    notification_missed_at = fields.Datetime(
-        string="Notification Missed",
-        readonly=True,
-        copy=False,
-        help="YooKassa's notification of this payment did not come: when its outcome was "
-        "asked of YooKassa's API instead (an hour or more after the payment was made) and "
-        "applied.",
-    )
-
-    # A payment still waiting this long after it was made is asked of YooKassa, its
-    # notification coming within seconds when it comes; then every hour on its first
-    # day, and every six hours after (a link the customer has yet to open).
-    ASK_YOOKASSA_AFTER = timedelta(hours=1)
-    ASK_YOOKASSA_LATER = timedelta(hours=6)
-    # ... for a month at most: a link still pending then is left to its notification.
-    ASK_YOOKASSA_FOR = timedelta(days=30)
 
     @api.depends("autopayment", "retry_at")
     def _compute_display_name(self):
@@ -491,7 +474,7 @@ class CsBillingPaymentRequestYookassa(models.Model):
                     "external_id": payment.get("id"),
                     "payment_link": (payment.get("confirmation") or {}).get("confirmation_url"),
                     "state": "waiting",
-                    "next_poll_at": fields.Datetime.now() + self.ASK_YOOKASSA_AFTER,
+                    "next_poll_at": fields.Datetime.now() + self.ASK_AFTER,
                 }
             )
 
@@ -514,7 +497,7 @@ class CsBillingPaymentRequestYookassa(models.Model):
                 "external_id": payment.get("id"),
                 "autopayment": True,
                 "state": "waiting",
-                "next_poll_at": fields.Datetime.now() + self.ASK_YOOKASSA_AFTER,
+                "next_poll_at": fields.Datetime.now() + self.ASK_AFTER,
                 "last_message": self.env._(
                     "Charged to %(method)s: YooKassa's notification settles it.",
                     method=subscription.cs_payment_method_title
@@ -546,81 +529,27 @@ class CsBillingPaymentRequestYookassa(models.Model):
             return None  # not readable as a notification: the notification itself will be
         return self.env["cs.billing.event"].sudo()._store(self.account_id, event)
 
-    @api.model
-    @in_office_language
-    def _cron_poll_yookassa(self, limit=100):
-        """Ask YooKassa about the payments still waiting an hour after they were made.
-
-        Its notification comes within seconds; one that did not come (notifications
-        switched off or sent elsewhere in YooKassa's cabinet, the address refused) would
-        leave a customer who paid chased as if they owed. A payment YooKassa settled
-        meanwhile goes into the inbox as its notification would, under the same key:
-        the invoice is paid or the failure chased, and a notification coming later is
-        a duplicate. The account's responsible is told (see ``_sync_missed_alert``).
-        """
-        due = [
-            ("state", "=", "waiting"),
-            ("next_poll_at", "<=", fields.Datetime.now()),
-            ("account_id.provider", "=", "yookassa"),
-            ("external_id", "!=", False),
-        ]
-        requests_ = self.search(due, limit=limit, order="next_poll_at")
-        missed = self.browse()
-        for request in requests_:
-            if request._ask_yookassa():
-                missed |= request
-        for account in missed.account_id:
-            account._sync_missed_alert()
-        remaining = self.search_count(due)
-        self.env["ir.cron"]._notify_progress(done=len(requests_), remaining=remaining)
-
     def _ask_yookassa(self):
-        """The outcome of this waiting payment as YooKassa's API gives it now, into the
-        inbox when it is final; True when its notification had not come."""
-        self.ensure_one()
+        """The outcome of this waiting payment as YooKassa's API gives it now
+        (``Payment.find_one``), into the inbox when it is final; True when its
+        notification had not come (see ``_cron_ask_providers``)."""
         account = self.account_id.sudo()
-        now = fields.Datetime.now()
-        made = max(self.create_date, self.retry_at or self.create_date)  # a retry: when due
-        young = now - made < timedelta(days=1)
-        next_ask = now + (self.ASK_YOOKASSA_AFTER if young else self.ASK_YOOKASSA_LATER)
-        try:
-            payment = yookassa_adapter.fetch(  # a payment's event type: Payment.find_one
-                "payment.succeeded", self.external_id, account.provider_account_ref, account.api_key
-            )
-        except Exception as exc:  # noqa: BLE001 - YooKassa unreachable or refusing: next time
-            self.write(
-                {
-                    "last_message": self.env._(
-                        "YooKassa was not reached about this payment: %(reason)s",
-                        reason=str(exc)[:200],
-                    ),
-                    "next_poll_at": next_ask,
-                }
-            )
-            return False
-        stored = self._yookassa_store_outcome(payment)
-        if not stored:  # still pending: the customer has yet to pay
-            if now - made < self.ASK_YOOKASSA_FOR:
-                self.next_poll_at = next_ask
-            else:
-                self.write(
-                    {
-                        "next_poll_at": False,
-                        "last_message": self.env._(
-                            "Still pending at YooKassa a month after it was made: not asked "
-                            "any more, its notification settles it."
-                        ),
-                    }
+        answer = {}
+
+        def ask():
+            answer.update(
+                yookassa_adapter.fetch(  # a payment's event type: Payment.find_one
+                    "payment.succeeded",
+                    self.external_id,
+                    account.provider_account_ref,
+                    account.api_key,
                 )
+            )
+            return self._yookassa_store_outcome(answer)
+
+        if not self._ask_provider(ask):
             return False
-        event, created = stored
-        vals = {"next_poll_at": False, "event_id": event.id}
-        if created:  # else the notification came and waits in the inbox
-            vals["notification_missed_at"] = now
-        self.write(vals)
-        if not created:
-            return False
-        if payment.get("status") == "succeeded":
+        if answer.get("status") == "succeeded":
             told = self.env._(
                 "YooKassa's notification of this payment did not come: YooKassa says it was "
                 "paid, and that is applied."
@@ -687,65 +616,20 @@ class CsBillingPaymentRequestYookassa(models.Model):
 
 
 class CsBillingAccountYookassa(models.Model):
-    """Cards customers saved before the account charged them: found at YooKassa."""
+    """Cards customers saved before the account charged them: found at YooKassa; what
+    to check when its notifications do not come."""
 
     _inherit = "cs.billing.account"
 
-    MISSED_DAYS = 7  # days a missed notification is counted on the responsible's to-do
-
-    def _sync_missed_alert(self, listed=5):
-        """YooKassa: the responsible's to-do about the payments of the last
-        ``MISSED_DAYS`` days whose notification did not come (asked of the API
-        instead), brought up to date, and done once none is left in that time."""
-        self.ensure_one()
-        missed = self.env["cs.billing.payment.request"].search(
-            [
-                ("account_id", "=", self.id),
-                (
-                    "notification_missed_at",
-                    ">=",
-                    fields.Datetime.now() - timedelta(days=self.MISSED_DAYS),
-                ),
-            ],
-            order="id desc",
+    def _missed_check(self, env):
+        if self.provider != "yookassa":
+            return super()._missed_check(env)
+        return env._(
+            "In YooKassa's cabinet (Integration → HTTP notifications), check that the URL "
+            "is this account's Webhook URL and that payment.succeeded, payment.canceled and "
+            "refund.succeeded are ticked; and that the account's allow-list, if it has one, "
+            "lets YooKassa's addresses in."
         )
-
-        def note(env):
-            if not missed:
-                return None
-            intro = env._(
-                "Payments of %(account)s whose notification from YooKassa did not come in the "
-                "last %(days)s days: %(count)s. Each was asked of YooKassa an hour after it was "
-                "made, and its outcome applied; until notifications come again, payments are "
-                "known an hour late.",
-                account=self.name,
-                days=self.MISSED_DAYS,
-                count=len(missed),
-            )
-            check = env._(
-                "In YooKassa's cabinet (Integration → HTTP notifications), check that the URL "
-                "is this account's Webhook URL and that payment.succeeded, payment.canceled and "
-                "refund.succeeded are ticked; and that the account's allow-list, if it has one, "
-                "lets YooKassa's addresses in."
-            )
-            items = Markup().join(
-                Markup("<li>%s — %s</li>") % (request.display_name, request.external_id)
-                for request in missed[:listed]
-            )
-            return Markup("<p>%s</p><p>%s</p><ul>%s</ul>") % (intro, check, items)
-
-        self._cs_keep_alert(
-            lambda env: env._("YooKassa notifications missed"),
-            note,
-            lambda env: env._("No notification missed for %(days)s days.", days=self.MISSED_DAYS),
-        )
-
-    @api.model
-    def _alert_missed_notifications(self):
-        """The daily look: to-dos about missed YooKassa notifications of accounts that
-        missed none for ``MISSED_DAYS`` days are done."""
-        for account in self.search([("provider", "=", "yookassa")]):
-            account._sync_missed_alert()
 
     SAVED_CARDS_SINCE_DAYS = 400  # a yearly plan's last payment, and a month more
 

@@ -331,7 +331,7 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
             freeze_time(at or fields.Datetime.now()),
             patch("yookassa.Payment.find_one", return_value=answer, side_effect=side_effect) as f,
         ):
-            Request._cron_poll_yookassa()
+            Request._cron_ask_providers()
         return f
 
     def missed_alerts(self):
