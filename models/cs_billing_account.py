@@ -154,6 +154,16 @@ class CsBillingAccount(models.Model):
         default=STRIPE_API_VERSION,
         help="Pin the webhook endpoint to this version in the Stripe dashboard.",
     )
+    robokassa_invoice_start = fields.Integer(
+        string="Number Links From",
+        tracking=True,
+        help="Robokassa: payment links get their invoice number (InvId) from Odoo, this "
+        "number plus the link's own, so that a payment whose ResultURL notification did not "
+        "come is asked of Robokassa (OpStateExt) an hour later and applied. Choose a number "
+        "far above any the shop's own site gives its orders (1000000000 is far above most). "
+        "Empty: Robokassa numbers the payments, and links are known by their notification "
+        "alone.",
+    )
     robokassa_hash = fields.Selection(
         [(name, name.upper()) for name in robokassa_adapter.HASHES],
         string="Checksum Algorithm",
@@ -520,6 +530,14 @@ class CsBillingAccount(models.Model):
                             self._fields["receipt_tax_system"]._description_selection(self.env)
                         )[account.receipt_tax_system],
                     )
+                )
+
+    @api.constrains("robokassa_invoice_start")
+    def _check_robokassa_invoice_start(self):
+        for account in self:
+            if account.robokassa_invoice_start < 0:
+                raise ValidationError(
+                    self.env._("Number Links From is an invoice number: positive, or empty.")
                 )
 
     @api.constrains("autopay_retry_days", "link_reminder_days")

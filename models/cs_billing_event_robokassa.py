@@ -1,5 +1,6 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import fields
 from odoo import models
 from odoo.exceptions import UserError
 from odoo.tools import escape_psql
@@ -189,6 +190,10 @@ class CsBillingPaymentRequestRobokassa(models.Model):
                             reason=exc,
                         )
                     ) from exc
+            # Numbered here when the account says so: then it can be asked about.
+            inv_id = (
+                account.robokassa_invoice_start and account.robokassa_invoice_start + request.id
+            )
             link = robokassa_adapter.payment_url(
                 account.robokassa_api_url,
                 account.provider_account_ref,
@@ -196,12 +201,82 @@ class CsBillingPaymentRequestRobokassa(models.Model):
                 account.robokassa_hash or "md5",
                 request.amount,
                 description,
-                {
-                    robokassa_adapter.SHP_REQUEST: request.id,
-                    robokassa_adapter.SHP_SUBSCRIPTION: subscription.code,
-                    robokassa_adapter.SHP_INVOICE: invoice.name,
-                },
+                request._robokassa_shp(invoice),
                 email=subscription.commercial_partner_id.email,
                 receipt=receipt,
+                inv_id=inv_id,
             )
-            request.write({"payment_link": link, "state": "waiting"})
+            vals = {"payment_link": link, "state": "waiting"}
+            if inv_id:
+                vals["external_id"] = str(inv_id)
+                vals["next_poll_at"] = fields.Datetime.now() + self.ASK_AFTER
+            request.write(vals)
+
+    def _robokassa_shp(self, invoice):
+        """Our parameters of this link, which Robokassa returns signed: the link, the
+        subscription and the Odoo ``invoice`` it pays."""
+        return {
+            robokassa_adapter.SHP_REQUEST: self.id,
+            robokassa_adapter.SHP_SUBSCRIPTION: self.subscription_id.code,
+            robokassa_adapter.SHP_INVOICE: invoice.name,
+        }
+
+    def _ask_robokassa(self):
+        """The state of this link's invoice as Robokassa's OpStateExt gives it now: paid,
+        it goes into the inbox as its ResultURL notification would (applying it asks
+        OpStateExt again); True when that notification had not come (see
+        ``_cron_ask_providers``)."""
+        account = self.account_id.sudo()
+        Event = self.env["cs.billing.event"].sudo()
+
+        def ask():
+            try:
+                state = robokassa_adapter.fetch_state(
+                    account.robokassa_api_url,
+                    account.provider_account_ref,
+                    account.webhook_secret,
+                    account.robokassa_hash or "md5",
+                    self.external_id,
+                )
+            except robokassa_adapter.InvoiceNotFound:
+                return None  # the customer has not opened the payment page yet
+            if state["code"] != robokassa_adapter.PAID:
+                self.last_message = self.env._(
+                    "Robokassa says: %(state)s.", state=Event._robokassa_state_label(state["code"])
+                )
+                return None
+            params = {
+                "OutSum": "%.2f" % self.amount,
+                "InvId": self.external_id,
+                **self._robokassa_shp(self.invoice_id),
+            }
+            return Event._store(
+                self.account_id,
+                robokassa_adapter.to_event({k: str(v) for k, v in params.items() if v}),
+            )
+
+        if not self._ask_provider(ask):
+            return False
+        self.message_post(
+            body=self.env._(
+                "Robokassa's notification of this payment did not come: Robokassa says it was "
+                "paid, and that is applied."
+            )
+        )
+        return True
+
+
+class CsBillingAccountRobokassa(models.Model):
+    """What to check when Robokassa's notifications do not come."""
+
+    _inherit = "cs.billing.account"
+
+    def _missed_check(self, env):
+        if self.provider != "robokassa":
+            return super()._missed_check(env)
+        return env._(
+            "In Robokassa's cabinet (the shop's Technical settings), check that Result URL is "
+            "this account's Webhook URL, with the POST method, that Password #2 and the "
+            "checksum algorithm are those stored here; and that the account's allow-list, if "
+            "it has one, lets Robokassa's addresses in."
+        )

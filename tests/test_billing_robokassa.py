@@ -26,6 +26,7 @@ from ..services.providers import robokassa_adapter
 from ..services.providers.common import AuthenticityError
 from ..services.providers.common import PayloadError
 from .common import CustomerSuccessMixin
+from .common import load_migration
 
 LOGIN = "altyn_soft"
 PASSWORD1 = "rk_password_1"
@@ -221,6 +222,9 @@ class TestRobokassaAdapter(TransactionCase):
             with self.subTest(message=message):
                 with self.assertRaisesRegex(robokassa_adapter.ApiError, message):
                     robokassa_adapter.parse_state(content.encode())
+        # Code 3: no operation of that invoice number (a link nobody opened yet).
+        with self.assertRaises(robokassa_adapter.InvoiceNotFound):
+            robokassa_adapter.parse_state(state_xml(result=3).encode())
 
 
 @tagged("post_install", "-at_install", "customer_success")
@@ -705,3 +709,119 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
         with self.assertRaises(AccessError):
             account.write({"robokassa_api_url": "https://attacker.example"})
         self.assertTrue(account.webhook_url.endswith(self.url))
+
+    # ------------------------------------------------------------------
+    # Links numbered here: asked of OpStateExt when their notification does not come
+    # ------------------------------------------------------------------
+    def _numbered_link(self, made="2026-09-21 10:00:00"):
+        """A link numbered here, made at ``made`` (the transaction's clock, which Odoo
+        stamps records with, is not the frozen one)."""
+        self.account.robokassa_invoice_start = 1000000000
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        self.sub.amount_due = 15000.0
+        with freeze_time(made):
+            action = self.sub.with_user(self.cs_user).action_cs_payment_link()
+        request = self.env["cs.billing.payment.request"].browse(action["res_id"])
+        self.env.cr.execute(
+            "UPDATE cs_billing_payment_request SET create_date = %s WHERE id = %s",
+            [made, request.id],
+        )
+        request.invalidate_recordset(["create_date"])
+        return request, invoice
+
+    def ask(self, *answers, at="2026-09-21 12:00:00"):
+        """Run the asking job at ``at``; OpStateExt answers ``answers`` (XML) in turn."""
+        replies = [Mock(status_code=200, content=xml.encode()) for xml in answers]
+        with (
+            freeze_time(at),
+            patch.object(robokassa_adapter.requests, "get", side_effect=replies) as api,
+        ):
+            self.env["cs.billing.payment.request"]._cron_ask_providers()
+        return api
+
+    def test_a_numbered_link_carries_its_invoice_number_signed(self):
+        request, _invoice = self._numbered_link()
+        inv_id = str(1000000000 + request.id)
+        self.assertEqual((request.external_id, str(request.next_poll_at)),
+                         (inv_id, "2026-09-21 11:00:00"))  # fmt: skip
+        query = dict(parse_qsl(urlsplit(request.payment_link).query))
+        self.assertEqual(query["InvId"], inv_id)
+        shp = {key: value for key, value in query.items() if key.startswith("Shp_")}
+        base = ":".join(
+            [LOGIN, "15000.00", inv_id, PASSWORD1] + ["%s=%s" % kv for kv in sorted(shp.items())]
+        )
+        self.assertEqual(query["SignatureValue"], hashlib.md5(base.encode()).hexdigest())
+        # A negative start is refused; none (the default) leaves numbering to Robokassa.
+        with self.assertRaises(ValidationError):
+            self.account.robokassa_invoice_start = -1
+
+    def test_a_payment_whose_notification_did_not_come_is_asked_and_applied(self):
+        self.account.user_id = self.cs_manager
+        request, invoice = self._numbered_link()
+        inv_id = request.external_id
+        # Not opened yet (OpStateExt knows no such invoice), then opened but not paid.
+        self.ask(state_xml(result=3, description="Информация об операции не найдена"))
+        self.assertEqual((request.state, str(request.next_poll_at)),
+                         ("waiting", "2026-09-21 13:00:00"))  # fmt: skip
+        self.ask(state_xml(code=5), at="2026-09-21 13:00:00")
+        self.assertIn("initiated, not paid", request.last_message)
+        self.assertFalse(self.events())
+        # Paid, and no ResultURL came: it goes into the inbox under the notification's key.
+        api = self.ask(state_xml(code=100), at="2026-09-21 14:00:00")
+        self.assertEqual(api.call_args.kwargs["params"]["InvoiceID"], inv_id)
+        event = self.events()
+        self.assertEqual((event.external_id, request.event_id), (inv_id, event))
+        self.assertEqual(str(request.notification_missed_at), "2026-09-21 14:00:00")
+        self.assertFalse(request.next_poll_at)
+        self.assertIn("Robokassa's notification of this payment did not come",
+                      request.message_ids[0].body)  # fmt: skip
+        todo = self.account.activity_ids
+        self.assertEqual(todo.summary, "Robokassa notifications missed")
+        self.assertEqual(todo.user_id, self.cs_manager)
+        self.assertIn("Result URL", todo.note)
+        self.process(state_xml())  # applying it asks OpStateExt again
+        self.assertEqual(event.state, "processed", event.error)
+        self.assertEqual((request.state, event.subscription_id), ("processed", self.sub))
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        # The notification, late: a duplicate, answered as Robokassa expects.
+        query = dict(parse_qsl(urlsplit(request.payment_link).query))
+        shp = {key: value for key, value in query.items() if key.startswith("Shp_")}
+        response = self.post(result_params(inv_id=inv_id, **shp))
+        self.assertEqual(response.text, "OK%s" % inv_id)
+        self.assertEqual(self.events(), event)
+        self.assertEqual(len(invoice.matched_payment_ids), 1)
+
+    def test_robokassa_unreachable_or_a_link_left_a_month(self):
+        request, _invoice = self._numbered_link(made="2026-09-01 10:00:00")
+        with (
+            freeze_time("2026-09-01 12:00:00"),
+            patch.object(
+                robokassa_adapter.requests, "get", side_effect=requests.ConnectionError("down")
+            ),
+        ):
+            self.env["cs.billing.payment.request"]._cron_ask_providers()
+        self.assertIn("Robokassa was not reached about this payment", request.last_message)
+        self.assertEqual(str(request.next_poll_at), "2026-09-01 13:00:00")
+        # A day old: every six hours; a month old: not asked any more.
+        self.ask(state_xml(result=3), at="2026-09-03 12:00:00")
+        self.assertEqual(str(request.next_poll_at), "2026-09-03 18:00:00")
+        self.ask(state_xml(result=3), at="2026-10-02 12:00:00")
+        self.assertFalse(request.next_poll_at)
+        self.assertEqual(request.state, "waiting")  # its notification still settles it
+
+    def test_links_numbered_by_robokassa_are_not_asked_about(self):
+        self.sub.amount_due = 15000.0
+        action = self.sub.with_user(self.cs_user).action_cs_payment_link()
+        request = self.env["cs.billing.payment.request"].browse(action["res_id"])
+        self.assertEqual((request.external_id, request.next_poll_at), (False, False))
+        self.assertNotIn("InvId", dict(parse_qsl(urlsplit(request.payment_link).query)))
+        api = self.ask()
+        api.assert_not_called()
+
+    def test_the_upgrade_to_1_18_makes_the_yookassa_job_ask_robokassa_too(self):
+        job = self.env.ref("customer_success.ir_cron_yookassa_poll")
+        job.write({"code": "model._cron_poll_yookassa()", "interval_number": 20})
+        load_migration("18.0.1.18.0").migrate(self.env.cr, "18.0.1.17.0")
+        self.assertEqual(job.code, "model._cron_ask_providers()")
+        self.assertIn("Robokassa", job.name)
+        self.assertEqual(job.interval_number, 20)  # as the administrator set it

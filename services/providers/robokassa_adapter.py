@@ -86,6 +86,11 @@ class ApiError(Exception):
     """The OpStateExt interface could not answer; the event is retried."""
 
 
+class InvoiceNotFound(ApiError):
+    """OpStateExt knows no operation of this invoice number (its result code 3): the
+    customer has not opened the payment page yet."""
+
+
 def checksum(parts, password, algorithm="md5", shp=None):
     """Robokassa's checksum of ``parts`` with ``password`` and the ``Shp_*`` parameters."""
     if algorithm not in HASHES:
@@ -155,24 +160,35 @@ def receipt(description, amount, vat_code, tax_system=None):
 
 
 def payment_url(
-    base_url, login, password, algorithm, out_sum, description, shp, email=None, receipt=None
+    base_url,
+    login,
+    password,
+    algorithm,
+    out_sum,
+    description,
+    shp,
+    email=None,
+    receipt=None,
+    inv_id=None,
 ):
     """The address of Robokassa's payment page for ``out_sum`` (Password #1), with the
     URL-encoded ``receipt`` of :func:`receipt` if any.
 
-    No ``InvId``: Robokassa numbers the payment itself, so a link never collides
-    with the invoice numbers of the shop's own site; our ``Shp_*`` parameters come
-    back, signed, in the ResultURL notification.
+    Without ``inv_id`` Robokassa numbers the payment itself, so a link never collides
+    with the invoice numbers of the shop's own site; with it (a number the account
+    keeps apart from the site's), the payment can be asked of OpStateExt. Our
+    ``Shp_*`` parameters come back, signed, in the ResultURL notification.
     """
     if not login or not password:
         raise AuthenticityError("The Robokassa shop login and Password #1 are not configured.")
     amount_text = "%.2f" % out_sum
     shp = {key: str(value) for key, value in shp.items() if value}
-    # MerchantLogin:OutSum:InvId[:Receipt]:Password#1[:Shp_…], with an empty InvId.
-    signed = [login, amount_text, ""] + ([receipt] if receipt else [])
+    # MerchantLogin:OutSum:InvId[:Receipt]:Password#1[:Shp_…], InvId empty if not given.
+    signed = [login, amount_text, str(inv_id or "")] + ([receipt] if receipt else [])
     params = {
         "MerchantLogin": login,
         "OutSum": amount_text,
+        **({"InvId": str(inv_id)} if inv_id else {}),
         "Description": (description or "")[:100],  # the form's limit
         "SignatureValue": checksum(signed, password, algorithm, shp),
         "Culture": "ru",
@@ -269,7 +285,8 @@ def parse_state(content):
     result = text("Result/Code")
     if result != "0":
         description = text("Result/Description") or "-"
-        raise ApiError("Robokassa OpStateExt: %s (code %s)" % (description, result or "-"))
+        error = InvoiceNotFound if result == "3" else ApiError
+        raise error("Robokassa OpStateExt: %s (code %s)" % (description, result or "-"))
     try:
         code = int(text("State/Code"))
     except ValueError as exc:
