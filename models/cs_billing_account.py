@@ -471,7 +471,6 @@ class CsBillingAccount(models.Model):
             ],
             order="id desc",
         )
-        provider = dict(PROVIDERS)[self.provider]
 
         def note(env):
             if not missed:
@@ -482,7 +481,7 @@ class CsBillingAccount(models.Model):
                 "after it was made, and its outcome applied; until notifications come again, "
                 "payments are known an hour late.",
                 account=self.name,
-                provider=provider,
+                provider=self._provider_name(env),
                 days=self.MISSED_DAYS,
                 count=len(missed),
             )
@@ -497,10 +496,18 @@ class CsBillingAccount(models.Model):
             )
 
         self._cs_keep_alert(
-            lambda env: env._("%(provider)s notifications missed", provider=provider),
+            lambda env: env._(
+                "%(provider)s notifications missed", provider=self._provider_name(env)
+            ),
             note,
             lambda env: env._("No notification missed for %(days)s days.", days=self.MISSED_DAYS),
         )
+
+    def _provider_name(self, env=None):
+        """The account's provider as the reader of ``env`` (else the user) calls it:
+        ЮKassa in Russian."""
+        env = env or self.env
+        return dict(self._fields["provider"]._description_selection(env)).get(self.provider, "")
 
     def _missed_check(self, env):
         """What to check at the provider when its notifications do not come (each
@@ -723,7 +730,7 @@ class CsBillingAccount(models.Model):
         def note(env):
             if not subscriptions:
                 return None
-            provider = dict(self._fields["provider"]._description_selection(env))[self.provider]
+            provider = self._provider_name(env)
             intro = env._(
                 "%(provider)s has told nothing of the renewals of these subscriptions of "
                 "%(account)s, due more than %(days)s days ago (no payment, no failure, no new "

@@ -14,7 +14,6 @@ from ..services.providers import kaspi_adapter
 from ..services.providers.common import BillingEvent
 from ..services.providers.common import WebhookError
 from .cs_billing_account import ASKED_PROVIDERS
-from .cs_billing_account import PROVIDERS
 from .cs_billing_event import asks_payment
 from .res_company import in_office_language
 from .sale_subscription import OPEN_INVOICE
@@ -934,7 +933,7 @@ class CsBillingPaymentRequest(models.Model):
         return created
 
     def _provider_name(self):
-        return dict(PROVIDERS).get(self.provider, self.provider or "")
+        return self.account_id._provider_name(self.env)
 
     @api.model
     @in_office_language
