@@ -23,6 +23,16 @@ _logger = logging.getLogger(__name__)
 
 LINK_PROVIDERS = ("kaspi", "yookassa", "robokassa")  # accounts that make payment links
 POLLED_PROVIDERS = ("kaspi",)  # links whose payment only polling sees
+# Waiting requests withdrawn when their invoice is settled another way: links of the
+# providers that notify (a payment through one still arrives), invoices in the Kaspi
+# app (taken back at Kaspi), never autopayments under way. Kaspi's links are left to
+# their polling, which alone would see a payment through them.
+WITHDRAWABLE = [
+    "|",
+    ("account_id.provider", "not in", POLLED_PROVIDERS),
+    ("phone", "!=", False),
+    ("autopayment", "=", False),
+]
 # How often an invoice in the Kaspi app is polled, by its age (seconds): it waits
 # for the customer's tap, which may come days later.
 REMOTE_POLLS = ((3600, 60), (86400, 600), (None, 3600))
@@ -378,10 +388,7 @@ class CsBillingPaymentRequest(models.Model):
             [
                 ("state", "=", "waiting"),
                 ("invoice_id", "!=", False),
-                "|",
-                ("account_id.provider", "not in", POLLED_PROVIDERS),
-                ("phone", "!=", False),
-                ("autopayment", "=", False),
+                *WITHDRAWABLE,
                 *SETTLED_INVOICE,
             ]
         )
@@ -481,40 +488,36 @@ class CsBillingPaymentRequest(models.Model):
                 ("state", "=", "waiting"),
                 ("invoice_id.payment_state", "=", "partial"),
                 ("invoice_id.state", "=", "posted"),
-                "|",
-                ("account_id.provider", "not in", POLLED_PROVIDERS),
-                ("phone", "!=", False),
-                ("autopayment", "=", False),
+                *WITHDRAWABLE,
             ]
         ).filtered(
             lambda link: (
                 link.currency_id.compare_amounts(link.amount, link.invoice_id.amount_residual) > 0
             )
         )
-        links = links._withdraw(
-            lambda link, taken_back: (
-                self.env._(
+
+        def reason(link, taken_back):
+            names = {
+                "invoice": link.invoice_id.name,
+                "amount": tools.format_amount(self.env, link.amount, link.currency_id),
+                "rest": tools.format_amount(
+                    self.env, link.invoice_id.amount_residual, link.currency_id
+                ),
+            }
+            if taken_back:
+                return self.env._(
                     "Invoice %(invoice)s was partly paid another way: its invoice in the Kaspi "
                     "app for %(amount)s was cancelled, %(rest)s remain to pay.",
-                    invoice=link.invoice_id.name,
-                    amount=tools.format_amount(self.env, link.amount, link.currency_id),
-                    rest=tools.format_amount(
-                        self.env, link.invoice_id.amount_residual, link.currency_id
-                    ),
+                    **names,
                 )
-                if taken_back
-                else self.env._(
-                    "Invoice %(invoice)s was partly paid another way: this link for "
-                    "%(amount)s is withdrawn, %(rest)s remain to pay. A payment through "
-                    "it still arrives and waits in Payments to Reconcile.",
-                    invoice=link.invoice_id.name,
-                    amount=tools.format_amount(self.env, link.amount, link.currency_id),
-                    rest=tools.format_amount(
-                        self.env, link.invoice_id.amount_residual, link.currency_id
-                    ),
-                )
+            return self.env._(
+                "Invoice %(invoice)s was partly paid another way: this link for "
+                "%(amount)s is withdrawn, %(rest)s remain to pay. A payment through "
+                "it still arrives and waits in Payments to Reconcile.",
+                **names,
             )
-        )
+
+        links = links._withdraw(reason)
         # A link again, never a charge of a saved card outside its schedule.
         self._request_for_invoices(
             links.invoice_id.filtered(
