@@ -18,6 +18,7 @@ class AccountMove(models.Model):
     def _invoice_paid_hook(self):
         res = super()._invoice_paid_hook()
         self.subscription_id.sudo()._cs_refresh_payment_status()
+        self.env["cs.billing.payment.request"].sudo()._take_back_soon(self)
         return res
 
     def button_draft(self):

@@ -832,6 +832,22 @@ class CsBillingPaymentRequest(models.Model):
         )
         return True
 
+    @api.model
+    def _take_back_soon(self, invoices):
+        """``invoices`` were paid: their invoices still waiting in the Kaspi app are
+        cancelled by the payment links job (:meth:`_withdraw_settled_links`), woken now
+        rather than at its next hourly run, so the customer cannot pay twice."""
+        if not invoices or not self.search_count(
+            [("invoice_id", "in", invoices.ids), ("state", "=", "waiting"), ("phone", "!=", False)],
+            limit=1,
+        ):
+            return
+        job = self.env.ref(
+            "customer_success.ir_cron_invoice_payment_links", raise_if_not_found=False
+        )
+        if job:
+            job._trigger()
+
     def _withdraw(self, reason):
         """Withdraw these waiting requests with ``reason(taken_back)``, the words for a
         request taken back at the provider or not; those the provider would not take

@@ -568,6 +568,9 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
         invoice = self._posted_invoice(self.sub, 15000.0)
         request = self._remote_request(invoice, "34")
         self._pay(invoice)
+        # The payment woke the job that takes it back, not left to its hourly run.
+        job = self.env.ref("customer_success.ir_cron_invoice_payment_links")
+        self.assertTrue(self.env["ir.cron.trigger"].search([("cron_id", "=", job.id)]))
         # Kaspi cannot be reached: it stays waiting (and polled), said why.
         with patch("requests.Session.request", side_effect=OSError("connection refused")):
             self.assertFalse(Request._withdraw_settled_links())
