@@ -199,25 +199,26 @@ class CsBillingAccount(models.Model):
     )
     autopayments = fields.Boolean(
         tracking=True,
-        help="YooKassa: payment links save the customer's card for autopayments, and each "
-        "invoice posted for a subscription with a saved card is charged to it within a "
-        "minute, with no link and no email. A charge YooKassa declines is a failed payment "
-        "(the failed-payment email, with a new link when Payment Link on Failure is on); a "
-        "charge YooKassa refuses to make becomes a payment link when Payment Links for "
-        "Invoices is on. YooKassa enables autopayments for a shop on request.",
+        help="YooKassa, Robokassa: payment links save the customer's card for autopayments, "
+        "and each invoice posted for a subscription with a saved card is charged to it within "
+        "a minute, with no link and no email. A charge the provider declines is a failed "
+        "payment (the failed-payment email; with a new link when Payment Link on Failure is "
+        "on, YooKassa); a charge the provider refuses to make becomes a payment link when "
+        "Payment Links for Invoices is on. Both providers enable autopayments for a shop on "
+        "request; Robokassa's need Number Links From.",
     )
     autopay_retry_days = fields.Char(
         string="Retry Declined Charges After (Days)",
         default="3, 5, 7",
         tracking=True,
-        help="YooKassa autopayments: the days to wait before each new charge of a saved "
-        "card YooKassa declined for a reason that can pass (insufficient funds, the bank "
-        "unavailable, a limit reached, a decline without details), each counted from the "
-        "attempt before. 3, 5, 7: the card is charged again 3 days after the decline, 5 "
-        "days after that and 7 days after that, each decline emailed to the client with "
-        "the next date. Never retried: a card the customer revoked or that expired, "
-        "suspected fraud, a blocked card, an invoice paid or cancelled meanwhile. Empty: "
-        "no retry.",
+        help="Autopayments: the days to wait before each new charge of a saved card the "
+        "provider declined for a reason that can pass, each counted from the attempt before "
+        "(YooKassa: insufficient funds, the bank unavailable, a limit reached, a decline "
+        "without details; Robokassa tells no reason: every decline). 3, 5, 7: the card is "
+        "charged again 3 days after the decline, 5 days after that and 7 days after that, "
+        "each decline emailed to the client with the next date. Never retried: a card the "
+        "customer revoked or that expired, suspected fraud, a blocked card (YooKassa), an "
+        "invoice paid or cancelled meanwhile. Empty: no retry.",
     )
     unheard_after_days = fields.Integer(
         string="Silence Alert After (Days)",
@@ -539,12 +540,23 @@ class CsBillingAccount(models.Model):
                     )
                 )
 
-    @api.constrains("robokassa_invoice_start")
+    @api.constrains("robokassa_invoice_start", "autopayments")
     def _check_robokassa_invoice_start(self):
         for account in self:
             if account.robokassa_invoice_start < 0:
                 raise ValidationError(
                     self.env._("Number Links From is an invoice number: positive, or empty.")
+                )
+            if (
+                account.provider == "robokassa"
+                and account.autopayments
+                and not account.robokassa_invoice_start
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "Robokassa charges a saved card again under an invoice number the shop "
+                        "gives: fill Number Links From to charge saved cards."
+                    )
                 )
 
     @api.constrains("autopay_retry_days", "link_reminder_days")

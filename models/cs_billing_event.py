@@ -1095,6 +1095,82 @@ class CsBillingEvent(models.Model):
             currency=currency.name,
         )
 
+    def _autopay_retry(self, link, retriable, reason):
+        """The charge of the invoice again, queued for the day the account's schedule
+        gives, after the job's autopayment ``link`` was declined for a reason a later
+        charge can pass (``retriable``); None when none is due: a charge made by hand, a
+        decline to retry never, the schedule done, the invoice settled, the card gone,
+        or a charge of that invoice queued or under way already."""
+        account = self.account_id.sudo()
+        invoice = link.invoice_id
+        if not (
+            link.autopayment
+            and link.attempt
+            and retriable
+            and invoice
+            and asks_payment(invoice)
+            and link._autopays(link.subscription_id)
+        ):
+            return None
+        schedule = account._autopay_retry_schedule()
+        if link.attempt > len(schedule):
+            return None
+        Request = self.env["cs.billing.payment.request"].sudo()
+        if Request.search_count(
+            [
+                ("invoice_id", "=", invoice.id),
+                "|",
+                ("state", "=", "draft"),
+                "&",
+                ("state", "=", "waiting"),
+                ("autopayment", "=", True),
+            ]
+        ):
+            return None
+        # Counted from the decline (the provider's time of the payment), not from when the
+        # inbox got to it; one already due is made by the next run of the job.
+        declined_at = min(self.event_created or fields.Datetime.now(), fields.Datetime.now())
+        retry_at = fields.Datetime.add(declined_at, days=schedule[link.attempt - 1])
+        return Request.create(
+            {
+                "account_id": account.id,
+                "subscription_id": link.subscription_id.id,
+                "invoice_id": invoice.id,
+                "amount": invoice.amount_residual,
+                "currency_id": invoice.currency_id.id,
+                "attempt": link.attempt + 1,
+                "retry_at": retry_at,
+                "last_message": self.env._(
+                    "Retry %(retry)s of %(retries)s of the autopayment declined (%(reason)s).",
+                    retry=link.attempt,
+                    retries=len(schedule),
+                    reason=reason(self.env),
+                ),
+            }
+        )
+
+    def _with_retry(self, advice, retry, day, attempt):
+        """``advice`` after the declined autopayment ``attempt``, said with what comes
+        next: the ``day`` the card is charged again (by ``retry``), or that it is not."""
+        retries = len(self.account_id.sudo()._autopay_retry_schedule())
+        last = attempt > 1 and attempt > retries  # a retry, and the last one
+
+        def told(env):
+            if retry:
+                then = env._(
+                    "The card is charged again on %(day)s (retry %(retry)s of %(retries)s).",
+                    day=tools.format_date(env, day),
+                    retry=retry.attempt - 1,
+                    retries=retries,
+                )
+            elif last:
+                then = env._("That was the last retry: the card is not charged again.")
+            else:
+                then = env._("The card is not charged again by itself.")
+            return "%s %s" % (then, advice(env))
+
+        return told
+
     def _money(self, amount, currency, env=None):
         """An amount as people read it: the currency's decimals, grouped the way of the
         language the message is written in (``450 000,00`` in Russian), that of

@@ -907,9 +907,10 @@ class CsBillingPaymentRequest(models.Model):
 
     def _ask_provider(self, ask):
         """Ask the provider about this waiting payment with ``ask()``, which returns
-        the inbox's ``(event, created)`` of its outcome once it is final, and None
-        while it is pending; and plan the next question (``ASK_*``). True when the
-        outcome was stored here first: its notification had not come."""
+        the inbox's ``(event, created)`` of its outcome once it is final (and False
+        third when the provider notifies no such outcome: no notification was missed),
+        and None while it is pending; and plan the next question (``ASK_*``). True when
+        the outcome was stored here first: its notification had not come."""
         self.ensure_one()
         now = fields.Datetime.now()
         made = max(self.create_date, self.retry_at or self.create_date)  # a retry: when due
@@ -944,12 +945,13 @@ class CsBillingPaymentRequest(models.Model):
                     }
                 )
             return False
-        event, created = stored
+        event, created, *notified = stored
+        missed = created and (notified or [True])[0]
         vals = {"next_poll_at": False, "event_id": event.id}
-        if created:  # else the notification came and waits in the inbox
+        if missed:  # else the notification came and waits in the inbox
             vals["notification_missed_at"] = now
         self.write(vals)
-        return created
+        return missed
 
     def _provider_name(self):
         return self.account_id._provider_name(self.env)

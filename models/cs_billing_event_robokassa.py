@@ -1,5 +1,7 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from markupsafe import Markup
+
 from odoo import fields
 from odoo import models
 from odoo.exceptions import UserError
@@ -7,6 +9,7 @@ from odoo.tools import escape_psql
 
 from ..services.providers import robokassa_adapter
 from ..services.providers.common import PayloadError
+from ..services.providers.common import WebhookError
 from ..services.providers.common import decimal_amount
 
 
@@ -23,19 +26,21 @@ class CsBillingEventRobokassa(models.Model):
     def _apply_robokassa(self):
         self.ensure_one()
         data = self._data()
-        if self.event_type != "payment":
+        if self.event_type not in ("payment", "recurring.declined"):
             return "ignored", self.env._("Event type not used by Customer Success.")
         account = self.account_id.sudo()
         inv_id = data.get("InvId")
-        state = robokassa_adapter.fetch_state(
+        told = robokassa_adapter.fetch_state(
             account.robokassa_api_url,
             account.provider_account_ref,
             account.webhook_secret,
             account.robokassa_hash or "md5",
             inv_id,
         )
-        code = state["code"]
+        code = told["code"]
         label = self._robokassa_state_label(code)
+        if self.event_type == "recurring.declined":
+            return self._robokassa_declined(data, code, label)
         if code in robokassa_adapter.FINAL_UNPAID:
             return "ignored", self.env._(
                 "Robokassa says invoice %(invoice)s is %(state)s: no payment recorded.",
@@ -89,7 +94,78 @@ class CsBillingEventRobokassa(models.Model):
         request = self._robokassa_request(data)
         if request:
             request.write({"state": "processed", "external_id": inv_id, "event_id": self.id})
+            if account.autopayments and not request.autopayment:
+                self._robokassa_save_card(subscription, inv_id, told)
         return state, result
+
+    def _robokassa_save_card(self, subscription, inv_id, state):
+        """A link of an account that charges saved cards was paid by card: that payment
+        is the "mother" one whose card Robokassa charges again for the next invoices."""
+        if state.get("method") != "BankCard" or not inv_id:
+            return  # only a bank card can be charged again
+        subscription = subscription.sudo()
+        if subscription.cs_payment_method_ref == str(inv_id):
+            return
+        title = self.env._("Robokassa card %(card)s", card=state.get("account") or "#%s" % inv_id)
+        subscription.write(
+            {"cs_payment_method_ref": str(inv_id), "cs_payment_method_title": title[:128]}
+        )
+        subscription._message_log(
+            body=Markup("<p>%s</p>")
+            % self.env._(
+                "Robokassa: the customer's %(method)s is charged for the next invoices "
+                "(payment %(invoice)s).",
+                method=title,
+                invoice=inv_id,
+            )
+        )
+
+    def _robokassa_declined(self, data, code, label):
+        """A charge of a saved card that Robokassa did not make (OpStateExt says so:
+        Robokassa notifies no declines): a failed payment, charged again by the
+        account's schedule. Robokassa tells no reason, so every decline is retried."""
+        if code == robokassa_adapter.PAID:
+            return "ignored", self.env._(
+                "Robokassa says invoice %(invoice)s was paid after all: its payment settles it.",
+                invoice=data.get("InvId"),
+            )
+        if code not in robokassa_adapter.FINAL_UNPAID:
+            raise RobokassaPending(
+                self.env._(
+                    "Robokassa says invoice %(invoice)s is %(state)s (state %(code)s); "
+                    "it is checked again later.",
+                    invoice=data.get("InvId"),
+                    state=label,
+                    code=code,
+                )
+            )
+        link = self._robokassa_request(data)
+        subscription = self._bind(link.subscription_id) if link else self.subscription_id
+        if not subscription:
+            return "unmatched", self.env._("No subscription matches this declined charge.")
+
+        def reason(env):
+            return env._("Robokassa declined the charge of the saved card (%(state)s)",
+                         state=self.with_env(env)._robokassa_state_label(code))  # fmt: skip
+
+        link.write({"state": "cancelled", "last_message": reason(self.env), "event_id": self.id})
+        retry = self._autopay_retry(link, True, reason)
+        retry_day = retry and self._company_day(retry.retry_at)
+        advice = self._with_retry(
+            lambda env: env._("Ask the customer to check the card, or to pay another way."),
+            retry,
+            retry_day,
+            link.attempt,
+        )
+        currency = self.account_id.sudo().currency_id or subscription.currency_id
+        return self._effect_payment_failed(
+            subscription,
+            robokassa_adapter.amount(data),
+            currency,
+            reason,
+            next_attempt=retry_day,
+            advice=advice,
+        )
 
     def _robokassa_state_label(self, code):
         """What an OpStateExt state code means, in the user's language."""
@@ -173,23 +249,7 @@ class CsBillingPaymentRequestRobokassa(models.Model):
                 request.amount, request.currency_id
             )
             description = request._link_description()
-            receipt = None
-            if account.receipt_vat_code:  # the shop fiscalises through Robokassa
-                try:
-                    receipt = robokassa_adapter.receipt(
-                        description,
-                        request.amount,
-                        account.receipt_vat_code,
-                        account.receipt_tax_system,
-                    )
-                except PayloadError as exc:
-                    raise UserError(
-                        self.env._(
-                            "Robokassa cannot take the receipt settings of %(account)s: %(reason)s",
-                            account=account.name,
-                            reason=exc,
-                        )
-                    ) from exc
+            receipt = request._robokassa_receipt(description)
             # Numbered here when the account says so: then it can be asked about.
             inv_id = (
                 account.robokassa_invoice_start and account.robokassa_invoice_start + request.id
@@ -205,12 +265,87 @@ class CsBillingPaymentRequestRobokassa(models.Model):
                 email=subscription.commercial_partner_id.email,
                 receipt=receipt,
                 inv_id=inv_id,
+                # a card paid with may then be charged again (autopayments)
+                recurring=account.autopayments,
             )
             vals = {"payment_link": link, "state": "waiting"}
             if inv_id:
                 vals["external_id"] = str(inv_id)
                 vals["next_poll_at"] = fields.Datetime.now() + self.ASK_AFTER
             request.write(vals)
+
+    def _robokassa_receipt(self, description):
+        """The receipt of this request's amount when the shop fiscalises through
+        Robokassa (the account's VAT rate), else None."""
+        account = self.account_id.sudo()
+        if not account.receipt_vat_code:
+            return None
+        try:
+            return robokassa_adapter.receipt(
+                description, self.amount, account.receipt_vat_code, account.receipt_tax_system
+            )
+        except PayloadError as exc:
+            raise UserError(
+                self.env._(
+                    "Robokassa cannot take the receipt settings of %(account)s: %(reason)s",
+                    account=account.name,
+                    reason=exc,
+                )
+            ) from exc
+
+    def _autopays(self, subscription):
+        account = subscription.billing_account_id.sudo()
+        if account.provider != "robokassa":
+            return super()._autopays(subscription)
+        return (
+            account.autopayments
+            and bool(account.robokassa_invoice_start)
+            and bool(subscription.sudo().cs_payment_method_ref)
+        )
+
+    def _charge_saved_card(self):
+        """Charge the card of the subscription's "mother" payment again
+        (``Merchant/Recurring``) under this request's invoice number; Robokassa's
+        ResultURL settles it when paid, OpStateExt tells a decline (``_ask_robokassa``)."""
+        self.ensure_one()
+        if self.account_id.provider != "robokassa":
+            return super()._charge_saved_card()
+        subscription = self.subscription_id.sudo()
+        if not self._autopays(subscription):
+            return False
+        account = self.account_id.sudo()
+        self._check_link_currency(account.currency_id)
+        inv_id = account.robokassa_invoice_start + self.id
+        description = self._link_description()
+        try:
+            robokassa_adapter.charge_recurring(
+                account.robokassa_api_url,
+                account.provider_account_ref,
+                account.api_key,
+                account.robokassa_hash or "md5",
+                inv_id,
+                subscription.cs_payment_method_ref,
+                self.amount,
+                description,
+                self._robokassa_shp(self.sudo().invoice_id),
+                receipt=self._robokassa_receipt(description),
+            )
+        except (robokassa_adapter.ApiError, WebhookError) as exc:
+            raise UserError(str(exc)) from exc
+        self.write(
+            {
+                "external_id": str(inv_id),
+                "autopayment": True,
+                "state": "waiting",
+                "next_poll_at": fields.Datetime.now() + self.ASK_AFTER,
+                "last_message": self.env._(
+                    "Charged to %(method)s: Robokassa's notification settles it.",
+                    method=subscription.cs_payment_method_title
+                    or subscription.cs_payment_method_ref,
+                ),
+            }
+        )
+        return True
 
     def _robokassa_shp(self, invoice):
         """Our parameters of this link, which Robokassa returns signed: the link, the
@@ -240,20 +375,25 @@ class CsBillingPaymentRequestRobokassa(models.Model):
                 )
             except robokassa_adapter.InvoiceNotFound:
                 return None  # the customer has not opened the payment page yet
-            if state["code"] != robokassa_adapter.PAID:
-                self.last_message = self.env._(
-                    "Robokassa says: %(state)s.", state=Event._robokassa_state_label(state["code"])
-                )
-                return None
             params = {
                 "OutSum": "%.2f" % self.amount,
                 "InvId": self.external_id,
                 **self._robokassa_shp(self.invoice_id),
             }
-            return Event._store(
-                self.account_id,
-                robokassa_adapter.to_event({k: str(v) for k, v in params.items() if v}),
-            )
+            event = robokassa_adapter.to_event({k: str(v) for k, v in params.items() if v})
+            if self.autopayment and state["code"] in robokassa_adapter.FINAL_UNPAID:
+                # A charge of a saved card declined: Robokassa notifies no declines, so
+                # this is how it is known, and no notification was missed.
+                event.external_id = "declined:%s" % event.external_id
+                event.event_type = "recurring.declined"
+                stored, _created = Event._store(self.account_id, event)
+                return stored, _created, False
+            if state["code"] != robokassa_adapter.PAID:
+                self.last_message = self.env._(
+                    "Robokassa says: %(state)s.", state=Event._robokassa_state_label(state["code"])
+                )
+                return None
+            return Event._store(self.account_id, event)
 
         if not self._ask_provider(ask):
             return False

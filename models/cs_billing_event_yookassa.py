@@ -221,7 +221,7 @@ class CsBillingEventYookassa(models.Model):
             )
             if code in _CARD_GONE:
                 self._yookassa_forget_method(subscription, obj, reason)
-            retry = self._yookassa_retry(link, code, reason)
+            retry = self._autopay_retry(link, code in _RETRIED, reason)
             pay_url = None
             # Not for the shop's own cancellation, nor for a payment of one of our links
             # (the client was on the payment page already: one email per attempt at most);
@@ -290,82 +290,6 @@ class CsBillingEventYookassa(models.Model):
                 reason=reason(self.env),
             )
         )
-
-    def _yookassa_retry(self, link, code, reason):
-        """The charge of the invoice again, queued for the day the account's schedule
-        gives, after the job's autopayment ``link`` was declined for a reason a later
-        charge can pass; None when none is due: a charge made by hand, a decline to
-        retry never, the schedule done, the invoice settled, the card gone, or a charge
-        of that invoice queued or under way already."""
-        account = self.account_id.sudo()
-        invoice = link.invoice_id
-        if not (
-            link.autopayment
-            and link.attempt
-            and code in _RETRIED
-            and invoice
-            and asks_payment(invoice)
-            and link._autopays(link.subscription_id)
-        ):
-            return None
-        schedule = account._autopay_retry_schedule()
-        if link.attempt > len(schedule):
-            return None
-        Request = self.env["cs.billing.payment.request"].sudo()
-        if Request.search_count(
-            [
-                ("invoice_id", "=", invoice.id),
-                "|",
-                ("state", "=", "draft"),
-                "&",
-                ("state", "=", "waiting"),
-                ("autopayment", "=", True),
-            ]
-        ):
-            return None
-        # Counted from the decline (YooKassa's time of the payment), not from when the
-        # inbox got to it; one already due is made by the next run of the job.
-        declined_at = min(self.event_created or fields.Datetime.now(), fields.Datetime.now())
-        retry_at = fields.Datetime.add(declined_at, days=schedule[link.attempt - 1])
-        return Request.create(
-            {
-                "account_id": account.id,
-                "subscription_id": link.subscription_id.id,
-                "invoice_id": invoice.id,
-                "amount": invoice.amount_residual,
-                "currency_id": invoice.currency_id.id,
-                "attempt": link.attempt + 1,
-                "retry_at": retry_at,
-                "last_message": self.env._(
-                    "Retry %(retry)s of %(retries)s of the autopayment declined (%(reason)s).",
-                    retry=link.attempt,
-                    retries=len(schedule),
-                    reason=reason(self.env),
-                ),
-            }
-        )
-
-    def _with_retry(self, advice, retry, day, attempt):
-        """``advice`` after the declined autopayment ``attempt``, said with what comes
-        next: the ``day`` the card is charged again (by ``retry``), or that it is not."""
-        retries = len(self.account_id.sudo()._autopay_retry_schedule())
-        last = attempt > 1 and attempt > retries  # a retry, and the last one
-
-        def told(env):
-            if retry:
-                then = env._(
-                    "The card is charged again on %(day)s (retry %(retry)s of %(retries)s).",
-                    day=tools.format_date(env, day),
-                    retry=retry.attempt - 1,
-                    retries=retries,
-                )
-            elif last:
-                then = env._("That was the last retry: the card is not charged again.")
-            else:
-                then = env._("The card is not charged again by itself.")
-            return "%s %s" % (then, advice(env))
-
-        return told
 
     def _yookassa_failure_link(self, subscription, amount, currency, invoice=None):
         """A new payment link for a failed payment, when the account asks for one: its
@@ -453,7 +377,7 @@ class CsBillingPaymentRequestYookassa(models.Model):
     autopayment = fields.Boolean(
         readonly=True,
         copy=False,
-        help="YooKassa: charged to the customer's saved card, with no link to pay.",
+        help="YooKassa, Robokassa: charged to the customer's saved card, with no link to pay.",
     )
 
     @api.depends("autopayment", "retry_at")

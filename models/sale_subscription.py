@@ -648,9 +648,9 @@ class SaleSubscription(models.Model):
         )
 
     def action_cs_charge_saved_card(self):
-        """Charge what the subscription owes to the card its customer saved (YooKassa
-        autopayments): the retry after a declined charge, once the customer says the
-        card can pay. YooKassa's refusal is shown and nothing is kept."""
+        """Charge what the subscription owes to the card its customer saved (YooKassa and
+        Robokassa autopayments): the retry after a declined charge, once the customer
+        says the card can pay. The provider's refusal is shown and nothing is kept."""
         self.ensure_one()
         if not self.env.user.has_group("customer_success.group_cs_manager"):
             raise AccessError(
@@ -660,8 +660,9 @@ class SaleSubscription(models.Model):
         if not Request._autopays(self) or self.currency_id.is_zero(self.amount_due):
             raise UserError(
                 self.env._(
-                    "Only a subscription that owes, billed through a YooKassa account that "
-                    "charges saved cards, whose customer saved a card, can be charged."
+                    "Only a subscription that owes, billed through a YooKassa or Robokassa "
+                    "account that charges saved cards, whose customer saved a card, can be "
+                    "charged."
                 )
             )
         if Request.search_count(
@@ -672,9 +673,12 @@ class SaleSubscription(models.Model):
             ]
         ):
             raise UserError(
-                self.env._("A charge of %(subscription)s is waiting for YooKassa already.",
-                           subscription=self.display_name)
-            )  # fmt: skip
+                self.env._(
+                    "A charge of %(subscription)s is waiting for %(provider)s already.",
+                    subscription=self.display_name,
+                    provider=self.billing_account_id._provider_name(),
+                )
+            )
         request = self._cs_payment_request(self.amount_due)
         request._charge_saved_card()
         return request.get_formview_action()

@@ -825,3 +825,147 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(job.code, "model._cron_ask_providers()")
         self.assertIn("Robokassa", job.name)
         self.assertEqual(job.interval_number, 20)  # as the administrator set it
+
+    # ------------------------------------------------------------------
+    # Autopayments: a card paid with is charged again (Merchant/Recurring)
+    # ------------------------------------------------------------------
+    def _autopay_account(self, card=False):
+        self.account.write(
+            {
+                "robokassa_invoice_start": 1000000000,
+                "autopayments": True,
+                "invoice_payment_links": True,
+            }
+        )
+        if card:
+            self.sub.sudo().write(
+                {
+                    "cs_payment_method_ref": "1000000007",
+                    "cs_payment_method_title": "Robokassa card 411111******1111",
+                }
+            )
+
+    @staticmethod
+    def recurring_ok(url, data, timeout):
+        return Mock(status_code=200, text="OK%s" % data["InvoiceID"])
+
+    def test_autopayments_need_links_numbered_here(self):
+        with self.assertRaisesRegex(ValidationError, "Number Links From"):
+            self.account.autopayments = True
+
+    def test_a_card_paid_with_is_charged_for_the_next_invoices(self):
+        self._autopay_account()
+        Request = self.env["cs.billing.payment.request"]
+        # The first invoice's link asks Robokassa to let the card be charged again.
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        Request._cron_send_invoice_links()
+        mother = Request.search([("invoice_id", "=", invoice.id)])
+        query = dict(parse_qsl(urlsplit(mother.payment_link).query))
+        self.assertEqual((query["Recurring"], query["InvId"]), ("true", mother.external_id))
+        # The customer pays it by card: its card is kept, named as OpStateExt gives it.
+        shp = {key: value for key, value in query.items() if key.startswith("Shp_")}
+        self.post(result_params(inv_id=mother.external_id, **shp))
+        self.process(state_xml())
+        self.assertEqual(
+            self.events().mapped("state"), ["processed"], self.events().mapped("error")
+        )
+        self.assertEqual(mother.state, "processed")
+        self.assertEqual(
+            (self.sub.cs_payment_method_ref, self.sub.cs_payment_method_title),
+            (mother.external_id, "Robokassa card 411111******1111"),
+        )
+        # The next invoice is charged to it: no link, no email.
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        post = patch.object(robokassa_adapter.requests, "post", side_effect=self.recurring_ok)
+        with post as call:
+            Request._cron_send_invoice_links()
+        charge = Request.search([("invoice_id", "=", invoice.id)])
+        self.assertEqual(
+            (charge.state, charge.autopayment, charge.attempt, charge.payment_link),
+            ("waiting", True, 1, False),
+        )
+        self.assertEqual(call.call_args.args[0], "https://auth.robokassa.ru/Merchant/Recurring")
+        data = call.call_args.kwargs["data"]
+        self.assertEqual(
+            (data["MerchantLogin"], data["InvoiceID"], data["PreviousInvoiceID"], data["OutSum"]),
+            (LOGIN, charge.external_id, mother.external_id, "15000.00"),
+        )
+        shp = {key: value for key, value in data.items() if key.startswith("Shp_")}
+        self.assertEqual(shp["Shp_request"], str(charge.id))
+        base = ":".join(
+            [LOGIN, "15000.00", charge.external_id, PASSWORD1]
+            + ["%s=%s" % kv for kv in sorted(shp.items())]
+        )
+        self.assertEqual(data["SignatureValue"], hashlib.md5(base.encode()).hexdigest())
+        self.assertFalse(charge.message_ids.filtered(lambda m: m.message_type == "comment"))
+        # Paid: its notification comes as any payment's does.
+        self.post(result_params(inv_id=charge.external_id, **shp))
+        self.process(state_xml())
+        self.assertEqual(charge.state, "processed")
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        self.assertEqual(self.sub.cs_payment_method_ref, mother.external_id)  # the same card
+
+    def test_a_declined_charge_is_a_failed_payment_charged_again(self):
+        self._autopay_account(card=True)
+        self.account.autopay_retry_days = "3, 5"
+        self.customer.write({"csm_id": self.cs_user.id, "email": "finance@altyn.example"})
+        Request = self.env["cs.billing.payment.request"]
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        with (
+            freeze_time("2026-09-21 10:00:00"),
+            patch.object(robokassa_adapter.requests, "post", side_effect=self.recurring_ok),
+        ):
+            Request._cron_send_invoice_links()
+        charge = Request.search([("invoice_id", "=", invoice.id)])
+        self.assertEqual((charge.state, str(charge.next_poll_at)),
+                         ("waiting", "2026-09-21 11:00:00"))  # fmt: skip
+        # Robokassa notifies no decline: OpStateExt says the charge was cancelled.
+        self.ask(state_xml(code=10), at="2026-09-21 11:00:00")
+        declined = self.events()
+        self.assertEqual(
+            (declined.event_type, declined.external_id),
+            ("recurring.declined", "declined:%s" % charge.external_id),
+        )
+        self.assertFalse(charge.notification_missed_at)  # none was to come
+        self.assertFalse(self.account.activity_ids)
+        self.process(state_xml(code=10))
+        self.assertEqual(declined.state, "processed", declined.error)
+        self.assertEqual((charge.state, self.sub.payment_status), ("cancelled", "failed"))
+        retry = Request.search([("invoice_id", "=", invoice.id), ("state", "=", "draft")])
+        self.assertEqual((retry.attempt, str(retry.retry_at)), (2, "2026-09-24 11:00:00"))
+        todo = self.sub.activity_ids.filtered(lambda a: a.summary.startswith("Payment failed"))
+        self.assertEqual(todo.user_id, self.cs_user)
+        self.assertIn("Robokassa declined the charge of the saved card", todo.note)
+        self.assertIn("charged again on", todo.note)
+        mail = self.env["mail.mail"].search(
+            [("model", "=", "sale.subscription"), ("res_id", "=", self.sub.id)]
+        )
+        self.assertEqual(len(mail), 1)  # the failed-payment email to the client
+        # The retry is charged when due, under a number of its own.
+        with (
+            freeze_time("2026-09-24 12:00:00"),
+            patch.object(robokassa_adapter.requests, "post", side_effect=self.recurring_ok) as call,
+        ):
+            Request._cron_send_invoice_links()
+        self.assertEqual((retry.state, retry.autopayment), ("waiting", True))
+        self.assertEqual(call.call_args.kwargs["data"]["InvoiceID"], retry.external_id)
+        self.assertNotEqual(retry.external_id, charge.external_id)
+
+    def test_robokassa_refusing_a_charge_sends_a_link_instead(self):
+        self._autopay_account(card=True)
+        Request = self.env["cs.billing.payment.request"]
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        refused = Mock(status_code=200, text="ERROR: recurring payments are off")
+        with patch.object(robokassa_adapter.requests, "post", return_value=refused):
+            Request._cron_send_invoice_links()
+        request = Request.search([("invoice_id", "=", invoice.id)])
+        self.assertEqual((request.state, request.autopayment), ("waiting", False))
+        self.assertIn("Recurring=true", request.payment_link)
+        self.assertIn("recurring payments are off", request.last_message)
+        # By hand, the head of CS is told Robokassa's refusal and nothing is kept.
+        self.sub.amount_due = 15000.0
+        with (
+            patch.object(robokassa_adapter.requests, "post", return_value=refused),
+            self.assertRaisesRegex(UserError, "recurring payments are off"),
+        ):
+            self.sub.with_user(self.cs_manager).action_cs_charge_saved_card()

@@ -47,6 +47,7 @@ from .common import decimal_amount
 DEFAULT_API_URL = "https://auth.robokassa.ru"
 PAY_PATH = "/Merchant/Index.aspx"
 STATE_PATH = "/Merchant/WebService/Service.asmx/OpStateExt"
+RECURRING_PATH = "/Merchant/Recurring"  # a child charge of a card saved by a payment
 API_TIMEOUT = 20  # seconds
 # Robokassa's notification addresses (documentation, "Уведомления и переадресация").
 NETWORKS = ("185.59.216.65/32", "185.59.217.65/32")
@@ -170,9 +171,11 @@ def payment_url(
     email=None,
     receipt=None,
     inv_id=None,
+    recurring=False,
 ):
     """The address of Robokassa's payment page for ``out_sum`` (Password #1), with the
-    URL-encoded ``receipt`` of :func:`receipt` if any.
+    URL-encoded ``receipt`` of :func:`receipt` if any; ``recurring``: the payment is a
+    "mother" payment, whose card the shop may charge again (:func:`charge_recurring`).
 
     Without ``inv_id`` Robokassa numbers the payment itself, so a link never collides
     with the invoice numbers of the shop's own site; with it (a number the account
@@ -198,7 +201,53 @@ def payment_url(
         params["Receipt"] = receipt  # encoded once more with the query string
     if email:
         params["Email"] = email
+    if recurring:
+        params["Recurring"] = "true"  # not signed
     return "%s%s?%s" % ((base_url or DEFAULT_API_URL).rstrip("/"), PAY_PATH, urlencode(params))
+
+
+def charge_recurring(
+    base_url, login, password, algorithm, inv_id, previous_inv_id, out_sum, description, shp,
+    receipt=None,
+):  # fmt: skip
+    """Charge again the card of the "mother" payment ``previous_inv_id`` (documentation,
+    "Периодические платежи"): a POST of the payment form's parameters, signed as a
+    payment link is (Password #1; ``PreviousInvoiceID`` is not signed), under our new
+    invoice number ``inv_id``. Robokassa answers ``OK{InvoiceID}`` when it takes the
+    charge, which is not yet a payment: a success comes back through ResultURL, a
+    decline is seen in OpStateExt only.
+
+    :raises AuthenticityError: login or password missing
+    :raises ApiError: Robokassa could not be reached or refused the charge
+    """
+    if not login or not password:
+        raise AuthenticityError("The Robokassa shop login and Password #1 are not configured.")
+    amount_text = "%.2f" % out_sum
+    shp = {key: str(value) for key, value in shp.items() if value}
+    signed = [login, amount_text, str(inv_id)] + ([receipt] if receipt else [])
+    params = {
+        "MerchantLogin": login,
+        "InvoiceID": str(inv_id),
+        "PreviousInvoiceID": str(previous_inv_id),
+        "OutSum": amount_text,
+        "Description": (description or "")[:100],
+        "SignatureValue": checksum(signed, password, algorithm, shp),
+        **shp,
+    }
+    if receipt:
+        # Form-encoding encodes it once more, as the link's query string does.
+        params["Receipt"] = receipt
+    url = (base_url or DEFAULT_API_URL).rstrip("/") + RECURRING_PATH
+    try:
+        response = requests.post(url, data=params, timeout=API_TIMEOUT)
+    except requests.RequestException as exc:
+        raise ApiError("Robokassa unreachable: %s" % exc) from exc
+    answer = (response.text or "").strip()
+    if response.status_code != 200 or answer != "OK%s" % inv_id:
+        raise ApiError(
+            "Robokassa refused the charge (HTTP %s): %s"
+            % (response.status_code, answer[:200] or "-")
+        )
 
 
 def parse(body, mimetype, query):
@@ -297,4 +346,5 @@ def parse_state(content):
         "out_sum": text("Info/OutSum"),
         "currency": text("Info/OutCurrLabel"),
         "method": text("Info/PaymentMethod/Code") or text("Info/IncCurrLabel"),
+        "account": text("Info/IncAccount"),  # the card, masked: 411111******1111
     }
