@@ -210,6 +210,7 @@ class TestRobokassaAdapter(TransactionCase):
                 "out_sum": "15000.000000",
                 "currency": "RUR",
                 "method": "BankCard",
+                "account": "411111******1111",
             },
         )
         for content, message in (
