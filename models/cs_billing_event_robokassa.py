@@ -11,6 +11,7 @@ from ..services.providers import robokassa_adapter
 from ..services.providers.common import PayloadError
 from ..services.providers.common import WebhookError
 from ..services.providers.common import decimal_amount
+from .cs_billing_event import asks_payment
 
 
 class RobokassaPending(Exception):
@@ -143,6 +144,13 @@ class CsBillingEventRobokassa(models.Model):
         subscription = self._bind(link.subscription_id) if link else self.subscription_id
         if not subscription:
             return "unmatched", self.env._("No subscription matches this declined charge.")
+        if link.invoice_id and not asks_payment(link.invoice_id):
+            link.write({"state": "cancelled", "event_id": self.id})
+            return "processed", self.env._(
+                "The declined charge's invoice %(invoice)s was settled another way: nothing "
+                "to chase.",
+                invoice=link.invoice_id.name,
+            )
 
         def reason(env):
             return env._("Robokassa declined the charge of the saved card (%(state)s)",

@@ -970,3 +970,25 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
             self.assertRaisesRegex(UserError, "recurring payments are off"),
         ):
             self.sub.with_user(self.cs_manager).action_cs_charge_saved_card()
+
+    def test_a_declined_charge_of_an_invoice_paid_meanwhile_is_not_chased(self):
+        self._autopay_account(card=True)
+        Request = self.env["cs.billing.payment.request"]
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        with (
+            freeze_time("2026-09-21 10:00:00"),
+            patch.object(robokassa_adapter.requests, "post", side_effect=self.recurring_ok),
+        ):
+            Request._cron_send_invoice_links()
+        charge = Request.search([("invoice_id", "=", invoice.id)])
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=invoice.ids
+        ).create({})._create_payments()  # a bank transfer came first
+        self.ask(state_xml(code=10), at="2026-09-21 11:00:00")
+        self.process(state_xml(code=10))
+        declined = self.events()
+        self.assertEqual(declined.state, "processed", declined.error)
+        self.assertIn("settled another way", declined.result)
+        self.assertEqual(charge.state, "cancelled")
+        self.assertNotEqual(self.sub.payment_status, "failed")
+        self.assertFalse(Request.search([("invoice_id", "=", invoice.id), ("state", "=", "draft")]))
