@@ -850,6 +850,18 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
     def recurring_ok(url, data, timeout):
         return Mock(status_code=200, text="OK%s" % data["InvoiceID"])
 
+    def _charged_invoice(self, at="2026-09-21 10:00:00"):
+        """An invoice posted and charged to the saved card by the job at ``at``, Robokassa
+        taking the charge: (invoice, its charge)."""
+        Request = self.env["cs.billing.payment.request"]
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        with (
+            freeze_time(at),
+            patch.object(robokassa_adapter.requests, "post", side_effect=self.recurring_ok),
+        ):
+            Request._cron_send_invoice_links()
+        return invoice, Request.search([("invoice_id", "=", invoice.id)])
+
     def test_autopayments_need_links_numbered_here(self):
         with self.assertRaisesRegex(ValidationError, "Number Links From"):
             self.account.autopayments = True
@@ -911,13 +923,7 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
         self.account.autopay_retry_days = "3, 5"
         self.customer.write({"csm_id": self.cs_user.id, "email": "finance@altyn.example"})
         Request = self.env["cs.billing.payment.request"]
-        invoice = self._posted_invoice(self.sub, 15000.0)
-        with (
-            freeze_time("2026-09-21 10:00:00"),
-            patch.object(robokassa_adapter.requests, "post", side_effect=self.recurring_ok),
-        ):
-            Request._cron_send_invoice_links()
-        charge = Request.search([("invoice_id", "=", invoice.id)])
+        invoice, charge = self._charged_invoice()
         self.assertEqual((charge.state, str(charge.next_poll_at)),
                          ("waiting", "2026-09-21 11:00:00"))  # fmt: skip
         # Robokassa notifies no decline: OpStateExt says the charge was cancelled.
@@ -974,13 +980,7 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
     def test_a_declined_charge_of_an_invoice_paid_meanwhile_is_not_chased(self):
         self._autopay_account(card=True)
         Request = self.env["cs.billing.payment.request"]
-        invoice = self._posted_invoice(self.sub, 15000.0)
-        with (
-            freeze_time("2026-09-21 10:00:00"),
-            patch.object(robokassa_adapter.requests, "post", side_effect=self.recurring_ok),
-        ):
-            Request._cron_send_invoice_links()
-        charge = Request.search([("invoice_id", "=", invoice.id)])
+        invoice, charge = self._charged_invoice()
         self.env["account.payment.register"].with_context(
             active_model="account.move", active_ids=invoice.ids
         ).create({})._create_payments()  # a bank transfer came first
