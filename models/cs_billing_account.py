@@ -192,10 +192,11 @@ class CsBillingAccount(models.Model):
     )
     failure_payment_link = fields.Boolean(
         string="Payment Link on Failure",
-        help="YooKassa: when a payment fails, a new payment link for the amount is made "
-        "and put in the failed-payment email, so that the client pays at once, with this "
-        "card or another (with Autopayments on, paying it saves the card for them again). "
-        "Off: the email says that a link follows, and the CSM sends one.",
+        help="YooKassa, Robokassa: when a payment fails (a declined autopayment, for "
+        "Robokassa), a new payment link for the amount is made and put in the "
+        "failed-payment email, so that the client pays at once, with this card or another "
+        "(with Autopayments on, paying it saves the card for them again). Off: the email "
+        "says that a link follows, and the CSM sends one.",
     )
     autopayments = fields.Boolean(
         tracking=True,

@@ -18,6 +18,7 @@ from odoo import fields
 from odoo import models
 from odoo import sql_db
 from odoo import tools
+from odoo.exceptions import UserError
 from odoo.osv import expression
 from odoo.tools import SQL
 from odoo.tools import float_round
@@ -25,6 +26,7 @@ from odoo.tools import mute_logger
 from odoo.tools.sql import create_index
 
 from ..services.providers.common import PayloadError
+from ..services.providers.common import WebhookError
 from ..services.providers.common import as_dict
 from .cs_billing_account import PROVIDERS
 from .res_company import in_office_language
@@ -1170,6 +1172,43 @@ class CsBillingEvent(models.Model):
             return "%s %s" % (then, advice(env))
 
         return told
+
+    def _failure_link(self, subscription, amount, currency, invoice=None):
+        """A new payment link for a failed payment, when the account asks for one
+        (YooKassa, Robokassa): its URL goes in the failed-payment email. A link that
+        cannot be made (credentials, receipt data, the provider's refusal, the network)
+        leaves the failure as it is, with the reason in the subscription's chatter."""
+        account = self.account_id.sudo()
+        if not account.failure_payment_link or not amount:
+            return None
+        try:
+            with self.env.cr.savepoint():
+                request = self.env["cs.billing.payment.request"].create(
+                    {
+                        "account_id": account.id,
+                        "subscription_id": subscription.id,
+                        "amount": amount,
+                        "currency_id": currency.id,
+                        # Of the declined autopayment's invoice when it asks that
+                        # amount: withdrawn once a retry or another payment settles it.
+                        "invoice_id": invoice.id
+                        if invoice
+                        and asks_payment(invoice)
+                        and invoice.currency_id == currency
+                        and not currency.compare_amounts(invoice.amount_residual, amount)
+                        else False,
+                    }
+                )
+                getattr(request, "_send_%s" % account.provider)()
+        except (UserError, WebhookError, ValueError, OSError) as exc:
+            subscription._message_log(
+                body=self.env._(
+                    "No payment link could be made for the failed payment: %(reason)s",
+                    reason=str(exc),
+                )
+            )
+            return None
+        return request.payment_link
 
     def _money(self, amount, currency, env=None):
         """An amount as people read it: the currency's decimals, grouped the way of the

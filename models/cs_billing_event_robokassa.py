@@ -166,13 +166,17 @@ class CsBillingEventRobokassa(models.Model):
             link.attempt,
         )
         currency = self.account_id.sudo().currency_id or subscription.currency_id
+        amount = robokassa_adapter.amount(data)
+        # The client never saw that charge: with a link in the email, they pay at once.
+        pay_url = self._failure_link(subscription, amount, currency, invoice=link.invoice_id)
         return self._effect_payment_failed(
             subscription,
-            robokassa_adapter.amount(data),
+            amount,
             currency,
             reason,
             next_attempt=retry_day,
             advice=advice,
+            pay_url=pay_url,
         )
 
     def _robokassa_state_label(self, code):

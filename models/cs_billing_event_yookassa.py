@@ -15,8 +15,6 @@ from odoo.exceptions import UserError
 from ..services.providers import yookassa_adapter
 from ..services.providers.common import AuthenticityError
 from ..services.providers.common import PayloadError
-from ..services.providers.common import WebhookError
-from .cs_billing_event import asks_payment
 
 # What the API status of the re-fetched object means, whatever the notification said.
 _PAYMENT_EFFECT = {"succeeded": "payment.succeeded", "canceled": "payment.canceled"}
@@ -227,7 +225,7 @@ class CsBillingEventYookassa(models.Model):
             # (the client was on the payment page already: one email per attempt at most);
             # an autopayment declined is a payment the client has not seen.
             if code != "canceled_by_merchant" and not (link and not link.autopayment):
-                pay_url = self._yookassa_failure_link(
+                pay_url = self._failure_link(
                     subscription, amount, currency, invoice=link.invoice_id
                 )
             if pay_url:
@@ -290,43 +288,6 @@ class CsBillingEventYookassa(models.Model):
                 reason=reason(self.env),
             )
         )
-
-    def _yookassa_failure_link(self, subscription, amount, currency, invoice=None):
-        """A new payment link for a failed payment, when the account asks for one: its
-        URL goes in the failed-payment email. A link that cannot be made (credentials,
-        receipt data, YooKassa's refusal, the network) leaves the failure as it is, with
-        the reason in the subscription's chatter."""
-        account = self.account_id.sudo()
-        if not account.failure_payment_link or not amount:
-            return None
-        try:
-            with self.env.cr.savepoint():
-                request = self.env["cs.billing.payment.request"].create(
-                    {
-                        "account_id": account.id,
-                        "subscription_id": subscription.id,
-                        "amount": amount,
-                        "currency_id": currency.id,
-                        # Of the declined autopayment's invoice when it asks that
-                        # amount: withdrawn once a retry or another payment settles it.
-                        "invoice_id": invoice.id
-                        if invoice
-                        and asks_payment(invoice)
-                        and invoice.currency_id == currency
-                        and not currency.compare_amounts(invoice.amount_residual, amount)
-                        else False,
-                    }
-                )
-                request._send_yookassa()
-        except (UserError, WebhookError, ValueError, OSError) as exc:
-            subscription._message_log(
-                body=self.env._(
-                    "No payment link could be made for the failed payment: %(reason)s",
-                    reason=str(exc),
-                )
-            )
-            return None
-        return request.payment_link
 
     @staticmethod
     def _with_link_sent(advice, code):

@@ -920,7 +920,7 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
 
     def test_a_declined_charge_is_a_failed_payment_charged_again(self):
         self._autopay_account(card=True)
-        self.account.autopay_retry_days = "3, 5"
+        self.account.write({"autopay_retry_days": "3, 5", "failure_payment_link": True})
         self.customer.write({"csm_id": self.cs_user.id, "email": "finance@altyn.example"})
         Request = self.env["cs.billing.payment.request"]
         invoice, charge = self._charged_invoice()
@@ -948,6 +948,11 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
             [("model", "=", "sale.subscription"), ("res_id", "=", self.sub.id)]
         )
         self.assertEqual(len(mail), 1)  # the failed-payment email to the client
+        # ... with a link to pay at once, which would save the card again.
+        link = Request.search([("invoice_id", "=", invoice.id), ("state", "=", "waiting")])
+        self.assertEqual((link.autopayment, link.retry_at), (False, False))
+        self.assertIn(html_escape(link.payment_link), mail.body_html)
+        self.assertIn("Recurring=true", link.payment_link)
         # The retry is charged when due, under a number of its own.
         with (
             freeze_time("2026-09-24 12:00:00"),
