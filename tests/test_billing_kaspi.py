@@ -18,6 +18,7 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from ..services.providers import kaspi_adapter
+from ..services.providers import kaspi_client
 from .common import CustomerSuccessMixin
 
 TOKEN = "kaspi-url-token-for-tests"
@@ -650,3 +651,23 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(
             (request.state, request.last_message), ("cancelled", "RemotePaymentCanceled")
         )
+
+    def test_an_invoice_to_the_kaspi_app_in_the_browser(self):
+        self._remote_account()
+        self.sub.amount_due = 15000.0
+        self.cs_user.write({"password": "cs_user"})
+        # Kaspi's answer stubbed at the client (the browser's own requests go through
+        # the requests library too).
+        with patch.object(
+            kaspi_client.KaspiQrClient, "_call", return_value={"QrPaymentId": 39}
+        ) as call:
+            self.start_tour(
+                "/odoo/action-subscription_oca.sale_subscription_action/%d" % self.sub.id,
+                "customer_success_kaspi_app_invoice_tour",
+                login="cs_user",
+            )
+        self.assertEqual(call.call_args.args[:2], ("POST", "remote/create"))
+        request = self.env["cs.billing.payment.request"].search(
+            [("subscription_id", "=", self.sub.id)]
+        )
+        self.assertEqual((request.state, request.phone), ("waiting", "+7 701 234 56 78"))
