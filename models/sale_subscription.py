@@ -150,16 +150,18 @@ class SaleSubscription(models.Model):
         readonly=True,
         groups="customer_success.group_cs_user,account.group_account_invoice",
         help="YooKassa: the card (or wallet) the customer saved for autopayments when "
-        "paying, which this subscription's invoices are charged to when its billing "
-        "account has Autopayments on. Forgotten when the customer revokes autopayments "
-        "or the card expires.",
+        "paying; Robokassa: the number of the payment by card whose card is charged again. "
+        "This subscription's invoices are charged to it when its billing account has "
+        "Autopayments on. Forgotten when the customer revokes autopayments or the card "
+        "expires (YooKassa), or when a Customer Success manager presses Stop Autopayments.",
     )
     cs_payment_method_title = fields.Char(
         string="Autopayments From",
         copy=False,
         readonly=True,
         groups="customer_success.group_cs_user,account.group_account_invoice",
-        help="The saved payment method as YooKassa names it (e.g. Bank card *4444).",
+        help="The saved payment method as the provider names it (e.g. Bank card *4444, "
+        "Robokassa card 411111******1111).",
     )
     cs_autopay_retry_at = fields.Datetime(
         string="Card Charged Again On",
@@ -682,6 +684,45 @@ class SaleSubscription(models.Model):
         request = self._cs_payment_request(self.amount_due)
         request._charge_saved_card()
         return request.get_formview_action()
+
+    def action_cs_forget_saved_card(self):
+        """Stop charging the card the customer saved (they asked to unlink it, or pay
+        another way from now on): the next invoices get payment links where the account
+        makes them; a charge queued for a declined one is called off. Said in the
+        chatter."""
+        self.ensure_one()
+        if not self.env.user.has_group("customer_success.group_cs_manager"):
+            raise AccessError(
+                self.env._("Only Customer Success managers stop a customer's autopayments.")
+            )
+        subscription = self.sudo()
+        title = subscription.cs_payment_method_title or subscription.cs_payment_method_ref
+        if not title:
+            raise UserError(self.env._("%(subscription)s has no saved card.",
+                                       subscription=self.display_name))  # fmt: skip
+        subscription.write({"cs_payment_method_ref": False, "cs_payment_method_title": False})
+        retries = (
+            self.env["cs.billing.payment.request"]
+            .sudo()
+            .search(
+                [
+                    ("subscription_id", "=", self.id),
+                    ("state", "=", "draft"),
+                    ("retry_at", "!=", False),
+                ]
+            )
+        )
+        stopped = self.env._("Autopayments stopped by %(user)s.", user=self.env.user.name)
+        retries.write({"state": "cancelled", "last_message": stopped})
+        subscription._message_log(
+            body=self.env._(
+                "%(user)s stopped the autopayments from %(method)s: the next invoices are "
+                "not charged to it.",
+                user=self.env.user.name,
+                method=title,
+            )
+        )
+        return True
 
     @api.model
     def _cs_set_ledger_mrr(self, values):

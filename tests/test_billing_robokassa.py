@@ -997,3 +997,33 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(charge.state, "cancelled")
         self.assertNotEqual(self.sub.payment_status, "failed")
         self.assertFalse(Request.search([("invoice_id", "=", invoice.id), ("state", "=", "draft")]))
+
+    def test_the_head_of_cs_stops_autopayments(self):
+        self._autopay_account(card=True)
+        Request = self.env["cs.billing.payment.request"]
+        retry = Request.create(
+            {
+                "account_id": self.account.id,
+                "subscription_id": self.sub.id,
+                "amount": 15000.0,
+                "currency_id": self.kzt.id,
+                "attempt": 2,
+                "retry_at": "2030-01-01 10:00:00",
+            }
+        )
+        with self.assertRaises(AccessError):
+            self.sub.with_user(self.cs_user).action_cs_forget_saved_card()
+        self.sub.with_user(self.cs_manager).action_cs_forget_saved_card()
+        self.assertFalse(self.sub.cs_payment_method_ref)
+        self.assertEqual(retry.state, "cancelled")
+        self.assertIn("stopped the autopayments from Robokassa card 411111******1111",
+                      self.sub.message_ids[0].body)  # fmt: skip
+        # The next invoice gets a link, not a charge.
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        with patch.object(robokassa_adapter.requests, "post") as post:
+            Request._cron_send_invoice_links()
+        post.assert_not_called()
+        link = Request.search([("invoice_id", "=", invoice.id)])
+        self.assertEqual((link.state, link.autopayment), ("waiting", False))
+        with self.assertRaisesRegex(UserError, "has no saved card"):
+            self.sub.with_user(self.cs_manager).action_cs_forget_saved_card()
