@@ -678,6 +678,26 @@ class CsBillingPaymentRequest(models.Model):
         self.ensure_one()
         return False
 
+    def _charged(self, external_id):
+        """This request charged to the subscription's saved card under the provider's
+        ``external_id``: it waits for the provider's notification, and is asked about
+        an hour later if none comes (``_cron_ask_providers``)."""
+        subscription = self.subscription_id.sudo()
+        self.write(
+            {
+                "external_id": external_id,
+                "autopayment": True,
+                "state": "waiting",
+                "next_poll_at": fields.Datetime.now() + self.ASK_AFTER,
+                "last_message": self.env._(
+                    "Charged to %(method)s: %(provider)s's notification settles it.",
+                    method=subscription.cs_payment_method_title
+                    or subscription.cs_payment_method_ref,
+                    provider=self._provider_name(),
+                ),
+            }
+        )
+
     def _email_link(self, reminder=False):
         """Send the link by email as *Send by Email* does, from the customer's CSM
         (else the account's responsible) when that user may see the link; a
@@ -762,18 +782,18 @@ class CsBillingPaymentRequest(models.Model):
                     organization_bin=account.provider_account_ref,
                     device_token=account.kaspi_device_token,
                 )
+                shown = kaspi_adapter.phone_display(phone)
                 request.write(
                     {
                         "external_id": str(data.get("QrPaymentId") or ""),
-                        "phone": kaspi_adapter.phone_display(phone),
+                        "phone": shown,
                         "state": "waiting",
                         "poll_interval": REMOTE_POLLS[0][1],
                         "next_poll_at": fields.Datetime.add(
                             fields.Datetime.now(), seconds=REMOTE_POLLS[0][1]
                         ),
                         "last_message": self.env._(
-                            "Invoice sent to the Kaspi app of %(phone)s.",
-                            phone=kaspi_adapter.phone_display(phone),
+                            "Invoice sent to the Kaspi app of %(phone)s.", phone=shown
                         ),
                     }
                 )

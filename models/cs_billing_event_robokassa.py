@@ -344,19 +344,7 @@ class CsBillingPaymentRequestRobokassa(models.Model):
             )
         except (robokassa_adapter.ApiError, WebhookError) as exc:
             raise UserError(str(exc)) from exc
-        self.write(
-            {
-                "external_id": str(inv_id),
-                "autopayment": True,
-                "state": "waiting",
-                "next_poll_at": fields.Datetime.now() + self.ASK_AFTER,
-                "last_message": self.env._(
-                    "Charged to %(method)s: Robokassa's notification settles it.",
-                    method=subscription.cs_payment_method_title
-                    or subscription.cs_payment_method_ref,
-                ),
-            }
-        )
+        self._charged(str(inv_id))
         return True
 
     def _robokassa_shp(self, invoice):

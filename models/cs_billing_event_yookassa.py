@@ -377,19 +377,7 @@ class CsBillingPaymentRequestYookassa(models.Model):
         if not self._autopays(subscription):
             return False
         payment = self._yookassa_create(payment_method=subscription.cs_payment_method_ref)
-        self.write(
-            {
-                "external_id": payment.get("id"),
-                "autopayment": True,
-                "state": "waiting",
-                "next_poll_at": fields.Datetime.now() + self.ASK_AFTER,
-                "last_message": self.env._(
-                    "Charged to %(method)s: YooKassa's notification settles it.",
-                    method=subscription.cs_payment_method_title
-                    or subscription.cs_payment_method_ref,
-                ),
-            }
-        )
+        self._charged(payment.get("id"))
         self._yookassa_store_outcome(payment)
         return True
 
