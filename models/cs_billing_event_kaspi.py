@@ -17,6 +17,7 @@ from .cs_billing_account import ASKED_PROVIDERS
 from .cs_billing_event import asks_payment
 from .res_company import in_office_language
 from .sale_subscription import OPEN_INVOICE
+from .sale_subscription import QUEUED_RETRY
 from .sale_subscription import SETTLED_INVOICE
 
 _logger = logging.getLogger(__name__)
@@ -417,8 +418,7 @@ class CsBillingPaymentRequest(models.Model):
         again."""
         retries = self.search(
             [
-                ("state", "=", "draft"),
-                ("retry_at", "!=", False),
+                *QUEUED_RETRY,
                 *SETTLED_INVOICE,
             ]
         )
@@ -618,8 +618,7 @@ class CsBillingPaymentRequest(models.Model):
         retried = self.search(
             [
                 ("invoice_id", "in", links.invoice_id.ids),
-                ("state", "=", "draft"),
-                ("retry_at", "!=", False),
+                *QUEUED_RETRY,
             ]
         ).invoice_id  # the saved card is charged again: nothing to send meanwhile
         for link in links.filtered(lambda r: r.invoice_id not in retried):

@@ -32,6 +32,8 @@ OPEN_INVOICE = [
     ("invoice_id.state", "=", "posted"),
     ("invoice_id.payment_state", "in", ("not_paid", "partial")),
 ]
+# A payment request queued to charge a saved card again after a decline.
+QUEUED_RETRY = [("state", "=", "draft"), ("retry_at", "!=", False)]
 SETTLED_INVOICE = [
     "|",
     ("invoice_id.state", "=", "cancel"),
@@ -503,8 +505,7 @@ class SaleSubscription(models.Model):
             ._read_group(
                 [
                     ("subscription_id", "in", self.ids),
-                    ("state", "=", "draft"),
-                    ("retry_at", "!=", False),
+                    *QUEUED_RETRY,
                     # not once the invoice is settled: the job then calls it off
                     *OPEN_INVOICE,
                 ],
@@ -704,13 +705,7 @@ class SaleSubscription(models.Model):
         retries = (
             self.env["cs.billing.payment.request"]
             .sudo()
-            .search(
-                [
-                    ("subscription_id", "=", self.id),
-                    ("state", "=", "draft"),
-                    ("retry_at", "!=", False),
-                ]
-            )
+            .search([("subscription_id", "=", self.id), *QUEUED_RETRY])
         )
         stopped = self.env._("Autopayments stopped by %(user)s.", user=self.env.user.name)
         retries.write({"state": "cancelled", "last_message": stopped})
