@@ -3,7 +3,7 @@
 {
     "name": "Customer Success",
     "summary": "Subscriptions, MRR ledger and one customer card for SaaS customer success teams",
-    "version": "18.0.1.18.0",
+    "version": "18.0.1.19.0",
     "category": "Sales/CRM",
     "website": "https://github.com/customer-success/customer_success",
     "author": "customer_success authors",

@@ -1151,11 +1151,47 @@ class CsBillingEvent(models.Model):
             }
         )
 
-    def _with_retry(self, advice, retry, day, attempt):
+    def _retries_exhausted(self, attempt):
+        """Whether the declined autopayment ``attempt`` was the last retry of the
+        account's schedule (a retry: with no schedule, no card is ever retried)."""
+        return attempt > 1 and attempt > len(self.account_id.sudo()._autopay_retry_schedule())
+
+    def _forget_declined_card(self, link, reason):
+        """After the last retry of the schedule was declined too, the card ``link``
+        charged is charged no more, for its invoice or the next ones: they get payment
+        links where the account makes them, until the customer pays one and saves a
+        card again (a card the schedule could not charge in weeks would otherwise be
+        declined again on every invoice). Said in the chatter; return whether it was
+        forgotten (not a card saved since)."""
+        subscription = link.subscription_id.sudo()
+        saved = subscription.cs_payment_method_ref
+        if not (link.autopayment and saved and self._retries_exhausted(link.attempt)):
+            return False
+        if link.sudo().card_ref and link.sudo().card_ref != saved:
+            return False  # the customer saved another card since
+        title = subscription.cs_payment_method_title or saved
+        subscription.write({"cs_payment_method_ref": False, "cs_payment_method_title": False})
+        subscription._message_log(
+            body=Markup("<p>%s</p>")
+            % self.env._(
+                "%(method)s was declined on all %(charges)s charges of invoice "
+                "%(invoice)s, the retries of the schedule included (%(reason)s): it is "
+                "charged no more. The next invoices are not charged to it until the "
+                "customer pays a link and saves a card again.",
+                method=title,
+                invoice=link.invoice_id.name or link.display_name,
+                charges=link.attempt,
+                reason=reason(self.env),
+            )
+        )
+        return True
+
+    def _with_retry(self, advice, retry, day, attempt, forgotten=False):
         """``advice`` after the declined autopayment ``attempt``, said with what comes
-        next: the ``day`` the card is charged again (by ``retry``), or that it is not."""
+        next: the ``day`` the card is charged again (by ``retry``), or that it is not
+        (``forgotten``: nor for the next invoices)."""
         retries = len(self.account_id.sudo()._autopay_retry_schedule())
-        last = attempt > 1 and attempt > retries  # a retry, and the last one
+        last = self._retries_exhausted(attempt)
 
         def told(env):
             if retry:
@@ -1164,6 +1200,11 @@ class CsBillingEvent(models.Model):
                     day=tools.format_date(env, day),
                     retry=retry.attempt - 1,
                     retries=retries,
+                )
+            elif last and forgotten:
+                then = env._(
+                    "That was the last retry: the card is charged no more, for this invoice "
+                    "or the next ones, until the customer pays a link and saves a card again."
                 )
             elif last:
                 then = env._("That was the last retry: the card is not charged again.")

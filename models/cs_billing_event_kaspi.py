@@ -199,6 +199,14 @@ class CsBillingPaymentRequest(models.Model):
         help="Autopayments: which charge of its invoice this is, 1 the first, 2 the first "
         "retry after a decline; 0 for a charge made by hand.",
     )
+    card_ref = fields.Char(
+        string="Card Charged",
+        readonly=True,
+        copy=False,
+        groups="customer_success.group_cs_user,account.group_account_invoice",
+        help="Autopayments: the saved card (its provider id) this request charged. After "
+        "the last retry of the schedule is declined too, that card is charged no more.",
+    )
     invoice_name = fields.Char(
         related="invoice_id.name",
         string="Invoice Number",
@@ -686,6 +694,7 @@ class CsBillingPaymentRequest(models.Model):
             {
                 "external_id": external_id,
                 "autopayment": True,
+                "card_ref": subscription.cs_payment_method_ref,
                 "state": "waiting",
                 "next_poll_at": fields.Datetime.now() + self.ASK_AFTER,
                 "last_message": self.env._(

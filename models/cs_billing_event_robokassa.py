@@ -164,6 +164,7 @@ class CsBillingEventRobokassa(models.Model):
             retry,
             retry_day,
             link.attempt,
+            forgotten=not retry and self._forget_declined_card(link, reason),
         )
         currency = self.account_id.sudo().currency_id or subscription.currency_id
         amount = robokassa_adapter.amount(data)

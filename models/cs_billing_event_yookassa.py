@@ -232,7 +232,8 @@ class CsBillingEventYookassa(models.Model):
                 advice = self._with_link_sent(advice, code)
             retry_day = retry and self._company_day(retry.retry_at)
             if link.autopayment and link.attempt:
-                advice = self._with_retry(advice, retry, retry_day, link.attempt)
+                forgotten = not retry and self._forget_declined_card(link, reason)
+                advice = self._with_retry(advice, retry, retry_day, link.attempt, forgotten)
             return self._effect_payment_failed(
                 subscription,
                 amount,

@@ -963,6 +963,43 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
         self.assertEqual(call.call_args.kwargs["data"]["InvoiceID"], retry.external_id)
         self.assertNotEqual(retry.external_id, charge.external_id)
 
+    def test_a_card_declined_on_every_retry_is_charged_no_more(self):
+        self._autopay_account(card=True)
+        self.account.autopay_retry_days = "3"
+        Request = self.env["cs.billing.payment.request"]
+        invoice, charge = self._charged_invoice()
+        self.assertEqual(charge.sudo().card_ref, "1000000007")
+        self.ask(state_xml(code=10), at="2026-09-21 11:00:00")
+        self.process(state_xml(code=10))
+        retry = Request.search([("invoice_id", "=", invoice.id), ("state", "=", "draft")])
+        self.assertEqual((retry.attempt, str(retry.retry_at)), (2, "2026-09-24 11:00:00"))
+        self.assertEqual(self.sub.cs_payment_method_ref, "1000000007")  # retried first
+        with (
+            freeze_time("2026-09-24 12:00:00"),
+            patch.object(robokassa_adapter.requests, "post", side_effect=self.recurring_ok),
+        ):
+            Request._cron_send_invoice_links()
+        self.ask(state_xml(code=10), at="2026-09-24 13:00:00")
+        self.process(state_xml(code=10))
+        self.assertEqual(self.events()[-1].state, "processed", self.events()[-1].error)
+        # Robokassa gives no reason: a card declined for days is charged no more.
+        self.assertFalse(self.sub.cs_payment_method_ref)
+        todo = self.sub.activity_ids.filtered(lambda a: a.summary.startswith("Payment failed"))
+        self.assertIn("That was the last retry", todo.note)
+        self.assertIn("the next ones", todo.note)
+        self.assertIn(
+            "Robokassa card 411111******1111 was declined on all 2 charges",
+            str(self.sub.message_ids.mapped("body")),
+        )
+        # The next invoice gets a link asking for the card again, not a charge.
+        later = self._posted_invoice(self.sub, 15000.0)
+        with patch.object(robokassa_adapter.requests, "post") as post:
+            Request._cron_send_invoice_links()
+        post.assert_not_called()
+        link = Request.search([("invoice_id", "=", later.id)])
+        self.assertEqual((link.autopayment, link.state), (False, "waiting"))
+        self.assertIn("Recurring=true", link.payment_link)
+
     def test_robokassa_refusing_a_charge_sends_a_link_instead(self):
         self._autopay_account(card=True)
         Request = self.env["cs.billing.payment.request"]

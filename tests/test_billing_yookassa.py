@@ -789,6 +789,57 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         mails = self.failed_emails()
         self.assertEqual(len(mails), 3)
         self.assertNotIn("We will try again", mails[-1].body_html)
+        # Declined on every charge for weeks: the card is charged no more.
+        self.assertFalse(self.sub.cs_payment_method_ref)
+        self.assertIn("the next ones", self.sub.activity_ids.note)
+        self.assertIn(
+            "Bank card *4444 was declined on all 3 charges of invoice %s" % invoice.name,
+            str(self.sub.message_ids.mapped("body")),
+        )
+
+    def test_a_card_declined_on_every_retry_is_charged_no_more(self):
+        Request = self.env["cs.billing.payment.request"]
+        self.save_card()
+        self.account.autopay_retry_days = "3"
+        self.account.invoice_payment_links = True
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        first, _create = self.charge(invoice, answer=self.pending(1))
+        self.assertEqual(first.sudo().card_ref, self.CARD["id"])
+        self.decline(first)
+        retry = Request.search([("invoice_id", "=", invoice.id), ("state", "=", "draft")])
+        self.assertTrue(self.sub.cs_payment_method_ref)  # one decline: still charged
+        with freeze_time(retry.retry_at + timedelta(minutes=1)):
+            self.charge(invoice, answer=self.pending(2))
+        self.decline(retry, at=retry.retry_at + timedelta(minutes=2))
+        self.assertFalse(self.sub.cs_payment_method_ref)
+        self.assertFalse(self.sub.cs_payment_method_title)
+        # The next invoice gets a link, which saves a card again when paid.
+        later = self._posted_invoice(self.sub, 9000.0)
+        with freeze_time(retry.retry_at + timedelta(days=1)):
+            requests_, create = self.charge(later, answer=self.created_payment())
+        params = create.call_args.args[0]
+        self.assertNotIn("payment_method_id", params)
+        self.assertIs(params["save_payment_method"], True)
+        self.assertFalse(requests_.autopayment)
+
+    def test_a_card_saved_since_the_last_charge_is_kept(self):
+        Request = self.env["cs.billing.payment.request"]
+        self.save_card()
+        self.account.autopay_retry_days = "3"
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        first, _create = self.charge(invoice, answer=self.pending(1))
+        self.decline(first)
+        retry = Request.search([("invoice_id", "=", invoice.id), ("state", "=", "draft")])
+        with freeze_time(retry.retry_at + timedelta(minutes=1)):
+            self.charge(invoice, answer=self.pending(2))
+        # The customer saves another card before the retry's decline comes.
+        self.sub.sudo().write(
+            {"cs_payment_method_ref": "2d2a5a5e-card-5000-8000-000000005555",
+             "cs_payment_method_title": "Bank card *5555"}
+        )  # fmt: skip
+        self.decline(retry, at=retry.retry_at + timedelta(minutes=2))
+        self.assertEqual(self.sub.cs_payment_method_ref, "2d2a5a5e-card-5000-8000-000000005555")
+        self.assertIn("the card is not charged again", self.sub.activity_ids.note)
 
     def test_a_retry_that_goes_through_pays_the_invoice_and_closes_the_chase(self):
         Request = self.env["cs.billing.payment.request"]
