@@ -274,6 +274,50 @@ class CsBillingPaymentRequest(models.Model):
                 ) from exc
         return True
 
+    def action_kaspi_link_instead(self):
+        """The customer would rather pay by link (no Kaspi app on that phone, paying
+        from another one): the invoice waiting in the Kaspi app is cancelled at Kaspi,
+        then a payment link for the same amount and invoice is made, to send by email
+        or copy. Kaspi's refusal (the invoice paid meanwhile, say) or an unreachable
+        Kaspi is shown and nothing changes."""
+        self.ensure_one()
+        self.check_access("write")
+        if not (self.provider == "kaspi" and self.phone and self.state == "waiting"):
+            raise UserError(
+                self.env._("Only an invoice waiting in the Kaspi app can be replaced by a link.")
+            )
+        try:
+            self.sudo()._take_back()
+        except Exception as exc:  # noqa: BLE001 - the provider's refusal, the network
+            raise UserError(
+                self.env._(
+                    "Kaspi did not cancel the invoice in the Kaspi app (%(reason)s), so no "
+                    "link was made: the customer could pay twice. Try again later.",
+                    reason=str(exc)[:200],
+                )
+            ) from exc
+        self.write(
+            {
+                "state": "withdrawn",
+                "next_poll_at": False,
+                "last_message": self.env._(
+                    "Cancelled in the Kaspi app by %(user)s: a payment link replaces it.",
+                    user=self.env.user.name,
+                ),
+            }
+        )
+        link = self.create(
+            {
+                "account_id": self.account_id.id,
+                "subscription_id": self.subscription_id.id,
+                "invoice_id": self.sudo().invoice_id.id,
+                "amount": self.amount,
+                "currency_id": self.currency_id.id,
+            }
+        )
+        link.with_context(cs_kaspi_link=True).action_send()
+        return link.get_formview_action()
+
     def action_cancel_retry(self):
         """Call off a scheduled charge of a declined autopayment (the customer asked to
         wait, or pays another way); said in the subscription's chatter."""
@@ -824,7 +868,12 @@ class CsBillingPaymentRequest(models.Model):
                     ),
                     "next_poll_at": fields.Datetime.now(),
                     "expires_at": kaspi_adapter.to_utc(expires) or False,
-                    "last_message": account.kaspi_remote_invoices
+                    "last_message": self.env._(
+                        "Made at %(user)s's request instead of an invoice to the Kaspi app.",
+                        user=self.env.user.name,
+                    )
+                    if self.env.context.get("cs_kaspi_link")
+                    else account.kaspi_remote_invoices
                     and self.env._(
                         "%(customer)s has no Kazakh mobile number: a payment link was made "
                         "instead of an invoice to the Kaspi app.",
@@ -838,7 +887,10 @@ class CsBillingPaymentRequest(models.Model):
         then the company) the invoice goes to in the Kaspi app, when the account sends
         them there; "" for a link."""
         self.ensure_one()
-        if not self.account_id.sudo().kaspi_remote_invoices:
+        if (
+            self.env.context.get("cs_kaspi_link")
+            or not self.account_id.sudo().kaspi_remote_invoices
+        ):
             return ""
         contact = self.subscription_id.partner_id
         company = self.subscription_id.commercial_partner_id

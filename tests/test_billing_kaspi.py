@@ -643,6 +643,47 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
         self.assertIn("sent to the Kaspi app of +7 701 234 56 78", todo.note)
         self.assertIn("expired unpaid", todo.note)
 
+    def test_an_invoice_in_the_kaspi_app_is_replaced_by_a_link_on_request(self):
+        self._remote_account()
+        Request = self.env["cs.billing.payment.request"]
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        request = self._remote_request(invoice, "39").with_user(self.cs_user)
+        # Kaspi cannot be reached: no link (the customer could pay both), nothing changes.
+        with (
+            patch("requests.Session.request", side_effect=OSError("connection refused")),
+            self.assertRaisesRegex(UserError, "connection refused"),
+        ):
+            request.action_kaspi_link_instead()
+        self.assertEqual(request.state, "waiting")
+        self.assertEqual(Request.search_count([("invoice_id", "=", invoice.id)]), 1)
+        answers = [
+            {"StatusCode": 0, "Message": "OK", "Data": {"Status": "RemotePaymentCanceled"}},
+            {"StatusCode": 0, "Message": "OK",
+             "Data": {"QrPaymentId": 40, "PaymentLink": "https://pay.kaspi.kz/pay/40"}},
+        ]  # fmt: skip
+        with patch(
+            "requests.Session.request", side_effect=[fake_response(a) for a in answers]
+        ) as call:
+            action = request.action_kaspi_link_instead()
+        self.assertEqual(
+            [c.args[1] for c in call.call_args_list],
+            [
+                "https://kaspi.example/qr/v01/remote/cancel",
+                "https://kaspi.example/qr/v01/qr/create-link",
+            ],
+        )
+        self.assertEqual(request.state, "withdrawn")
+        self.assertIn("a payment link replaces it", request.last_message)
+        link = Request.browse(action["res_id"])
+        self.assertEqual(
+            (link.state, link.phone, link.payment_link, link.invoice_id, link.amount),
+            ("waiting", False, "https://pay.kaspi.kz/pay/40", invoice, 15000.0),
+        )
+        self.assertIn("instead of an invoice to the Kaspi app", link.last_message)
+        # Only an invoice waiting in the app is replaced.
+        with self.assertRaisesRegex(UserError, "Only an invoice waiting in the Kaspi app"):
+            link.with_user(self.cs_user).action_kaspi_link_instead()
+
     def test_an_invoice_turned_down_in_the_kaspi_app_is_cancelled(self):
         request = self._remote_request(self._posted_invoice(self.sub, 15000.0), "38")
         declined = {"StatusCode": 0, "Message": "OK", "Data": {"Status": "RemotePaymentCanceled"}}
@@ -658,16 +699,27 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
         self.cs_user.write({"password": "cs_user"})
         # Kaspi's answer stubbed at the client (the browser's own requests go through
         # the requests library too).
+        answers = {
+            "remote/create": {"QrPaymentId": 39},
+            "remote/cancel": {},
+            "qr/create-link": {"QrPaymentId": 40, "PaymentLink": "https://pay.kaspi.kz/pay/40"},
+        }
         with patch.object(
-            kaspi_client.KaspiQrClient, "_call", return_value={"QrPaymentId": 39}
+            kaspi_client.KaspiQrClient,
+            "_call",
+            side_effect=lambda method, path, **kwargs: answers[path],
         ) as call:
             self.start_tour(
                 "/odoo/action-subscription_oca.sale_subscription_action/%d" % self.sub.id,
                 "customer_success_kaspi_app_invoice_tour",
                 login="cs_user",
             )
-        self.assertEqual(call.call_args.args[:2], ("POST", "remote/create"))
-        request = self.env["cs.billing.payment.request"].search(
-            [("subscription_id", "=", self.sub.id)]
+        self.assertEqual(
+            [c.args[1] for c in call.call_args_list],
+            ["remote/create", "remote/cancel", "qr/create-link"],
         )
-        self.assertEqual((request.state, request.phone), ("waiting", "+7 701 234 56 78"))
+        app, link = self.env["cs.billing.payment.request"].search(
+            [("subscription_id", "=", self.sub.id)], order="id"
+        )
+        self.assertEqual((app.state, app.phone), ("withdrawn", "+7 701 234 56 78"))
+        self.assertEqual((link.state, link.phone), ("waiting", False))
