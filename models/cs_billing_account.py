@@ -239,8 +239,9 @@ class CsBillingAccount(models.Model):
         help="Kaspi QR, YooKassa and Robokassa: the days after which a payment link of an "
         "invoice still unpaid is emailed to the customer again as a reminder, each counted "
         "from the email before. 3, 7: a reminder 3 days after the link, another 7 days after "
-        "that. Not for a link that expired, was withdrawn or paid, nor for autopayments. "
-        "Empty: no reminder.",
+        "that. An invoice sent to the Kaspi app is reminded the same way, by an email saying "
+        "it awaits the customer there. Not for a link that expired, was withdrawn or paid, "
+        "nor for autopayments. Empty: no reminder.",
     )
     invoice_payment_links = fields.Boolean(
         string="Payment Links for Invoices",

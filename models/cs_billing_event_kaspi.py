@@ -767,8 +767,19 @@ class CsBillingPaymentRequest(models.Model):
         if not sender or not self.with_user(sender).has_access("read"):
             sender = self.env.user
         request = self.with_user(sender)
-        context = request.action_send_by_email()["context"]
-        if reminder:
+        if self.phone:  # an invoice in the Kaspi app: only reminded, with no link
+            context = {
+                "default_model": self._name,
+                "default_res_ids": self.ids,
+                "default_template_id": self.env.ref(
+                    "customer_success.mail_template_kaspi_app_reminder"
+                ).id,
+                "default_composition_mode": "comment",
+                "default_email_layout_xmlid": "mail.mail_notification_light",
+            }
+        else:
+            context = request.action_send_by_email()["context"]
+        if reminder and not self.phone:
             context["default_template_id"] = self.env.ref(
                 "customer_success.mail_template_payment_link_reminder"
             ).id
@@ -785,11 +796,12 @@ class CsBillingPaymentRequest(models.Model):
         """A link emailed to the customer, by the job or by hand with *Send by Email*:
         its next reminder is planned (the account's Remind After (Days))."""
         result = super()._message_post_after_hook(message, msg_values)
+        sent = self.payment_link or self.phone  # the link, or the phone of the Kaspi app
         if (
             message.message_type == "comment"
             and self.state == "waiting"
-            and self.payment_link
-            and tools.html_escape(self.payment_link) in (message.body or "")
+            and sent
+            and tools.html_escape(sent) in (message.body or "")
         ):
             self._plan_reminder()
         return result
@@ -849,6 +861,8 @@ class CsBillingPaymentRequest(models.Model):
                         ),
                     }
                 )
+                # Not emailed (the customer is told in the app), but reminded by email.
+                request._plan_reminder()
                 continue
             data = request._client().create_link(
                 amount=request.amount,

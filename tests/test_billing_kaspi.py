@@ -539,9 +539,44 @@ class TestKaspiWebhook(CustomerSuccessMixin, HttpCase):
         request = Request.search([("invoice_id", "=", invoice.id)])
         self.assertEqual(
             (request.state, request.phone, request.remind_at),
-            ("waiting", "+7 701 234 56 78", False),
+            ("waiting", "+7 701 234 56 78", False),  # no Remind After (Days): no reminder
         )
         self.assertFalse(request.message_ids.filtered(lambda m: m.message_type == "comment"))
+
+    def test_an_invoice_in_the_kaspi_app_is_reminded_by_email(self):
+        self._remote_account()
+        self.account.write({"invoice_payment_links": True, "link_reminder_days": "3, 7"})
+        self.customer.write({"email": "finance@vostok.example", "csm_id": self.cs_user.id})
+        Request = self.env["cs.billing.payment.request"]
+        created = {"StatusCode": 0, "Message": "OK", "Data": {"QrPaymentId": 41}}
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        with (
+            freeze_time("2026-09-21 10:00:00"),
+            patch("requests.Session.request", return_value=fake_response(created)),
+        ):
+            Request._cron_send_invoice_links()
+        request = Request.search([("invoice_id", "=", invoice.id)])
+        self.assertEqual((request.phone, str(request.remind_at)),
+                         ("+7 701 234 56 78", "2026-09-24 10:00:00"))  # fmt: skip
+        self.assertFalse(request.message_ids.filtered(lambda m: m.message_type == "comment"))
+        with freeze_time("2026-09-23 10:00:00"):
+            self.assertFalse(Request._send_reminders())  # not due yet
+        with freeze_time("2026-09-24 10:05:00"):
+            self.assertEqual(Request._send_reminders(), request)
+        mail = request.message_ids.filtered(lambda m: m.message_type == "comment")
+        self.assertEqual(len(mail), 1)
+        self.assertEqual(mail.author_id, self.cs_user.partner_id)  # from the CSM
+        self.assertIn("awaits you in the Kaspi app", mail.subject)
+        self.assertIn("+7 701 234 56 78", mail.body)
+        self.assertIn(invoice.name, mail.body)
+        self.assertNotIn("href", mail.body)  # no link: the customer could pay twice
+        self.assertEqual(mail.partner_ids, self.customer)
+        self.assertEqual((request.reminder_count, str(request.remind_at)),
+                         (1, "2026-10-01 10:05:00"))  # fmt: skip
+        # Paid in the app: no more reminders.
+        self._pay(invoice)
+        with freeze_time("2026-10-01 10:10:00"):
+            self.assertFalse(Request._send_reminders())
 
     def _remote_request(self, invoice, external_id):
         return self.env["cs.billing.payment.request"].create(

@@ -59,6 +59,9 @@ class TestTranslations(CustomerSuccessMixin, TransactionCase):
         reminder = ru.ref("customer_success.mail_template_payment_link_reminder")
         self.assertIn("ещё не оплачен", reminder.body_html)
         self.assertIn("напоминание", reminder.subject)
+        app = ru.ref("customer_success.mail_template_kaspi_app_reminder")
+        self.assertIn("ждёт вас в приложении Kaspi", app.body_html)
+        self.assertIn("ждёт вас в приложении Kaspi", app.subject)
         # subscription_oca has no Russian of its own: the addon's i18n_extra gives it.
         field = ru["ir.model.fields"]._get("sale.subscription", "recurring_next_date")
         self.assertEqual(field.field_description, "Дата следующего счёта")
