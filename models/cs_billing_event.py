@@ -1169,11 +1169,8 @@ class CsBillingEvent(models.Model):
             return False
         if link.sudo().card_ref and link.sudo().card_ref != saved:
             return False  # the customer saved another card since
-        title = subscription.cs_payment_method_title or saved
-        subscription.write({"cs_payment_method_ref": False, "cs_payment_method_title": False})
-        subscription._message_log(
-            body=Markup("<p>%s</p>")
-            % self.env._(
+        subscription._cs_forget_saved_card(
+            lambda title: self.env._(
                 "%(method)s was declined on all %(charges)s charges of invoice "
                 "%(invoice)s, the retries of the schedule included (%(reason)s): it is "
                 "charged no more. The next invoices are not charged to it until the "

@@ -277,11 +277,8 @@ class CsBillingEventYookassa(models.Model):
         saved = subscription.cs_payment_method_ref
         if not saved or (method.get("id") and str(method["id"]) != saved):
             return  # another card than the one kept
-        title = subscription.cs_payment_method_title or saved
-        subscription.write({"cs_payment_method_ref": False, "cs_payment_method_title": False})
-        subscription._message_log(
-            body=Markup("<p>%s</p>")
-            % self.env._(
+        subscription._cs_forget_saved_card(
+            lambda title: self.env._(
                 "%(method)s takes no more autopayments (%(reason)s). The next "
                 "invoices are not charged to it until the customer pays a link and saves "
                 "a card again.",

@@ -696,12 +696,17 @@ class SaleSubscription(models.Model):
             raise AccessError(
                 self.env._("Only Customer Success managers stop a customer's autopayments.")
             )
-        subscription = self.sudo()
-        title = subscription.cs_payment_method_title or subscription.cs_payment_method_ref
-        if not title:
+        if not self.sudo().cs_payment_method_ref:
             raise UserError(self.env._("%(subscription)s has no saved card.",
                                        subscription=self.display_name))  # fmt: skip
-        subscription.write({"cs_payment_method_ref": False, "cs_payment_method_title": False})
+        self._cs_forget_saved_card(
+            lambda title: self.env._(
+                "%(user)s stopped the autopayments from %(method)s: the next invoices are "
+                "not charged to it.",
+                user=self.env.user.name,
+                method=title,
+            )
+        )
         retries = (
             self.env["cs.billing.payment.request"]
             .sudo()
@@ -709,15 +714,16 @@ class SaleSubscription(models.Model):
         )
         stopped = self.env._("Autopayments stopped by %(user)s.", user=self.env.user.name)
         retries.write({"state": "cancelled", "last_message": stopped})
-        subscription._message_log(
-            body=self.env._(
-                "%(user)s stopped the autopayments from %(method)s: the next invoices are "
-                "not charged to it.",
-                user=self.env.user.name,
-                method=title,
-            )
-        )
         return True
+
+    def _cs_forget_saved_card(self, said):
+        """The saved card is charged no more: forgotten, and ``said(its name)`` in the
+        chatter."""
+        self.ensure_one()
+        subscription = self.sudo()
+        title = subscription.cs_payment_method_title or subscription.cs_payment_method_ref
+        subscription.write({"cs_payment_method_ref": False, "cs_payment_method_title": False})
+        subscription._message_log(body=Markup("<p>%s</p>") % said(title))
 
     @api.model
     def _cs_set_ledger_mrr(self, values):
