@@ -1213,28 +1213,50 @@ class CsBillingEvent(models.Model):
 
     def _failure_link(self, subscription, amount, currency, invoice=None):
         """A new payment link for a failed payment, when the account asks for one
-        (YooKassa, Robokassa): its URL goes in the failed-payment email. A link that
+        (YooKassa, Robokassa): its URL goes in the failed-payment email (that of the
+        invoice's link still waiting, when there is one). A link that
         cannot be made (credentials, receipt data, the provider's refusal, the network)
         leaves the failure as it is, with the reason in the subscription's chatter."""
         account = self.account_id.sudo()
         if not account.failure_payment_link or not amount:
             return None
+        # Of the declined autopayment's invoice when it asks that amount: withdrawn once
+        # a retry or another payment settles it.
+        of_invoice = (
+            invoice
+            and asks_payment(invoice)
+            and invoice.currency_id == currency
+            and not currency.compare_amounts(invoice.amount_residual, amount)
+        )
+        Request = self.env["cs.billing.payment.request"]
+        if of_invoice:
+            # A retry declined again: the link of the decline before, still waiting, is
+            # sent again rather than a second one (two live links, two payments).
+            waiting = Request.sudo().search(
+                [
+                    ("invoice_id", "=", invoice.id),
+                    ("account_id", "=", account.id),
+                    ("state", "=", "waiting"),
+                    ("autopayment", "=", False),
+                    ("payment_link", "!=", False),
+                    "|",
+                    ("expires_at", "=", False),
+                    ("expires_at", ">", fields.Datetime.now()),
+                ],
+                order="id desc",
+                limit=1,
+            )
+            if waiting and not currency.compare_amounts(waiting.amount, amount):
+                return waiting.payment_link
         try:
             with self.env.cr.savepoint():
-                request = self.env["cs.billing.payment.request"].create(
+                request = Request.create(
                     {
                         "account_id": account.id,
                         "subscription_id": subscription.id,
                         "amount": amount,
                         "currency_id": currency.id,
-                        # Of the declined autopayment's invoice when it asks that
-                        # amount: withdrawn once a retry or another payment settles it.
-                        "invoice_id": invoice.id
-                        if invoice
-                        and asks_payment(invoice)
-                        and invoice.currency_id == currency
-                        and not currency.compare_amounts(invoice.amount_residual, amount)
-                        else False,
+                        "invoice_id": invoice.id if of_invoice else False,
                     }
                 )
                 getattr(request, "_send_%s" % account.provider)()

@@ -14,6 +14,7 @@ from odoo.tests import HttpCase
 from odoo.tests import TransactionCase
 from odoo.tests import new_test_user
 from odoo.tests import tagged
+from odoo.tools import html_escape
 from odoo.tools import mute_logger
 
 from ..services.providers import yookassa_adapter
@@ -1140,6 +1141,23 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
         retry = Request.search([("invoice_id", "=", invoice.id), ("state", "=", "draft")])
         self.assertEqual((link.state, link.invoice_id, retry.attempt), ("waiting", invoice, 2))
         return invoice, first, link, retry
+
+    def test_a_retry_declined_again_sends_the_same_failure_link(self):
+        Request = self.env["cs.billing.payment.request"]
+        invoice, _first, link, retry = self.declined_with_a_link()
+        with freeze_time(retry.retry_at + timedelta(minutes=1)):
+            self.charge(invoice, answer=self.pending(2))
+        # No second link (the customer could pay both): decline() checks that none is
+        # asked of YooKassa.
+        self.decline(retry, at=retry.retry_at + timedelta(minutes=2))
+        links = Request.search(
+            [("invoice_id", "=", invoice.id), ("autopayment", "=", False), ("retry_at", "=", False)]
+        )
+        self.assertEqual(links, link)
+        self.assertEqual(link.state, "waiting")
+        mails = self.failed_emails()
+        self.assertEqual(len(mails), 2)
+        self.assertIn(html_escape(link.payment_link), mails[-1].body_html)
 
     def test_a_failure_link_expiring_before_the_retry_is_not_chased(self):
         _invoice, _first, link, _retry = self.declined_with_a_link()
