@@ -1229,25 +1229,11 @@ class CsBillingEvent(models.Model):
             and not currency.compare_amounts(invoice.amount_residual, amount)
         )
         Request = self.env["cs.billing.payment.request"]
-        if of_invoice:
-            # A retry declined again: the link of the decline before, still waiting, is
-            # sent again rather than a second one (two live links, two payments).
-            waiting = Request.sudo().search(
-                [
-                    ("invoice_id", "=", invoice.id),
-                    ("account_id", "=", account.id),
-                    ("state", "=", "waiting"),
-                    ("autopayment", "=", False),
-                    ("payment_link", "!=", False),
-                    "|",
-                    ("expires_at", "=", False),
-                    ("expires_at", ">", fields.Datetime.now()),
-                ],
-                order="id desc",
-                limit=1,
-            )
-            if waiting and not currency.compare_amounts(waiting.amount, amount):
-                return waiting.payment_link
+        # A retry declined again: the link of the decline before, still waiting, is sent
+        # again rather than a second one (two live links, two payments).
+        waiting = Request._waiting_for(invoice if of_invoice else None, account, amount)
+        if waiting.payment_link:
+            return waiting.payment_link
         try:
             with self.env.cr.savepoint():
                 request = Request.create(

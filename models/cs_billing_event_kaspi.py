@@ -274,6 +274,34 @@ class CsBillingPaymentRequest(models.Model):
                 ) from exc
         return True
 
+    @api.model
+    def _waiting_for(self, invoice, account, amount):
+        """The newest request of ``invoice`` through ``account`` still waiting for the
+        customer to pay ``amount``: a link not expired, or an invoice in the Kaspi app
+        (read as the system: whoever asks need not see every request). A second one
+        for the same invoice would let the customer pay it twice."""
+        if not invoice:
+            return self.browse()
+        waiting = self.sudo().search(
+            [
+                ("invoice_id", "=", invoice.id),
+                ("account_id", "=", account.id),
+                ("state", "=", "waiting"),
+                ("autopayment", "=", False),
+                "|",
+                ("payment_link", "!=", False),
+                ("phone", "!=", False),
+                "|",
+                ("expires_at", "=", False),
+                ("expires_at", ">", fields.Datetime.now()),
+            ],
+            order="id desc",
+            limit=1,
+        )
+        if waiting and waiting.currency_id.compare_amounts(waiting.amount, amount):
+            return self.browse()
+        return waiting
+
     def action_kaspi_link_instead(self):
         """The customer would rather pay by link (no Kaspi app on that phone, paying
         from another one): the invoice waiting in the Kaspi app is cancelled at Kaspi,

@@ -632,7 +632,28 @@ class SaleSubscription(models.Model):
                     subscription=self.display_name,
                 )
             )
-        request = self._cs_payment_request(self.amount_due or self.amount_total)
+        amount = self.amount_due or self.amount_total
+        waiting = self.env["cs.billing.payment.request"]._waiting_for(
+            self.sudo()._cs_open_invoice(amount, self.currency_id), self.billing_account_id, amount
+        )
+        if waiting:
+            # Opened, not made again: two live links of one invoice could both be paid.
+            waiting = waiting.with_env(self.env)
+            waiting.check_access("read")
+            return {
+                "type": "ir.actions.client",
+                "tag": "display_notification",
+                "params": {
+                    "type": "info",
+                    "message": self.env._(
+                        "Invoice %(invoice)s already has a payment request waiting: send "
+                        "that one again rather than a second the customer could pay too.",
+                        invoice=waiting.sudo().invoice_id.name,
+                    ),
+                    "next": waiting.get_formview_action(),
+                },
+            }
+        request = self._cs_payment_request(amount)
         request.action_send()
         return request.get_formview_action()
 

@@ -650,6 +650,23 @@ class TestRobokassaWebhook(CustomerSuccessMixin, HttpCase):
         )
         self.assertEqual((request.state, request.amount), ("waiting", 15000.0))
 
+    def test_a_second_press_in_the_browser_opens_the_waiting_link(self):
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        self.sub.amount_due = 15000.0
+        action = self.sub.with_user(self.cs_user).action_cs_payment_link()
+        first = self.env["cs.billing.payment.request"].browse(action["res_id"])
+        self.assertEqual((first.state, first.invoice_id), ("waiting", invoice))
+        self.cs_user.write({"password": "cs_user"})
+        self.start_tour(
+            "/odoo/action-subscription_oca.sale_subscription_action/%d" % self.sub.id,
+            "customer_success_payment_link_again_tour",
+            login="cs_user",
+        )
+        self.assertEqual(
+            self.env["cs.billing.payment.request"].search([("subscription_id", "=", self.sub.id)]),
+            first,
+        )
+
     def test_payment_link_carries_the_receipt_when_the_shop_fiscalises(self):
         self.account.write({"receipt_vat_code": "11", "receipt_tax_system": "1"})
         self.sub.amount_due = 15000.0

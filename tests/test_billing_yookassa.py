@@ -236,6 +236,22 @@ class TestYookassaWebhook(CustomerSuccessMixin, HttpCase):
             action = self.sub.with_user(self.cs_user).action_cs_payment_link()
         return self.env["cs.billing.payment.request"].browse(action["res_id"]), create
 
+    def test_a_second_press_opens_the_link_still_waiting_for_the_invoice(self):
+        invoice = self._posted_invoice(self.sub, 15000.0)
+        request, _create = self.send_link()
+        self.assertEqual((request.state, request.invoice_id), ("waiting", invoice))
+        with patch("yookassa.Payment.create") as create:
+            action = self.sub.with_user(self.cs_user).action_cs_payment_link()
+        create.assert_not_called()  # the customer could pay both
+        self.assertEqual(action["tag"], "display_notification")
+        self.assertIn(invoice.name, action["params"]["message"])
+        self.assertEqual(action["params"]["next"]["res_id"], request.id)
+        # Once it is no longer waiting (expired, say), a press makes a new one.
+        request.state = "expired"
+        request2, create = self.send_link()
+        create.assert_called_once()
+        self.assertNotEqual(request2, request)
+
     def test_failed_payment_gets_a_new_link_in_the_email(self):
         """An autopayment fails; the account sends a payment link on failure: the
         client's email carries it, the CSM's to-do says so."""
