@@ -1167,7 +1167,8 @@ class CsBillingEvent(models.Model):
         saved = subscription.cs_payment_method_ref
         if not (link.autopayment and saved and self._retries_exhausted(link.attempt)):
             return False
-        if link.sudo().card_ref and link.sudo().card_ref != saved:
+        charged = link.sudo().card_ref
+        if charged and charged != saved:
             return False  # the customer saved another card since
         subscription._cs_forget_saved_card(
             lambda title: self.env._(

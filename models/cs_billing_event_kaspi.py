@@ -373,7 +373,6 @@ class CsBillingPaymentRequest(models.Model):
         self.ensure_one()
         if self.state != "waiting" or not self.payment_link:
             raise UserError(self.env._("Only a link waiting for payment can be sent."))
-        template = self.env.ref("customer_success.mail_template_payment_link")
         return {
             "type": "ir.actions.act_window",
             "name": self.env._("Send the Payment Link"),
@@ -381,13 +380,18 @@ class CsBillingPaymentRequest(models.Model):
             "view_mode": "form",
             "views": [(False, "form")],
             "target": "new",
-            "context": {
-                "default_model": self._name,
-                "default_res_ids": self.ids,
-                "default_template_id": template.id,
-                "default_composition_mode": "comment",
-                "default_email_layout_xmlid": "mail.mail_notification_light",
-            },
+            "context": self._composer_context("customer_success.mail_template_payment_link"),
+        }
+
+    def _composer_context(self, template_xmlid):
+        """The context of an email of this request to the customer, written from the
+        template ``template_xmlid`` and kept in its chatter."""
+        return {
+            "default_model": self._name,
+            "default_res_ids": self.ids,
+            "default_template_id": self.env.ref(template_xmlid).id,
+            "default_composition_mode": "comment",
+            "default_email_layout_xmlid": "mail.mail_notification_light",
         }
 
     @api.model
@@ -794,23 +798,13 @@ class CsBillingPaymentRequest(models.Model):
         sender = self.subscription_id.commercial_partner_id.csm_id or self.account_id.user_id
         if not sender or not self.with_user(sender).has_access("read"):
             sender = self.env.user
-        request = self.with_user(sender)
         if self.phone:  # an invoice in the Kaspi app: only reminded, with no link
-            context = {
-                "default_model": self._name,
-                "default_res_ids": self.ids,
-                "default_template_id": self.env.ref(
-                    "customer_success.mail_template_kaspi_app_reminder"
-                ).id,
-                "default_composition_mode": "comment",
-                "default_email_layout_xmlid": "mail.mail_notification_light",
-            }
+            template = "customer_success.mail_template_kaspi_app_reminder"
+        elif reminder:
+            template = "customer_success.mail_template_payment_link_reminder"
         else:
-            context = request.action_send_by_email()["context"]
-        if reminder and not self.phone:
-            context["default_template_id"] = self.env.ref(
-                "customer_success.mail_template_payment_link_reminder"
-            ).id
+            template = "customer_success.mail_template_payment_link"
+        context = self.with_user(sender)._composer_context(template)
         composer = self.env["mail.compose.message"].with_user(sender).with_context(context)
         try:
             with self.env.cr.savepoint():

@@ -633,8 +633,9 @@ class SaleSubscription(models.Model):
                 )
             )
         amount = self.amount_due or self.amount_total
+        invoice = self.sudo()._cs_open_invoice(amount, self.currency_id)
         waiting = self.env["cs.billing.payment.request"]._waiting_for(
-            self.sudo()._cs_open_invoice(amount, self.currency_id), self.billing_account_id, amount
+            invoice, self.billing_account_id, amount
         )
         if waiting:
             # Opened, not made again: two live links of one invoice could both be paid.
@@ -653,21 +654,23 @@ class SaleSubscription(models.Model):
                     "next": waiting.get_formview_action(),
                 },
             }
-        request = self._cs_payment_request(amount)
+        request = self._cs_payment_request(amount, invoice)
         request.action_send()
         return request.get_formview_action()
 
-    def _cs_payment_request(self, amount):
+    def _cs_payment_request(self, amount, invoice=None):
         """A new payment request of ``amount`` through the billing account, naming the
-        open invoice it pays if one asks for that amount (read as superuser: a CSM need
-        not have invoicing rights)."""
+        open invoice it pays if one asks for that amount (``invoice`` when the caller
+        found it already; read as superuser: a CSM need not have invoicing rights)."""
+        if invoice is None:
+            invoice = self.sudo()._cs_open_invoice(amount, self.currency_id)
         return self.env["cs.billing.payment.request"].create(
             {
                 "account_id": self.billing_account_id.id,
                 "subscription_id": self.id,
                 "amount": amount,
                 "currency_id": self.currency_id.id,
-                "invoice_id": self.sudo()._cs_open_invoice(amount, self.currency_id).id,
+                "invoice_id": invoice.id,
             }
         )
 
