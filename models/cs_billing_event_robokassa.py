@@ -1,6 +1,5 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from markupsafe import Markup
 
 from odoo import fields
 from odoo import models
@@ -104,21 +103,15 @@ class CsBillingEventRobokassa(models.Model):
         is the "mother" one whose card Robokassa charges again for the next invoices."""
         if state.get("method") != "BankCard" or not inv_id:
             return  # only a bank card can be charged again
-        subscription = subscription.sudo()
-        if subscription.cs_payment_method_ref == str(inv_id):
-            return
-        title = self.env._("Robokassa card %(card)s", card=state.get("account") or "#%s" % inv_id)
-        subscription.write(
-            {"cs_payment_method_ref": str(inv_id), "cs_payment_method_title": title[:128]}
-        )
-        subscription._message_log(
-            body=Markup("<p>%s</p>")
-            % self.env._(
+        subscription._cs_save_card(
+            str(inv_id),
+            self.env._("Robokassa card %(card)s", card=state.get("account") or "#%s" % inv_id),
+            lambda name: self.env._(
                 "Robokassa: the customer's %(method)s is charged for the next invoices "
                 "(payment %(invoice)s).",
-                method=title,
+                method=name,
                 invoice=inv_id,
-            )
+            ),
         )
 
     def _robokassa_declined(self, data, code, label):

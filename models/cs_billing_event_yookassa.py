@@ -3,8 +3,6 @@
 import json
 from datetime import timedelta
 
-from markupsafe import Markup
-
 from odoo import api
 from odoo import fields
 from odoo import models
@@ -252,21 +250,12 @@ class CsBillingEventYookassa(models.Model):
         title = method.get("title") if isinstance(method.get("title"), str) else None
         if not title and card.get("last4"):
             title = "%s *%s" % (card.get("card_type") or self.env._("Card"), card["last4"])
-        subscription = subscription.sudo()
-        if subscription.cs_payment_method_ref == str(method["id"]):
-            return
-        subscription.write(
-            {
-                "cs_payment_method_ref": str(method["id"])[:64],
-                "cs_payment_method_title": (title or str(method.get("type") or ""))[:128],
-            }
-        )
-        subscription._message_log(
-            body=Markup("<p>%s</p>")
-            % self.env._(
-                "YooKassa: the customer saved %(method)s for autopayments.",
-                method=subscription.cs_payment_method_title or subscription.cs_payment_method_ref,
-            )
+        subscription._cs_save_card(
+            str(method["id"]),
+            title or str(method.get("type") or ""),
+            lambda name: self.env._(
+                "YooKassa: the customer saved %(method)s for autopayments.", method=name
+            ),
         )
 
     def _yookassa_forget_method(self, subscription, obj, reason):

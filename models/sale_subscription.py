@@ -740,6 +740,20 @@ class SaleSubscription(models.Model):
         retries.write({"state": "cancelled", "last_message": stopped})
         return True
 
+    def _cs_save_card(self, ref, title, said):
+        """Keep the card ``ref`` the customer paid with, named ``title``, for
+        autopayments, and ``said(its name)`` in the chatter; nothing when it is the card
+        kept already."""
+        self.ensure_one()
+        subscription = self.sudo()
+        if subscription.cs_payment_method_ref == ref:
+            return
+        subscription.write(
+            {"cs_payment_method_ref": ref[:64], "cs_payment_method_title": (title or "")[:128]}
+        )
+        name = subscription.cs_payment_method_title or subscription.cs_payment_method_ref
+        subscription._message_log(body=Markup("<p>%s</p>") % said(name))
+
     def _cs_forget_saved_card(self, said):
         """The saved card is charged no more: forgotten, and ``said(its name)`` in the
         chatter."""
