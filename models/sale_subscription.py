@@ -765,24 +765,17 @@ class SaleSubscription(models.Model):
 
     @api.model
     def _cs_set_ledger_mrr(self, values):
-        """Store ``{subscription: MRR}`` as the MRR each last wrote to the ledger, in
-        one statement: an internal figure nothing is computed from or tracked on, so
-        neither a write per subscription nor its recomputations are needed."""
+        """Store ``{subscription: MRR}`` as the MRR each last wrote to the ledger: an
+        internal figure nothing is computed from or tracked on, so it is set in the
+        cache, marked to be written, without a write's recomputations. The rows are
+        written with the rest of the subscription at the next flush: one UPDATE of
+        each row, not a second one (every index of the table rewritten twice)."""
         if not values:
             return
         field = self._fields["cs_ledger_mrr"]
-        self.flush_model([field.name])
         subs = self.browse([sub.id for sub in values])
-        rows = [SQL("(%s, %s::numeric)", sub.id, mrr) for sub, mrr in values.items()]
-        self.env.cr.execute(
-            SQL(
-                "UPDATE sale_subscription AS s SET cs_ledger_mrr = v.mrr"
-                " FROM (VALUES %s) AS v(id, mrr) WHERE s.id = v.id",
-                SQL(", ").join(rows),
-            )
-        )
         cached = [field.convert_to_cache(mrr, subs) for mrr in values.values()]
-        self.env.cache.update(subs, field, cached)
+        self.env.cache.update(subs, field, cached, dirty=True)
 
     def _cs_sync_ledger(self, movement_date=None, source=None, paid_until=None):
         """Write one MRR movement for each subscription whose MRR moved.
