@@ -6,7 +6,7 @@ DEMO_CUSTOMERS ?= 200
 DEMO_LANG ?= en_US
 ODOO := $(PYTHON) -m odoo
 
-.PHONY: setup test demo demo-db bench-webhooks bench-scoring lint clean
+.PHONY: setup test demo demo-db bench-webhooks bench-inbox bench-scoring lint clean
 
 setup:
 	bash tools/setup.sh
@@ -27,6 +27,11 @@ demo-db:
 bench-webhooks:
 	@test -f $(CONF) || (echo "Run 'make setup' first." && exit 1)
 	$(PYTHON) tools/bench_webhooks.py
+
+# The inbox job alone: CPU (Odoo and PostgreSQL) to apply a Stripe event; last line is JSON.
+bench-inbox:
+	@test -f $(CONF) || (echo "Run 'make setup' first." && exit 1)
+	$(PYTHON) tools/bench_inbox.py
 
 # Daily health recompute of 100k customers vs one set-based SQL statement; last line is JSON.
 bench-scoring:
