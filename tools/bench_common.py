@@ -1,6 +1,7 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""What the benchmarks share: a fresh database with the addon installed."""
+"""What the benchmarks share: a fresh database with the addon installed, the Stripe event
+they send."""
 
 import subprocess
 import sys
@@ -33,3 +34,32 @@ def fresh_database(db):
         check=True,
     )
     return odoo.modules.registry.Registry(db)
+
+
+def price_change_event(event_id, ref, currency, step, created):
+    """A Stripe ``customer.subscription.updated`` event of the running subscription
+    ``ref`` (billed in ``currency``, lower case) now priced 100.00 + ``step`` a month:
+    for the inbox job a price change, so a ledger movement, a to-do and a note."""
+    price = {
+        "unit_amount": 10000 + 100 * step,
+        "currency": currency,
+        "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed"},
+    }
+    return {
+        "id": event_id,
+        "object": "event",
+        "type": "customer.subscription.updated",
+        "api_version": "2025-03-31.basil",
+        "created": created,
+        "livemode": False,
+        "data": {
+            "object": {
+                "id": ref,
+                "object": "subscription",
+                "status": "active",
+                "currency": currency,
+                "customer": "cus_bench",
+                "items": {"data": [{"quantity": 1, "price": price}]},
+            }
+        },
+    }

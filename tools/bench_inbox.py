@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from bench_common import fresh_database
+from bench_common import price_change_event
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / ".build" / "odoo.conf"
@@ -98,33 +99,9 @@ def main():
 
         def store(step):
             for ref, currency in refs:
-                price = {
-                    "unit_amount": 10000 + 100 * step,
-                    "currency": currency,
-                    "recurring": {
-                        "interval": "month",
-                        "interval_count": 1,
-                        "usage_type": "licensed",
-                    },
-                }
-                body = {
-                    "id": "evt_inbox_%s_%d" % (ref, step),
-                    "object": "event",
-                    "type": "customer.subscription.updated",
-                    "api_version": "2025-03-31.basil",
-                    "created": base + step,
-                    "livemode": False,
-                    "data": {
-                        "object": {
-                            "id": ref,
-                            "object": "subscription",
-                            "status": "active",
-                            "currency": currency,
-                            "customer": "cus_bench",
-                            "items": {"data": [{"quantity": 1, "price": price}]},
-                        }
-                    },
-                }
+                body = price_change_event(
+                    "evt_inbox_%s_%d" % (ref, step), ref, currency, step, base + step
+                )
                 Event._store(account, stripe_adapter.parse(json.dumps(body)))
             cr.commit()
 

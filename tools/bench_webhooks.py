@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 from bench_common import fresh_database
+from bench_common import price_change_event
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / ".build" / "odoo.conf"
@@ -346,39 +347,7 @@ def main():
                 step = counters[ref] = counters.get(ref, 0) + 1
                 event_id = "evt_bench_%s_%d" % (ref, step)
                 body = json.dumps(
-                    {
-                        "id": event_id,
-                        "object": "event",
-                        "type": "customer.subscription.updated",
-                        "api_version": "2025-03-31.basil",
-                        "created": base_time + step,
-                        "livemode": False,
-                        "data": {
-                            "object": {
-                                "id": ref,
-                                "object": "subscription",
-                                "status": "active",
-                                "currency": currency,
-                                "customer": "cus_bench",
-                                "items": {
-                                    "data": [
-                                        {
-                                            "quantity": 1,
-                                            "price": {
-                                                "unit_amount": 10000 + 100 * step,
-                                                "currency": currency,
-                                                "recurring": {
-                                                    "interval": "month",
-                                                    "interval_count": 1,
-                                                    "usage_type": "licensed",
-                                                },
-                                            },
-                                        }
-                                    ]
-                                },
-                            }
-                        },
-                    }
+                    price_change_event(event_id, ref, currency, step, base_time + step)
                 ).encode()
                 own.append((body, event_id))
             headers = {"Content-Type": "application/json", "Stripe-Signature": sign(body, SECRET)}
