@@ -134,6 +134,21 @@ class TestMrrLedger(CustomerSuccessCase):
         self.assertEqual(len(self.movements()), 1)
 
     @freeze_time("2026-03-10")
+    def test_ledger_mrr_reaches_the_database(self):
+        """The MRR last written to the ledger is kept in the cache until the row's flush:
+        it must reach the table, where the next transaction reads it from."""
+        sub = self._subscription(price=100.0)
+        sub.sale_subscription_line_ids.price_unit = 130.0
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT cs_ledger_mrr, mrr FROM sale_subscription WHERE id = %s", [sub.id]
+        )
+        self.assertEqual(self.env.cr.fetchone(), (130.0, 130.0))
+        self.env.invalidate_all()
+        sub.sale_subscription_line_ids.price_unit = 130.0  # nothing moved: no movement
+        self.assertMovements([("new", 100.0), ("expansion", 30.0)])
+
+    @freeze_time("2026-03-10")
     def test_customers_are_separate(self):
         other = self.env["res.partner"].create({"name": "Altyn JSC", "is_company": True})
         self._subscription(price=100.0)
