@@ -1,7 +1,7 @@
 # Copyright 2026 customer_success authors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""What the benchmarks share: a fresh database with the addon installed, the Stripe event
-they send."""
+"""What the benchmarks share: a fresh database with the addon installed, the book they run
+on, the Stripe event they send."""
 
 import subprocess
 import sys
@@ -34,6 +34,25 @@ def fresh_database(db):
         check=True,
     )
     return odoo.modules.registry.Registry(db)
+
+
+def generate_book(env, customers):
+    """The generated book both Stripe benchmarks run on (the same seed, no invoices)."""
+    env["cs.demo.generator"]._generate(customers=customers, seed=5, invoices=False)
+
+
+def running_stripe_subscriptions(env):
+    """The book's Stripe account and its running, paying subscriptions: those the
+    benchmarks' events change the price of."""
+    account = env["cs.billing.account"].search([("provider", "=", "stripe")], limit=1)
+    subs = env["sale.subscription"].search(
+        [
+            ("billing_account_id", "=", account.id),
+            ("stage_id.type", "=", "in_progress"),
+            ("cs_is_trial", "=", False),
+        ]
+    )
+    return account, subs
 
 
 def price_change_event(event_id, ref, currency, step, created):

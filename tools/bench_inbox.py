@@ -32,7 +32,9 @@ import time
 from pathlib import Path
 
 from bench_common import fresh_database
+from bench_common import generate_book
 from bench_common import price_change_event
+from bench_common import running_stripe_subscriptions
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / ".build" / "odoo.conf"
@@ -79,17 +81,10 @@ def main():
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         if build:
-            env["cs.demo.generator"]._generate(customers=opts.customers, seed=5, invoices=False)
+            generate_book(env, opts.customers)
             cr.commit()
-        account = env["cs.billing.account"].search([("provider", "=", "stripe")], limit=1)
+        account, subs = running_stripe_subscriptions(env)
         Event = env["cs.billing.event"].sudo()
-        subs = env["sale.subscription"].search(
-            [
-                ("billing_account_id", "=", account.id),
-                ("stage_id.type", "=", "in_progress"),
-                ("cs_is_trial", "=", False),
-            ]
-        )
         refs = [(s.external_subscription_ref, s.currency_id.name.lower()) for s in subs]
         # whole chunks, as a stream fills them: no chunk of a few events at the end
         refs = refs[: max(len(refs) // opts.chunk, 1) * opts.chunk]
@@ -135,7 +130,7 @@ def main():
                 rounds.append((cpu * 1000 / done, pg * 1000 / done, statements / done, wal / done))
             print(
                 "bench-inbox: round %d, %d events, %.2f ms CPU, %.2f ms PostgreSQL per event%s"
-                % (index + 1, done, cpu * 1000 / done, pg * 1000 / done,
+                % (index + 1, done, cpu * 1000 / max(done, 1), pg * 1000 / max(done, 1),
                    "" if index >= 2 else " (not measured)"),
                 file=sys.stderr,
                 flush=True,

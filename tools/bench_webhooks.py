@@ -38,7 +38,9 @@ import time
 from pathlib import Path
 
 from bench_common import fresh_database
+from bench_common import generate_book
 from bench_common import price_change_event
+from bench_common import running_stripe_subscriptions
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / ".build" / "odoo.conf"
@@ -75,16 +77,9 @@ def prepare(customers):
     registry = fresh_database(DB)
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
-        env["cs.demo.generator"]._generate(customers=customers, seed=5, invoices=False)
-        account = env["cs.billing.account"].search([("provider", "=", "stripe")], limit=1)
+        generate_book(env, customers)
+        account, subs = running_stripe_subscriptions(env)
         account.webhook_secret = SECRET
-        subs = env["sale.subscription"].search(
-            [
-                ("billing_account_id", "=", account.id),
-                ("stage_id.type", "=", "in_progress"),
-                ("cs_is_trial", "=", False),
-            ]
-        )
         refs = [
             (s.external_subscription_ref, s.currency_id.name.lower(), s.template_id.id)
             for s in subs
